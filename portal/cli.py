@@ -1,0 +1,122 @@
+"""The `portal` command: build, check, link, serve."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from .model import InputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="portal", description="AR statement portal")
+    parser.add_argument("--root", default=".", help="project folder holding content/ (default: .)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the statement site from the ledger")
+    b.add_argument("--as-of", type=_date, help="statement date, YYYY-MM-DD (default: today)")
+    b.add_argument("--full", action="store_true", help="rebuild every page")
+    b.add_argument("--out", type=Path, help="public site folder (default: site/)")
+    b.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress, summary only")
+    c = sub.add_parser("check", help="validate the ledger and settings; write nothing")
+    c.add_argument("--as-of", type=_date)
+    ln = sub.add_parser("link", help="print a customer's statement URL")
+    ln.add_argument("customer_id")
+    s = sub.add_parser("serve", help="serve the site (and payment routes) locally")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        n = len(e.problems)
+        print(f"{n} problem{'s' if n != 1 else ''} found; nothing was written.", file=sys.stderr)
+        return 1
+    except ValueError as e:  # configuration (e.g. a short PORTAL_SECRET_KEY)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _settings(args):
+    from . import settings
+    s = settings.load(args.root)
+    if getattr(args, "out", None):
+        s = replace(s, out=Path(args.out).resolve())
+    return s
+
+
+def cmd_build(args) -> int:
+    from .builder import build
+    from .money import fmt
+    s = _settings(args)
+    progress = None if args.quiet or not sys.stderr.isatty() else _progress
+    r = build(s, args.as_of, full_build=args.full, workers=args.workers, progress=progress)
+    if progress:
+        print(file=sys.stderr)
+    if r.rolled_forward:
+        print("Finished publishing an interrupted build first.")
+    print(f"{r.customers} customers · {r.written} page{'s' if r.written != 1 else ''} written · "
+          f"{r.unchanged} unchanged · {r.deleted} removed · {r.mode} build in {r.seconds:.2f} s")
+    for cur, (bal, overdue) in r.receivables.items():
+        print(f"  receivables {cur}: {fmt(bal, cur)} (overdue {fmt(overdue, cur)})")
+    print(f"Site: {_show(s.out)}   Staff links: {_show(s.staff_dir / 'links.csv')}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .builder import check
+    n = check(_settings(args), args.as_of)
+    print(f"ledger OK: {n} customers, no problems")
+    return 0
+
+
+def cmd_link(args) -> int:
+    from . import ledger
+    from .model import Problem
+    from .signing import Signer, load_keys, statement_url
+    s = _settings(args)
+    customers, _, _, problems = ledger.read_customers(s)
+    if problems:
+        raise InputError(problems)
+    c = customers.get(args.customer_id)
+    if c is None:
+        raise InputError([Problem(ledger.rel(s.ledger_dir / ledger.CUSTOMERS, s), 0,
+                                  f"no customer {args.customer_id!r}")])
+    print(statement_url(s.base_url, Signer(load_keys(s.state_dir)).link_token(c.id, c.link_version)))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .web import create_app
+    app = create_app({"PORTAL_ROOT": args.root})
+    print(f"Serving {_show(app.extensions['portal.settings'].out)} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve}
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\r  rendering statements: {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+
+
+def _show(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)

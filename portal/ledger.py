@@ -1,0 +1,363 @@
+"""Reading the ledger folder: CSV text to Customer and Entry records, with every problem located.
+
+The ledger folder holds `customers.csv` and any number of entry files (every other `*.csv`).
+Staff files are only ever read here; the payment service's own file is appended by `journal`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from .model import ENTRY_TYPES, Customer, Entry, Problem
+from .money import MoneyError, is_currency, parse_amount
+from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
+
+CUSTOMERS = "customers.csv"
+NOT_LEDGER = {CUSTOMERS, "contacts.csv"}  # files in the folder that are not entries
+TYPE_ALIASES = {
+    "inv": "invoice", "bill": "invoice", "credit note": "credit", "credit memo": "credit",
+    "creditnote": "credit", "pmt": "payment", "receipt": "payment", "write-off": "writeoff",
+    "write off": "writeoff", "adj": "adjustment",
+}
+STATUS_COLUMN = "status"  # only in the payment service's own file
+
+
+def entry_files(settings: Settings) -> list[Path]:
+    """The entry files in the ledger folder, in name order."""
+    return sorted(p for p in settings.ledger_dir.glob("*.csv") if p.name not in NOT_LEDGER)
+
+
+def rel(path: Path, settings: Settings) -> str:
+    """A path as errors print it: relative to the project root when inside it."""
+    try:
+        return str(path.relative_to(settings.root))
+    except ValueError:
+        return str(path)
+
+
+def read_lines(path: Path, name: str) -> tuple[list[str], list[Problem]]:
+    """The file's physical lines (ends kept), decoded as UTF-8 with or without BOM."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return [], [Problem(name, line, f"not UTF-8 text (byte 0x{data[e.start]:02x}; export the file as UTF-8 CSV)")]
+    return list(io.StringIO(text, newline="")), []
+
+
+def records(lines: list[str], first: int = 1):
+    """Yield (line_index, fields) for each non-blank CSV record from lines[first:]."""
+    reader = csv.reader(iter(lines[first:]) if first else iter(lines))
+    prev = 0
+    for fields in reader:
+        start, prev = first + prev, reader.line_num
+        if fields and any(f.strip() for f in fields):
+            yield start, fields
+
+
+def record_at(lines: list[str], index: int) -> list[str]:
+    """The CSV record starting at lines[index] (it may run over several physical lines)."""
+    return next(csv.reader(_from(lines, index)))
+
+
+def _from(lines, index):
+    for i in range(index, len(lines)):
+        yield lines[i]
+
+
+def header(lines: list[str], name: str, ours: tuple[str, ...], required: tuple[str, ...],
+           mapping: dict) -> tuple[dict[str, int], int, list[Problem]]:
+    """Map our column names to field positions from the header row (any case, mapped names)."""
+    if not lines:
+        return {}, 0, [Problem(name, 1, f"empty file (expected a header row: {','.join(required)})")]
+    fields = record_at(lines, 0)
+    cols: dict[str, int] = {}
+    for i, h in enumerate(fields):
+        key = h.strip().lower()
+        key = mapping.get(key, key.replace(" ", "_"))
+        if key in ours and key not in cols:
+            cols[key] = i
+    missing = [c for c in required if c not in cols]
+    if missing:
+        return cols, len(fields), [Problem(name, 1, f"missing column{'s' if len(missing) > 1 else ''} "
+                                           f"{', '.join(missing)} (header has: {','.join(f.strip() for f in fields)})")]
+    return cols, len(fields), []
+
+
+class DateReader:
+    """Parses dates in the settings' formats, ISO first (fast path)."""
+
+    def __init__(self, formats: tuple[str, ...]):
+        self.formats = formats
+        self.iso = "%Y-%m-%d" in formats
+
+    def __call__(self, text: str) -> date:
+        s = text.strip()
+        if self.iso:
+            try:
+                return date.fromisoformat(s)
+            except ValueError:
+                pass
+        for f in self.formats:
+            try:
+                return datetime.strptime(s, f).date()
+            except ValueError:
+                continue
+        raise ValueError(f"{s!r} is not a date (expected {' or '.join(self.formats)})")
+
+
+def read_customers(settings: Settings):
+    """customers.csv → ({id: Customer}, {id: line index}, lines, problems)."""
+    path = settings.ledger_dir / CUSTOMERS
+    name = rel(path, settings)
+    if not path.exists():
+        return {}, {}, [], [Problem(name, 0, "customers file not found (expected customer_id,name,email,...)")]
+    lines, problems = read_lines(path, name)
+    if problems:
+        return {}, {}, lines, problems
+    cols, width, problems = header(lines, name, CUSTOMER_COLUMNS, ("customer_id", "name", "email"),
+                                   settings.customer_columns)
+    if problems:
+        return {}, {}, lines, problems
+    customers: dict[str, Customer] = {}
+    where: dict[str, int] = {}
+    for index, fields in records(lines):
+        c = customer_from(fields, cols, width, settings, name, index + 1, problems)
+        if c is None:
+            continue
+        if c.id in customers:
+            problems.append(Problem(name, c.line, f"duplicate customer_id {c.id} (first on line {customers[c.id].line})"))
+            continue
+        customers[c.id] = c
+        where[c.id] = index
+    return customers, where, lines, problems
+
+
+def customer_from(fields, cols, width, settings, name, line, problems) -> Customer | None:
+    """One customers.csv record to a Customer, or None with problems appended."""
+    def get(col):
+        i = cols.get(col)
+        return fields[i].strip() if i is not None and i < len(fields) else ""
+
+    before = len(problems)
+    if len(fields) > width:
+        problems.append(Problem(name, line, f"{len(fields)} fields but the header has {width} (a comma inside an unquoted field?)"))
+    cid, cname, email = get("customer_id"), get("name"), get("email")
+    if not cid:
+        problems.append(Problem(name, line, "empty customer_id (expected the customer's account id)"))
+    if not cname:
+        problems.append(Problem(name, line, "empty name (expected the customer's name)"))
+    if not email or "@" not in email or " " in email:
+        problems.append(Problem(name, line, f"email {email!r} is not an email address (expected name@domain)"))
+    currency = get("currency").upper() or settings.currency
+    if not is_currency(currency):
+        problems.append(Problem(name, line, f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
+    terms = None
+    if get("terms_days"):
+        try:
+            terms = int(get("terms_days"))
+            if terms < 0:
+                raise ValueError
+        except ValueError:
+            problems.append(Problem(name, line, f"terms_days {get('terms_days')!r} is not a whole number of days"))
+    version = 1
+    if get("link_version"):
+        try:
+            version = int(get("link_version"))
+            if version < 1:
+                raise ValueError
+        except ValueError:
+            problems.append(Problem(name, line, f"link_version {get('link_version')!r} is not a whole number ≥ 1"))
+    paused = get("paused").lower()
+    if paused not in ("", "0", "no", "false", "1", "yes", "true", "y"):
+        problems.append(Problem(name, line, f"paused {get('paused')!r} is not yes/no"))
+    if len(problems) > before:
+        return None
+    return Customer(cid, cname, email, currency, terms, get("contact"), get("phone"), get("address"),
+                    version, paused in ("1", "yes", "true", "y"), name, line)
+
+
+class EntryReader:
+    """Turns entry-file records into Entry records, checking each field.
+
+    Cross-record checks (duplicates, applies_to) are in `validate`, which sees a customer's
+    entries together.
+    """
+
+    def __init__(self, settings: Settings, customers: dict[str, Customer]):
+        self.settings = settings
+        self.customers = customers
+        self.dates = DateReader(settings.date_formats)
+        self.aliases = {**TYPE_ALIASES, **settings.type_aliases}
+
+    def open(self, path: Path, name: str):
+        """Read a file's lines and header: (lines, cols, width, problems)."""
+        lines, problems = read_lines(path, name)
+        if problems:
+            return lines, {}, 0, problems
+        cols, width, problems = header(lines, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
+                                       ("date", "customer_id", "type", "amount"), self.settings.columns)
+        return lines, cols, width, problems
+
+    def entry(self, fields: list[str], cols: dict, width: int, name: str, line: int,
+              problems: list[Problem]) -> Entry | None:
+        """One record to an Entry, or None with its problems appended (all of them)."""
+        n = len(fields)
+
+        def get(col):
+            i = cols.get(col)
+            return fields[i].strip() if i is not None and i < n else ""
+
+        before = len(problems)
+        if n > width:
+            problems.append(Problem(name, line, f"{n} fields but the header has {width} (a comma inside an unquoted field?)"))
+        cid = get("customer_id")
+        customer = self.customers.get(cid)
+        if customer is None:
+            problems.append(Problem(name, line, f"unknown customer {cid!r} (expected a customer_id from customers.csv)"
+                                    if cid else "empty customer_id (expected a customer_id from customers.csv)"))
+        raw_type = get("type").lower()
+        etype = self.aliases.get(raw_type, raw_type)
+        if etype not in ENTRY_TYPES:
+            problems.append(Problem(name, line, f"unknown type {get('type')!r} (expected one of {', '.join(ENTRY_TYPES)})"))
+        try:
+            when = self.dates(get("date"))
+        except ValueError as e:
+            problems.append(Problem(name, line, f"date {e}"))
+            when = None
+        currency = get("currency").upper() or (customer.currency if customer else self.settings.currency)
+        amount = None
+        if not is_currency(currency):
+            problems.append(Problem(name, line, f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
+        else:
+            try:
+                amount = parse_amount(get("amount"), currency)
+            except MoneyError as e:
+                problems.append(Problem(name, line, f"amount {e} (expected a decimal such as 1234.50)"))
+        if amount is not None:
+            if etype == "adjustment":
+                if not amount:
+                    problems.append(Problem(name, line, "adjustment of zero (expected a non-zero amount)"))
+            elif amount <= 0:
+                problems.append(Problem(name, line, f"{etype} amount {get('amount')} must be positive "
+                                        "(only an adjustment may be negative)"))
+        ref = get("ref")
+        if etype in ("invoice", "credit") and not ref:
+            problems.append(Problem(name, line, f"{etype} without a ref (expected its number, e.g. INV-1001)"))
+        due = None
+        if get("due_date"):
+            try:
+                due = self.dates(get("due_date"))
+            except ValueError as e:
+                problems.append(Problem(name, line, f"due_date {e}"))
+        elif etype == "invoice" and customer is not None and when is not None:
+            if customer.terms_days is None:
+                problems.append(Problem(name, line, f"invoice {ref} has no due_date and customer {cid} has no "
+                                        "terms_days (expected one or the other)"))
+            else:
+                due = when + timedelta(days=customer.terms_days)
+        if due is not None and when is not None and due < when and etype == "invoice":
+            problems.append(Problem(name, line, f"due_date {due} is before the invoice date {when}"))
+        applies = get("applies_to")
+        if applies and etype in ("invoice", "adjustment"):
+            problems.append(Problem(name, line, f"{etype} cannot apply to another entry "
+                                    "(applies_to is for payments, credits, write-offs and refunds)"))
+        status = get(STATUS_COLUMN).lower()
+        if status not in ("", "processing", "succeeded"):
+            problems.append(Problem(name, line, f"status {status!r} (expected empty, processing or succeeded)"))
+        if len(problems) > before:
+            return None
+        return Entry(when, cid, etype, ref, amount, currency, due if etype == "invoice" else None,
+                     applies, get("memo"), name, line, "processing" if status == "processing" else "")
+
+
+def validate(customer_id: str, entries: list[Entry], problems: list[Problem], unresolved: list) -> dict:
+    """Checks that need all of one customer's entries; returns this customer's invoices by ref.
+
+    An applies_to that names none of this customer's invoices goes to `unresolved` as
+    (path, line, ref, customer_id, type): only the whole ledger can say whether it is unknown
+    or another customer's.
+    """
+    invoices: dict[str, Entry] = {}
+    seen: dict[tuple[str, str], Entry] = {}
+    for e in entries:
+        if e.type == "invoice":
+            first = invoices.get(e.ref)
+            if first is not None:
+                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {e.ref} (first at {first.path}:{first.line})"))
+            else:
+                invoices[e.ref] = e
+        elif e.ref and e.type in ("payment", "credit", "refund"):
+            first = seen.get((e.type, e.ref))
+            if first is not None and first.amount == e.amount and first.date == e.date:
+                problems.append(Problem(e.path, e.line, f"{e.type} {e.ref} recorded twice "
+                                        f"(first at {first.path}:{first.line}; an overlapping export?)"))
+            seen.setdefault((e.type, e.ref), e)
+    for e in entries:
+        if not e.applies_to:
+            continue
+        if e.type == "refund":
+            target = seen.get(("payment", e.applies_to)) or seen.get(("credit", e.applies_to))
+            if target is None:
+                problems.append(Problem(e.path, e.line, f"refund applies to {e.applies_to}, which is not a payment "
+                                        f"or credit of {customer_id} (expected a payment or credit ref)"))
+            continue
+        inv = invoices.get(e.applies_to)
+        if inv is None:
+            unresolved.append((e.path, e.line, e.applies_to, customer_id, e.type))
+        elif inv.currency != e.currency:
+            problems.append(Problem(e.path, e.line, f"{e.type} in {e.currency} applies to {inv.ref}, which is in "
+                                    f"{inv.currency} (expected the same currency)"))
+    return invoices
+
+
+def resolve(unresolved: list, owner_of: dict[str, tuple]) -> list[Problem]:
+    """Turn unresolved applies_to into problems, naming the owner when it is another customer."""
+    out = []
+    for path, line, ref, cid, etype in unresolved:
+        other = owner_of.get(ref)
+        if other is not None and other[0] != cid:
+            out.append(Problem(path, line, f"{etype} of {cid} applies to {ref}, which is customer {other[0]}'s "
+                                           f"invoice (expected one of {cid}'s invoices)"))
+        else:
+            out.append(Problem(path, line, f"{etype} applies to unknown invoice {ref} (expected one of {cid}'s invoice refs)"))
+    return out
+
+
+class CustomerIndex:
+    """customers.csv read lazily: parses a customer's row only when asked (incremental builds)."""
+
+    def __init__(self, settings: Settings, where: dict[str, int]):
+        path = settings.ledger_dir / CUSTOMERS
+        self.name = rel(path, settings)
+        self.settings = settings
+        self.lines, problems = read_lines(path, self.name)
+        self.cols, self.width, more = header(self.lines, self.name, CUSTOMER_COLUMNS,
+                                             ("customer_id", "name", "email"), settings.customer_columns)
+        if problems or more:
+            raise ValueError("customers.csv changed under an incremental build")
+        self.where = where
+        self.cache: dict[str, Customer] = {}
+
+    def get(self, cid: str, default=None):
+        c = self.cache.get(cid)
+        if c is None and cid in self.where:
+            problems: list[Problem] = []
+            i = self.where[cid]
+            c = customer_from(record_at(self.lines, i), self.cols, self.width, self.settings, self.name, i + 1, problems)
+            if c is None or c.id != cid:
+                raise ValueError(f"customers.csv line {i + 1} is not {cid} any more")
+            self.cache[cid] = c
+        return c if c is not None else default
+
+    def __getitem__(self, cid: str) -> Customer:
+        c = self.get(cid)
+        if c is None:
+            raise KeyError(cid)
+        return c
+
+    def __contains__(self, cid: str) -> bool:
+        return cid in self.where

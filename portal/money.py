@@ -1,0 +1,81 @@
+"""Money: Decimal amounts parsed from CSV text, one rounding rule, minor units toward Stripe."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+# ISO 4217 currencies and their minor-unit exponent (ISO's, which is what invoices use).
+# Anything not listed is rejected rather than guessed.
+_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF"
+_THREE = "BHD JOD KWD OMR TND"
+_TWO = (
+    "USD EUR GBP CAD AUD NZD CHF SEK NOK DKK PLN CZK HUF RON BGN MXN BRL ARS COP PEN ZAR INR "
+    "SGD HKD CNY MYR THB PHP IDR AED SAR QAR ILS TRY EGP NGN KES GHS MAD PKR BDT LKR NPR UAH "
+    "RSD GEL KZT TWD"
+)
+EXPONENT: dict[str, int] = {
+    **{c: 0 for c in _ZERO.split()},
+    **{c: 2 for c in _TWO.split()},
+    **{c: 3 for c in _THREE.split()},
+}
+SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
+_QUANTUM = {e: Decimal(1).scaleb(-e) for e in (0, 2, 3)}
+ZERO = Decimal(0)
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be read."""
+
+
+def is_currency(code: str) -> bool:
+    """True for an ISO 4217 code this portal knows the minor unit of."""
+    return code in EXPONENT
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round to the currency's minor unit, half up (the one rounding rule)."""
+    return amount.quantize(_QUANTUM[EXPONENT[currency]], rounding=ROUND_HALF_UP)
+
+
+def parse_amount(text: str, currency: str) -> Decimal:
+    """Read an amount as exports write it: '1234.5', '"1,234.50"', '(12.00)', '-3', '$10'."""
+    s = text.strip()
+    if not s:
+        raise MoneyError("empty amount")
+    negative = False
+    if s[0] == "(" and s[-1] == ")":
+        negative, s = True, s[1:-1].strip()
+    if s[:1] in ("-", "+"):
+        negative, s = (s[0] == "-") != negative, s[1:].strip()
+    s = s.lstrip("$€£¥").replace(",", "").replace("\u00a0", "").replace(" ", "")
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        raise MoneyError(f"{text.strip()!r} is not an amount") from None
+    if not value.is_finite():
+        raise MoneyError(f"{text.strip()!r} is not an amount")
+    return quantize(-value if negative else value, currency)
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Integer minor units for Stripe (JPY is not multiplied by 100)."""
+    q = quantize(amount, currency)
+    return int(q.scaleb(EXPONENT[currency]))
+
+
+def from_minor(units: int, currency: str) -> Decimal:
+    """Decimal major units from Stripe's integer minor units."""
+    return quantize(Decimal(units).scaleb(-EXPONENT[currency]), currency)
+
+
+def fmt(amount: Decimal, currency: str) -> str:
+    """Display form: '$1,234.50', '¥184,000', '-€12.00'; other currencies as 'SEK 10.00'."""
+    e = EXPONENT[currency]
+    sign = "-" if amount < 0 else ""
+    body = f"{abs(amount):,.{e}f}"
+    sym = SYMBOL.get(currency)
+    return f"{sign}{sym}{body}" if sym else f"{sign}{currency} {body}"
+
+
+def plain(amount: Decimal, currency: str) -> str:
+    """Machine form for CSV and form fields: '1234.50', '184000'."""
+    return f"{amount:.{EXPONENT[currency]}f}"

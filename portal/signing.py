@@ -1,0 +1,90 @@
+"""Signed statement links and pay tokens (itsdangerous), with key rotation.
+
+A link token signs (customer id, link version): the same every build, so emailed links keep
+working, and dead as soon as the customer's `link_version` is raised. Keys come from
+PORTAL_SECRET_KEY, comma-separated, newest first: links are signed with the first and still
+verify with any of the others while they stay listed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import date
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+log = logging.getLogger(__name__)
+LINK_SALT = "portal.statement-link"
+PAY_SALT = "portal.pay"
+ENV = "PORTAL_SECRET_KEY"
+MIN_KEY_LENGTH = 16
+
+
+class BadToken(Exception):
+    """A link or pay token that is forged, tampered with, revoked or expired."""
+
+
+def load_keys(state_dir: Path, environ=os.environ) -> list[str]:
+    """The signing keys, newest first. With none set, a demo key is made once and kept in state_dir."""
+    raw = environ.get(ENV, "")
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if keys:
+        short = [k for k in keys if len(k) < MIN_KEY_LENGTH]
+        if short:
+            raise ValueError(f"{ENV}: every key must be at least {MIN_KEY_LENGTH} characters "
+                             "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        return keys
+    path = Path(state_dir) / "demo-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    log.warning("%s is not set: using the demo key in %s (set it for real customers)", ENV, path)
+    return [path.read_text().strip()]
+
+
+class Signer:
+    """Makes and checks link and pay tokens with one list of keys."""
+
+    def __init__(self, keys: list[str]):
+        if not keys:
+            raise ValueError("no signing keys")
+        # itsdangerous signs with the last key and accepts any of them.
+        ordered = list(reversed(keys))
+        self._links = URLSafeSerializer(ordered, salt=LINK_SALT)
+        self._pay = URLSafeSerializer(ordered, salt=PAY_SALT)
+
+    def link_token(self, customer_id: str, link_version: int) -> str:
+        """The token in a customer's statement URL."""
+        return self._links.dumps([customer_id, link_version])
+
+    def read_link(self, token: str) -> tuple[str, int]:
+        """(customer id, link version) from a link token; BadToken if it was not ours."""
+        try:
+            cid, version = self._links.loads(token)
+        except (BadSignature, ValueError, TypeError) as e:
+            raise BadToken("statement link is not valid") from e
+        return str(cid), int(version)
+
+    def pay_token(self, customer_id: str, link_version: int, as_of: date) -> str:
+        """The token the statement's pay form posts; it dates from the statement's as-of day."""
+        return self._pay.dumps([customer_id, link_version, as_of.isoformat()])
+
+    def read_pay(self, token: str, today: date, max_age_days: int) -> tuple[str, int, date]:
+        """(customer id, link version, as-of) from a pay token; BadToken if forged or too old."""
+        try:
+            cid, version, issued = self._pay.loads(token)
+            issued = date.fromisoformat(issued)
+        except (BadSignature, ValueError, TypeError) as e:
+            raise BadToken("payment link is not valid") from e
+        if (today - issued).days > max_age_days:
+            raise BadToken(f"payment link expired (statement dated {issued}; open your latest statement link)")
+        return str(cid), int(version), issued
+
+
+def statement_url(base_url: str, token: str) -> str:
+    """The public address of a statement page."""
+    return f"{base_url.rstrip('/')}/s/{token}/"
