@@ -10,15 +10,17 @@ from pathlib import Path
 
 from . import state as st
 from .fullbuild import full
-from .incremental import incremental
+from .incremental import changed_inputs, incremental
 from .publish import Publisher
 from .settings import Settings
 from .signing import Signer, load_keys
 from .site import content_pages, input_files
 from .staff import write_links
+from .timing import phase
 
 # Code whose change alters the pages: part of every page's inputs.
-CODE = ("accounts.py", "site.py", "money.py", "ledger.py", "model.py", "signing.py", "fullbuild.py")
+CODE = ("accounts.py", "site.py", "money.py", "ledger.py", "model.py", "signing.py", "fullbuild.py", "staff.py",
+        "state.py")
 
 
 @dataclass
@@ -27,19 +29,14 @@ class Result:
 
     mode: str = "full"
     customers: int = 0
-    written: int = 0
-    deleted: int = 0
+    written: int = 0  # statement pages written or removed
     receivables: dict = field(default_factory=dict)  # currency -> (balance, overdue)
     seconds: float = 0.0
     rolled_forward: bool = False
 
     @property
     def unchanged(self) -> int:
-        return max(self.customers - self.written, 0) if self.mode != "full" else 0
-
-
-def state_path(settings: Settings) -> Path:
-    return settings.state_dir / "build-state.pickle"
+        return self.customers - self.written if self.mode != "full" else 0
 
 
 def build(settings: Settings, as_of: date | None = None, full_build: bool = False, workers: int | None = None,
@@ -52,23 +49,38 @@ def build(settings: Settings, as_of: date | None = None, full_build: bool = Fals
     signer = Signer(load_keys(settings.state_dir))
     pages = content_pages(settings)
     gdigest = global_digest(settings, as_of, signer)
-    old = None if full_build else st.load(state_path(settings))
-    if old and (old.global_digest != gdigest or old.out != str(settings.out) or not settings.out.is_dir()):
-        old = None
-    done = incremental(settings, as_of, gdigest, signer, pages, publisher, old) if old else None
-    if done is None:
-        new, result.written, result.deleted = full(settings, as_of, gdigest, signer, pages, publisher,
-                                                   workers, progress)
-        changed = True
-    else:
-        new, result.written, result.deleted, changed = done
+    head = None if full_build else st.load_head(settings.state_dir)
+    if head and (head.global_digest != gdigest or head.out != str(settings.out) or not settings.out.is_dir()):
+        head = None
+    body = None
+    if head is not None:
+        sigs, names, changed, removed, customers_changed = changed_inputs(settings, head)
+        if not (changed or removed or customers_changed):
+            if sigs != head.files:  # touched but identical: remember the new times
+                head.files = sigs
+                st.save(settings.state_dir, head, None)  # the body stays valid: see load_body
+            return _done(result, head, started, "no change")
+        with phase("load state"):
+            body = st.load_body(settings.state_dir, head)
+    if body is not None:
         result.mode = "incremental"
-    if changed:
-        st.save(state_path(settings), new)
-        if result.written or result.deleted or result.mode == "full":
-            write_links(settings, new.pages)
-    result.customers = len(new.pages)
-    result.receivables = receivables(new.pages)
+        body, result.written = incremental(settings, as_of, gdigest, signer, pages, publisher, body, sigs, names,
+                                           changed, removed, customers_changed)
+    else:
+        body, sigs, result.written = full(settings, as_of, gdigest, signer, pages, publisher, workers, progress)
+    head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=st.totals(body.pages),
+                   customers=len(body.pages))
+    with phase("save state"):
+        st.save(settings.state_dir, head, body)
+    with phase("links.csv"):
+        write_links(settings, body.pages, st.LINK_ROWS)
+    return _done(result, head, started)
+
+
+def _done(result: Result, head: st.Head, started: float, mode: str | None = None) -> Result:
+    result.mode = mode or result.mode
+    result.customers = head.customers
+    result.receivables = {c: (Decimal(b), Decimal(o)) for c, (b, o) in head.totals.items()}
     result.seconds = time.perf_counter() - started
     return result
 
@@ -76,8 +88,8 @@ def build(settings: Settings, as_of: date | None = None, full_build: bool = Fals
 def check(settings: Settings, as_of: date | None = None, workers: int | None = None) -> int:
     """Read and validate everything, write nothing. Returns the number of customers."""
     signer = Signer(load_keys(settings.state_dir))
-    new, _, _ = full(settings, as_of or date.today(), "", signer, [], None, workers)
-    return len(new.customer_lines)
+    body, _, _ = full(settings, as_of or date.today(), "", signer, [], None, workers)
+    return len(body.customer_lines)
 
 
 def global_digest(settings: Settings, as_of: date, signer: Signer) -> str:
@@ -90,14 +102,3 @@ def global_digest(settings: Settings, as_of: date, signer: Signer) -> str:
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()
-
-
-def receivables(pages: dict) -> dict:
-    """Total balance and overdue per currency."""
-    out: dict[str, list] = {}
-    for p in pages.values():
-        for cur, (bal, overdue) in p.balances.items():
-            t = out.setdefault(cur, [Decimal(0), Decimal(0)])
-            t[0] += bal
-            t[1] += overdue
-    return {k: tuple(v) for k, v in sorted(out.items())}

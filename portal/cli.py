@@ -63,7 +63,7 @@ def cmd_build(args) -> int:
     if r.rolled_forward:
         print("Finished publishing an interrupted build first.")
     print(f"{r.customers} customers · {r.written} page{'s' if r.written != 1 else ''} written · "
-          f"{r.unchanged} unchanged · {r.deleted} removed · {r.mode} build in {r.seconds:.2f} s")
+          f"{r.unchanged} unchanged · {r.mode} build in {r.seconds:.2f} s")
     for cur, (bal, overdue) in r.receivables.items():
         print(f"  receivables {cur}: {fmt(bal, cur)} (overdue {fmt(overdue, cur)})")
     print(f"Site: {_show(s.out)}   Staff links: {_show(s.staff_dir / 'links.csv')}")

@@ -6,6 +6,7 @@ twice, a payment applied to another customer's invoice) are settled by the paren
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import multiprocessing
 import os
@@ -20,6 +21,8 @@ from .publish import Publisher, write_file
 from .settings import Settings
 from .signing import Signer
 from .site import SiteRenderer, entries_digest
+from .staff import link_rows
+from .timing import phase
 
 PARALLEL_FROM = 2000  # customers; below this one process is faster than starting workers
 
@@ -48,9 +51,10 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
          publisher: Publisher | None, workers: int | None = None, progress=None):
     """Read, check and render everything; publish unless `publisher` is None (check only).
 
-    Returns (new state, pages written, pages deleted).
+    Returns (state body, file signatures, pages written).
     """
-    customers, customer_lines, _, problems = ledger.read_customers(settings)
+    with phase("read customers"):
+        customers, customer_lines, _, problems = ledger.read_customers(settings)
     files = ledger.entry_files(settings)
     cpus = os.cpu_count() or 1
     shards = max(1, min(workers or cpus, cpus)) if (len(customers) >= PARALLEL_FROM or workers) else 1
@@ -60,39 +64,40 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
     staging = publisher.begin() if publisher and not problems else None
     job = Job(settings, customers, shard_of, shards, files, as_of, gdigest, staging, signer, pages)
     try:
-        results = _run(job, progress)
+        with phase("workers"):
+            results = _run(job, progress)
         problems += [p for r in results for p in r["problems"]]
         owner: dict = {}
         for r in results:
-            for ref, where in r["invoices"].items():
-                first = owner.get(ref)
-                if first is None:
-                    owner[ref] = where
-                else:  # the same invoice number under two customers in different shards
-                    a, b = sorted((first, where), key=lambda w: (w[1], w[2]))
-                    problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
-                    owner[ref] = a
-        problems += ledger.resolve([u for r in results for u in r["unresolved"]], owner)
+            for ref in owner.keys() & r["invoices"].keys():  # one invoice number, two shards
+                a, b = sorted((_where(owner[ref]), _where(r["invoices"][ref])), key=lambda w: (w[1], w[2]))
+                problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
+            owner.update(r["invoices"])
+        problems += ledger.resolve([u for r in results for u in r["unresolved"]],
+                                   {ref: _where(v) for ref, v in owner.items()} if any(r["unresolved"] for r in results) else {})
         if problems:
             raise InputError(problems)
-        new = st.State(global_digest=gdigest, out=str(settings.out), customer_lines=customer_lines, invoices=owner)
-        for r in results:
-            new.pages.update(r["pages"])
-            for name, idx in r["index"].items():
-                new.index.setdefault(name, {}).update(idx)
-        for p in [settings.ledger_dir / ledger.CUSTOMERS, *files]:
-            new.files[ledger.rel(p, settings)] = st.file_sig(p, None)
+        with phase("merge"):
+            body = st.Body(files=[ledger.rel(p, settings) for p in files], customer_lines=customer_lines, invoices=owner)
+            for r in results:
+                body.pages.update(r["pages"])
+                body.lines.update(r["lines"])
+            sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [settings.ledger_dir / ledger.CUSTOMERS, *files]}
         if publisher is None:
-            return new, 0, 0
-        written = [f"s/{p.token}/index.html" for p in new.pages.values()]
-        shared, new.shared = stage_shared(settings, pages, staging, {})
-        deleted = stale_pages(settings.out, new.pages)
-        publisher.commit(written + shared, deleted)
+            return body, sigs, 0
+        with phase("publish"):
+            _, body.shared = stage_shared(settings, pages, staging, {}, fresh=True)
+            publisher.swap()
     except BaseException:
         if publisher:
             publisher.abort()
         raise
-    return new, len(written), len(deleted)
+    return body, sigs, len(body.pages)
+
+
+def _where(packed: str) -> tuple:
+    cid, path, line = packed.split("\x1f")
+    return cid, path, int(line)
 
 
 def _run(job: Job, progress) -> list[dict]:
@@ -123,26 +128,59 @@ def _shard(w: int) -> dict:
     reader = ledger.EntryReader(settings, job.customers)
     problems: list[Problem] = []
     by_customer: dict[str, list[Entry]] = {}
-    index: dict[str, dict[str, list[int]]] = {}
+    index: dict[str, list[tuple[int, int]]] = {}  # customer -> (file number, line index) of its rows
+    with phase(f"shard {w} parse"):
+        _parse_shard(w, job, reader, problems, by_customer, index)
+    with phase(f"shard {w} validate"):
+        mine, unresolved, invoices, refs = _validate_shard(w, job, by_customer, problems)
+    out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {}}
+    if problems or unresolved or job.staging is None:
+        return out
+    with phase(f"shard {w} render+write"):
+        renderer = SiteRenderer(settings, job.pages)
+        pages, lines = out["pages"], out["lines"]
+        for n, c in enumerate(mine, 1):
+            record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id])
+            write_file(job.staging, f"s/{record[st.TOKEN]}/index.html", html)
+            pages[c.id] = record
+            lines[c.id] = st.pack_lines(index.get(c.id, ()))
+            if n % 500 == 0 and _PROGRESS is not None:
+                _PROGRESS.add(500)
+    return out
+
+
+def _parse_shard(w, job, reader, problems, by_customer, index) -> None:
+    settings = job.settings
     shard_of, shards = job.shard_of, job.shards
-    for path in job.files:
+    for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
-        lines, cols, width, probs = reader.open(path, name)
+        lines, cols, probs = reader.open(path, name)
         if probs:
             if w == 0:
                 problems += probs
             continue
-        ci = cols["customer_id"]
-        idx = index[name] = {}
+        ci = cols.customer_id
         entry = reader.entry
-        for i, fields in ledger.records(lines):
-            cid = fields[ci].strip() if ci < len(fields) else ""
+        rows = csv.reader(iter(lines[1:]))
+        prev = 0
+        for fields in rows:  # records(), inlined: every worker walks every row
+            start, prev = 1 + prev, rows.line_num
+            if ci < len(fields):
+                cid = fields[ci].strip()
+            elif not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank line
+            else:
+                cid = ""
             if shards > 1 and shard_of.get(cid, 0) != w:
                 continue
-            e = entry(fields, cols, width, name, i + 1, problems)
+            e = entry(fields, cols, name, start + 1, problems)
             if e is not None:
-                idx.setdefault(cid, []).append(i)
+                index.setdefault(cid, []).append((fno, start))
                 by_customer.setdefault(cid, []).append(e)
+
+
+def _validate_shard(w, job, by_customer, problems):
+    shard_of, shards = job.shard_of, job.shards
     mine = [c for c in job.customers.values() if shards == 1 or shard_of[c.id] == w]
     unresolved: list = []
     invoices: dict[str, tuple] = {}
@@ -153,20 +191,11 @@ def _shard(w: int) -> dict:
         for ref, e in own.items():
             first = invoices.get(ref)
             if first is not None:
-                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {first[1]}:{first[2]})"))
+                _, path, line = _where(first)
+                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {path}:{line})"))
             else:
-                invoices[ref] = (c.id, e.path, e.line)
-    out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "index": index, "pages": {}}
-    if problems or unresolved or job.staging is None:
-        return out
-    renderer = SiteRenderer(settings, job.pages)
-    for n, c in enumerate(mine, 1):
-        page, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id])
-        write_file(job.staging, f"s/{page.token}/index.html", html)
-        out["pages"][c.id] = page
-        if n % 500 == 0 and _PROGRESS is not None:
-            _PROGRESS.add(500)
-    return out
+                invoices[ref] = f"{c.id}\x1f{e.path}\x1f{e.line}"
+    return mine, unresolved, invoices, refs
 
 
 class _Counter:
@@ -184,19 +213,20 @@ class _Counter:
             self.callback(self.done, self.total)
 
 
-def render_customer(job: Job, renderer: SiteRenderer, c: Customer, entries: list[Entry], refs: tuple,
-                    previous: st.Page | None = None):
-    """One customer's statement: (Page, html); html is None when `previous` is still current."""
+def render_customer(job: Job, renderer: SiteRenderer, c: Customer, entries: list[Entry], refs,
+                    previous: tuple | None = None):
+    """One customer's statement: (page record, html); html is None when `previous` is still current."""
     digest = entries_digest(entries)
     cdigest = customer_digest(c)
     page_digest = hashlib.sha256(f"{job.global_digest}|{cdigest}|{digest[0]}".encode()).hexdigest()
     token = job.signer.link_token(c.id, c.link_version)
-    if previous is not None and previous.digest == page_digest and previous.token == token:
+    if previous is not None and previous[st.DIGEST] == page_digest and previous[st.TOKEN] == token:
         return previous, None
     accts = acc.accounts(entries, job.as_of, job.settings.recent_days)
     html = renderer.statement_html(c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), digest)
     balances = {a.currency: (a.balance, a.overdue) for a in accts}
-    return st.Page(page_digest, token, balances, refs, cdigest, c.name, c.email), html
+    rows = link_rows(job.settings, c, token, balances)
+    return st.page(page_digest, token, balances, refs, cdigest, rows), html
 
 
 def customer_digest(c: Customer) -> str:
@@ -204,22 +234,13 @@ def customer_digest(c: Customer) -> str:
     return hashlib.sha256("\x1f".join(map(str, c[:10])).encode()).hexdigest()
 
 
-def stage_shared(settings: Settings, pages: list, staging: Path, old: dict) -> tuple[list[str], dict]:
-    """Stage the landing page, content pages, stylesheet… that differ from what is published."""
+def stage_shared(settings: Settings, pages: list, staging: Path, old: dict, fresh: bool = False):
+    """Stage the landing page, content pages, stylesheet… (all of them, or those that changed)."""
     written, digests = [], {}
     for rel, text in SiteRenderer(settings, pages).shared_pages().items():
         digest = hashlib.sha256(text.encode()).hexdigest()
         digests[rel] = digest
-        if old.get(rel) != digest or not (settings.out / rel).exists():
+        if fresh or old.get(rel) != digest or not (settings.out / rel).exists():
             write_file(staging, rel, text)
             written.append(rel)
     return written, digests
-
-
-def stale_pages(out: Path, pages: dict) -> list[str]:
-    """Statement pages in the published site that no current customer token owns."""
-    sdir = out / "s"
-    if not sdir.is_dir():
-        return []
-    live = {p.token for p in pages.values()}
-    return [f"s/{d.name}/index.html" for d in os.scandir(sdir) if d.is_dir() and d.name not in live]

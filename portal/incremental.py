@@ -1,37 +1,37 @@
 """The incremental build: re-read only changed ledger files and the rows of the customers they touch.
 
-The last build's state records, for every entry file, the line of each customer's rows. A new
+The last build's state records where each customer's rows are (file and line). A new
 billing-run file, or an edited one, is parsed whole; every other file is read only at the
-recorded lines of the customers that file touches. Pages whose inputs did not change are not
-rewritten.
+recorded lines of the customers those files touch. Pages whose inputs did not change are not
+rewritten; the changed ones are published through the journal (see publish.py).
 """
 from __future__ import annotations
+
+from collections import defaultdict
 
 from . import ledger, state as st
 from .fullbuild import Job, customer_digest, render_customer
 from .model import InputError, Problem
 from .publish import write_file
 from .site import SiteRenderer
+from .timing import phase
 
 
-def incremental(settings, as_of, gdigest, signer, pages, publisher, old: st.State):
-    """Bring the published site up to date with the ledger. Returns (state, written, deleted)."""
+def changed_inputs(settings, head: st.Head):
+    """(new file signatures, changed entry files, removed entry files, customers.csv changed)."""
     cpath = settings.ledger_dir / ledger.CUSTOMERS
     cname = ledger.rel(cpath, settings)
-    if not cpath.exists() or cname not in old.files:
-        return None
     names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
-    sigs = {name: st.file_sig(p, old.files.get(name)) for name, p in names.items()}
-    sigs[cname] = st.file_sig(cpath, old.files.get(cname))
-    changed = sorted(n for n in names if old.files.get(n, (0, 0, ""))[2] != sigs[n][2])
-    removed = sorted(n for n in old.index if n not in names)
-    customers_changed = old.files[cname][2] != sigs[cname][2]
-    if not changed and not removed and not customers_changed:
-        if sigs != old.files:  # touched but identical: remember the new times, rewrite nothing
-            old.files = sigs
-            return old, 0, 0, True
-        return old, 0, 0, False
+    sigs = {name: st.file_sig(p, head.files.get(name)) for name, p in names.items()}
+    sigs[cname] = st.file_sig(cpath, head.files.get(cname))
+    changed = sorted(n for n in names if head.files.get(n, (0, 0, ""))[2] != sigs[n][2])
+    removed = sorted(n for n in head.files if n != cname and n not in names)
+    return sigs, names, changed, removed, head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2]
 
+
+def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, sigs, names, changed,
+                removed, customers_changed):
+    """Bring the published site up to date with the ledger. Returns (body, pages written)."""
     problems: list[Problem] = []
     affected: set[str] = set()
     gone: set[str] = set()
@@ -39,54 +39,67 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, old: st.Stat
         customers, customer_lines, _, problems = ledger.read_customers(settings)
         if problems:
             raise InputError(problems)
-        gone = old.pages.keys() - customers.keys()
+        gone = body.pages.keys() - customers.keys()
         affected = {cid for cid, c in customers.items()
-                    if cid not in old.pages or old.pages[cid].customer_digest != customer_digest(c)}
+                    if cid not in body.pages or body.pages[cid][st.CUSTOMER_DIGEST] != customer_digest(c)}
     else:
-        customers, customer_lines = ledger.CustomerIndex(settings, old.customer_lines), old.customer_lines
+        customers, customer_lines = ledger.CustomerIndex(settings, body.customer_lines), body.customer_lines
     reader = ledger.EntryReader(settings, customers)
-    index = dict(old.index)
-    fresh: dict[str, dict] = {}
+    fno = {name: i for i, name in enumerate(body.files) if name is not None}
+    files = list(body.files)
     for name in changed:
-        lines, cols, width, probs = reader.open(names[name], name)
-        problems += probs
-        idx: dict[str, list[int]] = {}
-        per: dict[str, list] = {}
-        if not probs:
-            for i, fields in ledger.records(lines):
-                e = reader.entry(fields, cols, width, name, i + 1, problems)
-                if e is not None:
-                    idx.setdefault(e.customer_id, []).append(i)
-                    per.setdefault(e.customer_id, []).append(e)
-        affected |= per.keys() | old.index.get(name, {}).keys()
-        index[name], fresh[name] = idx, per
+        if name not in fno:
+            fno[name] = len(files)
+            files.append(name)
+    stale = {fno[n] for n in changed + removed if n in fno and fno[n] < len(body.files)}
+    with phase("incremental: find touched customers"):
+        if stale:  # an existing file was edited or removed: who had rows in it?
+            for cid, packed in body.lines.items():
+                if any(f in stale for f, _ in st.unpack_lines(packed)):
+                    affected.add(cid)
+        fresh: dict[str, dict[str, list]] = {}
+        for name in changed:
+            lines, cols, probs = reader.open(names[name], name)
+            problems += probs
+            per: dict[str, list] = defaultdict(list)
+            if not probs:
+                for i, fields in ledger.records(lines):
+                    e = reader.entry(fields, cols, name, i + 1, problems)
+                    if e is not None:
+                        per[e.customer_id].append(e)
+            affected |= per.keys()
+            fresh[name] = per
     for name in removed:
-        affected |= old.index[name].keys()
-        del index[name]
+        files[fno[name]] = None
     affected -= gone
-    entries: dict[str, list] = {cid: [] for cid in affected}
-    for name in sorted(index):
-        if name in fresh:
-            per = fresh[name]
-            for cid, es in entries.items():
-                es += per.get(cid, ())
-            continue
-        idx = index[name]
-        needed = sorted((i, cid) for cid in entries for i in idx.get(cid, ()))
-        if not needed:
-            continue
-        lines, cols, width, probs = reader.open(names[name], name)
-        problems += probs
-        for i, cid in needed:
-            e = reader.entry(ledger.record_at(lines, i), cols, width, name, i + 1, problems)
-            if e is not None:
-                entries[cid].append(e)
 
-    invoices = dict(old.invoices)
+    with phase("incremental: read touched rows"):
+        entries: dict[str, list] = {cid: [] for cid in affected}
+        wanted: dict[int, list] = defaultdict(list)
+        for cid in affected:
+            for f, i in st.unpack_lines(body.lines.get(cid, b"")):
+                if f not in stale:
+                    wanted[f].append((i, cid))
+        for f, needed in wanted.items():
+            name = files[f]
+            lines, cols, probs = reader.open(names[name], name)
+            problems += probs
+            for i, cid in sorted(needed):
+                e = reader.entry(ledger.record_at(lines, i), cols, name, i + 1, problems)
+                if e is not None:
+                    entries[cid].append(e)
+        for per in fresh.values():
+            for cid, es in per.items():
+                if cid in entries:
+                    entries[cid] += es
+        for es in entries.values():
+            es.sort(key=lambda e: (e.path, e.line))
+
+    invoices = body.invoices
     for cid in affected | gone:
-        page = old.pages.get(cid)
-        for ref in page.invoices if page else ():
-            if invoices.get(ref, ("",))[0] == cid:
+        rec = body.pages.get(cid)
+        for ref in st.invoice_refs(rec) if rec else ():
+            if invoices.get(ref, "").split("\x1f", 1)[0] == cid:
                 del invoices[ref]
     unresolved: list = []
     refs: dict[str, tuple] = {}
@@ -95,11 +108,19 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, old: st.Stat
         refs[cid] = tuple(own)
         for ref, e in own.items():
             first = invoices.get(ref)
-            if first is not None and first[0] != cid:
-                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {first[1]}:{first[2]})"))
+            if first is not None and first.split("\x1f", 1)[0] != cid:
+                _, path, line = first.split("\x1f")
+                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {path}:{line})"))
             else:
-                invoices[ref] = (cid, e.path, e.line)
-    problems += ledger.resolve(unresolved, invoices)
+                invoices[ref] = f"{cid}\x1f{e.path}\x1f{e.line}"
+    if unresolved:
+        owners = {}
+        for u in unresolved:
+            v = invoices.get(u[2])
+            if v:
+                c, path, line = v.split("\x1f")
+                owners[u[2]] = (c, path, int(line))
+        problems += ledger.resolve(unresolved, owners)
     if problems:
         raise InputError(problems)
 
@@ -107,25 +128,25 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, old: st.Stat
     try:
         job = Job(settings, customers, {}, 1, [], as_of, gdigest, staging, signer, pages)
         renderer = SiteRenderer(settings, pages)
-        new_pages = dict(old.pages)
         written, deleted = [], []
         for cid in sorted(entries):
-            prev = old.pages.get(cid)
-            page, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid], prev)
-            new_pages[cid] = page
+            prev = body.pages.get(cid)
+            record, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid], prev)
+            body.pages[cid] = record
+            body.lines[cid] = st.pack_lines((fno[e.path], e.line - 1) for e in entries[cid])
             if html is None:
                 continue
-            path = f"s/{page.token}/index.html"
+            path = f"s/{record[st.TOKEN]}/index.html"
             write_file(staging, path, html)
             written.append(path)
-            if prev is not None and prev.token != page.token:  # link_version raised: the old link dies
-                deleted.append(f"s/{prev.token}/index.html")
+            if prev is not None and prev[st.TOKEN] != record[st.TOKEN]:  # link_version raised: the old link dies
+                deleted.append(f"s/{prev[st.TOKEN]}/index.html")
         for cid in gone:
-            deleted.append(f"s/{new_pages.pop(cid).token}/index.html")
+            deleted.append(f"s/{body.pages.pop(cid)[st.TOKEN]}/index.html")
+            body.lines.pop(cid, None)
         publisher.commit(written, deleted)
     except BaseException:
         publisher.abort()
         raise
-    new = st.State(global_digest=gdigest, out=old.out, files=sigs, index=index, customer_lines=customer_lines,
-                   pages=new_pages, invoices=invoices, shared=old.shared)
-    return new, len(written), len(deleted), True
+    body.files, body.customer_lines = files, customer_lines
+    return body, len(written) + len(gone)

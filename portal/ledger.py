@@ -54,7 +54,7 @@ def records(lines: list[str], first: int = 1):
     prev = 0
     for fields in reader:
         start, prev = first + prev, reader.line_num
-        if fields and any(f.strip() for f in fields):
+        if fields and (len(fields) > 1 or fields[0].strip()):
             yield start, fields
 
 
@@ -191,37 +191,81 @@ class EntryReader:
         self.settings = settings
         self.customers = customers
         self.dates = DateReader(settings.date_formats)
-        self.aliases = {**TYPE_ALIASES, **settings.type_aliases}
+        self.date_cache: dict[str, date] = {}
+        self.strings: dict[str, str] = {}  # one copy of each repeated memo and currency
+        self.types = {**{t: t for t in ENTRY_TYPES}, **TYPE_ALIASES, **settings.type_aliases}
 
     def open(self, path: Path, name: str):
-        """Read a file's lines and header: (lines, cols, width, problems)."""
+        """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
         lines, problems = read_lines(path, name)
         if problems:
-            return lines, {}, 0, problems
+            return lines, None, problems
         cols, width, problems = header(lines, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
                                        ("date", "customer_id", "type", "amount"), self.settings.columns)
-        return lines, cols, width, problems
+        return lines, Columns(cols, width), problems
 
-    def entry(self, fields: list[str], cols: dict, width: int, name: str, line: int,
-              problems: list[Problem]) -> Entry | None:
+    def entry(self, fields: list[str], cols: "Columns", name: str, line: int, problems: list[Problem]) -> Entry | None:
         """One record to an Entry, or None with its problems appended (all of them)."""
         n = len(fields)
+        if n != cols.width:
+            if n > cols.width:
+                problems.append(Problem(name, line, f"{n} fields but the header has {cols.width} "
+                                        "(a comma inside an unquoted field?)"))
+                return None
+            fields = fields + [""] * (cols.width - n)
+        fields.append("")  # what absent optional columns read
+        cid = fields[cols.customer_id].strip()
+        raw_type = fields[cols.type].strip()
+        etype = self.types.get(raw_type) or self.types.get(raw_type.lower())
+        customer = self.customers.get(cid)
+        when = self._date(fields[cols.date])
+        currency = fields[cols.currency].strip().upper() or (customer.currency if customer else self.settings.currency)
+        amount_text = fields[cols.amount]
+        try:
+            amount = parse_amount(amount_text, currency)
+        except (MoneyError, KeyError):
+            amount = None
+        ref = fields[cols.ref].strip()
+        due_text = fields[cols.due_date].strip()
+        applies = fields[cols.applies_to].strip()
+        status = fields[cols.status].strip()
+        due = None
+        if due_text:
+            due = self._date(due_text) or False
+        elif etype == "invoice" and when is not None and customer is not None and customer.terms_days is not None:
+            due = when + timedelta(days=customer.terms_days)
+        if (customer is None or etype is None or when is None or amount is None or due is False or status
+                or (amount <= 0 and etype != "adjustment") or (etype == "invoice" and (not ref or due is None))
+                or (etype == "credit" and not ref) or (applies and etype in ("invoice", "adjustment"))
+                or (due is not None and etype == "invoice" and due < when)):
+            return self._slow(fields, cols, name, line, problems, customer, etype)
+        memo = fields[cols.memo].strip()
+        return Entry(when, customer.id, etype, ref, amount, self.strings.setdefault(currency, currency),
+                     due if etype == "invoice" else None, applies, self.strings.setdefault(memo, memo), name, line)
 
+    def _date(self, text: str):
+        """A cached date parse (a ledger has few distinct dates); None if unreadable."""
+        d = self.date_cache.get(text)
+        if d is None:
+            try:
+                d = self.dates(text)
+            except ValueError:
+                return None
+            if len(self.date_cache) < 100_000:
+                self.date_cache[text] = d
+        return d
+
+    def _slow(self, fields, cols, name, line, problems, customer, etype) -> Entry | None:
+        """The careful path: says everything wrong with a record, or builds the unusual ones."""
         def get(col):
-            i = cols.get(col)
-            return fields[i].strip() if i is not None and i < n else ""
+            return fields[getattr(cols, col)].strip()
 
         before = len(problems)
-        if n > width:
-            problems.append(Problem(name, line, f"{n} fields but the header has {width} (a comma inside an unquoted field?)"))
         cid = get("customer_id")
-        customer = self.customers.get(cid)
         if customer is None:
             problems.append(Problem(name, line, f"unknown customer {cid!r} (expected a customer_id from customers.csv)"
                                     if cid else "empty customer_id (expected a customer_id from customers.csv)"))
-        raw_type = get("type").lower()
-        etype = self.aliases.get(raw_type, raw_type)
-        if etype not in ENTRY_TYPES:
+        if etype is None:
             problems.append(Problem(name, line, f"unknown type {get('type')!r} (expected one of {', '.join(ENTRY_TYPES)})"))
         try:
             when = self.dates(get("date"))
@@ -237,7 +281,7 @@ class EntryReader:
                 amount = parse_amount(get("amount"), currency)
             except MoneyError as e:
                 problems.append(Problem(name, line, f"amount {e} (expected a decimal such as 1234.50)"))
-        if amount is not None:
+        if amount is not None and etype is not None:
             if etype == "adjustment":
                 if not amount:
                     problems.append(Problem(name, line, "adjustment of zero (expected a non-zero amount)"))
@@ -265,13 +309,24 @@ class EntryReader:
         if applies and etype in ("invoice", "adjustment"):
             problems.append(Problem(name, line, f"{etype} cannot apply to another entry "
                                     "(applies_to is for payments, credits, write-offs and refunds)"))
-        status = get(STATUS_COLUMN).lower()
+        status = get("status").lower()
         if status not in ("", "processing", "succeeded"):
             problems.append(Problem(name, line, f"status {status!r} (expected empty, processing or succeeded)"))
         if len(problems) > before:
             return None
         return Entry(when, cid, etype, ref, amount, currency, due if etype == "invoice" else None,
                      applies, get("memo"), name, line, "processing" if status == "processing" else "")
+
+
+class Columns:
+    """Where each of our columns is in a file's records; absent ones point past the end (empty)."""
+
+    __slots__ = LEDGER_COLUMNS + (STATUS_COLUMN, "width")
+
+    def __init__(self, cols: dict[str, int], width: int):
+        self.width = width
+        for c in LEDGER_COLUMNS + (STATUS_COLUMN,):
+            setattr(self, c, cols.get(c, width))
 
 
 def validate(customer_id: str, entries: list[Entry], problems: list[Problem], unresolved: list) -> dict:

@@ -17,20 +17,22 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
-def links_csv(settings: Settings, pages: dict) -> str:
-    """One row per customer and currency: customer_id, name, email, url, currency, balance, overdue."""
+LINKS_HEADER = "customer_id,name,email,url,currency,balance,overdue\n"
+
+
+def link_rows(settings: Settings, customer, token: str, balances: dict) -> str:
+    """A customer's links.csv rows (one per currency), made when its page is rendered."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["customer_id", "name", "email", "url", "currency", "balance", "overdue"])
-    for cid in sorted(pages):
-        p = pages[cid]
-        url = statement_url(settings.base_url, p.token)
-        for cur, (bal, overdue) in sorted(p.balances.items()) or [("", (None, None))]:
-            w.writerow([safe_cell(cid), safe_cell(p.name), safe_cell(p.email), url, cur,
-                        plain(bal, cur) if cur else "", plain(overdue, cur) if cur else ""])
+    url = statement_url(settings.base_url, token)
+    for cur, (bal, overdue) in sorted(balances.items()) or [(customer.currency, (None, None))]:
+        w.writerow([safe_cell(customer.id), safe_cell(customer.name), safe_cell(customer.email), url, cur,
+                    plain(bal, cur) if bal is not None else plain(0, cur),
+                    plain(overdue, cur) if overdue is not None else plain(0, cur)])
     return buf.getvalue()
 
 
-def write_links(settings: Settings, pages: dict) -> None:
-    """Replace staff/links.csv."""
-    write_atomic(settings.staff_dir / "links.csv", links_csv(settings, pages))
+def write_links(settings: Settings, pages: dict, rows_at: int) -> None:
+    """Replace staff/links.csv (mail merge: every customer's statement URL and balance)."""
+    body = "".join(pages[cid][rows_at] for cid in sorted(pages))
+    write_atomic(settings.staff_dir / "links.csv", LINKS_HEADER + body)

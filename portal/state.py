@@ -1,57 +1,125 @@
-"""What the last build knew, so the next one can redo only what changed (pickled, replaced atomically)."""
+"""What the last build knew, so the next one redoes only what changed.
+
+Two pickles, each replaced atomically: a small head (input digests, file signatures, totals) that
+a no-change rebuild reads alone, and a body with a record per customer. The body holds only
+primitives (no dataclasses, no Decimals) because loading and saving it is on the path of every
+incremental build: at 100k customers that keeps each way to a fraction of a second.
+"""
 from __future__ import annotations
 
 import hashlib
 import pickle
+from array import array
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from .publish import write_atomic
 
-FORMAT = 3
+FORMAT = 4
+
+# A customer's page record: a plain tuple, fields by position.
+DIGEST, TOKEN, BALANCES, INVOICES, CUSTOMER_DIGEST, LINK_ROWS = range(6)
+
+
+def page(digest: str, token: str, balances: dict, invoices, customer_digest: str, link_rows: str) -> tuple:
+    """A page record. balances: {currency: (balance, overdue)} as Decimals; stored as text."""
+    bal = "|".join(f"{c}:{b}:{o}" for c, (b, o) in sorted(balances.items()))
+    return (digest, token, bal, "\x1f".join(invoices), customer_digest, link_rows)
+
+
+def balances(record: tuple) -> dict:
+    """{currency: (balance, overdue)} of a page record, as Decimals."""
+    out = {}
+    for part in record[BALANCES].split("|") if record[BALANCES] else ():
+        c, b, o = part.split(":")
+        out[c] = (Decimal(b), Decimal(o))
+    return out
+
+
+def invoice_refs(record: tuple) -> list[str]:
+    return record[INVOICES].split("\x1f") if record[INVOICES] else []
+
+
+def pack_lines(pairs) -> bytes:
+    """A customer's rows as (file number, line index) pairs, packed."""
+    a = array("I")
+    for f, i in pairs:
+        a.append(f)
+        a.append(i)
+    return a.tobytes()
+
+
+def unpack_lines(data: bytes) -> list[tuple[int, int]]:
+    a = array("I")
+    a.frombytes(data)
+    return list(zip(a[::2], a[1::2]))
 
 
 @dataclass
-class Page:
-    """One customer's published statement: its inputs' digest, address and balances."""
-
-    digest: str
-    token: str
-    balances: dict  # currency -> (balance, overdue) as Decimal
-    invoices: tuple  # this customer's invoice refs
-    customer_digest: str
-    name: str
-    email: str
-
-
-@dataclass
-class State:
-    """The manifest of the last successful build."""
+class Head:
+    """Enough to know that nothing changed, and to print the summary."""
 
     format: int = FORMAT
     global_digest: str = ""
     out: str = ""
     files: dict = field(default_factory=dict)  # rel path -> (size, mtime_ns, sha256)
-    index: dict = field(default_factory=dict)  # entry file rel -> {customer_id: [line index, ...]}
+    totals: dict = field(default_factory=dict)  # currency -> (balance, overdue) as text
+    customers: int = 0
+
+
+@dataclass
+class Body:
+    """Per customer: the page record, where its rows are, and who owns each invoice number."""
+
+    pages: dict = field(default_factory=dict)  # customer_id -> page record tuple
+    lines: dict = field(default_factory=dict)  # customer_id -> packed (file number, line index) pairs
+    files: list = field(default_factory=list)  # file number -> entry file rel path (None once removed)
+    file_customers: dict = field(default_factory=dict)  # entry file rel path -> "\x1f"-joined customer ids
     customer_lines: dict = field(default_factory=dict)  # customer_id -> line index in customers.csv
-    pages: dict = field(default_factory=dict)  # customer_id -> Page
-    invoices: dict = field(default_factory=dict)  # invoice ref -> (customer_id, path, line)
-    shared: dict = field(default_factory=dict)  # site path -> sha256 of the shared pages
+    invoices: dict = field(default_factory=dict)  # invoice ref -> "customer_id\x1fpath\x1fline"
+    shared: dict = field(default_factory=dict)  # shared site file -> sha256
 
 
-def load(path: Path) -> State | None:
-    """The last build's state, or None when there is none usable."""
-    try:
-        with open(path, "rb") as f:
-            state = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-        return None
-    return state if isinstance(state, State) and state.format == FORMAT else None
+def paths(state_dir: Path) -> tuple[Path, Path]:
+    return state_dir / "build-head.pickle", state_dir / "build-body.pickle"
 
 
-def save(path: Path, state: State) -> None:
-    """Replace the state file whole."""
-    write_atomic(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+def load_head(state_dir: Path) -> Head | None:
+    """The last build's head, or None when there is none usable."""
+    return _load(paths(state_dir)[0], Head)
+
+
+def _tag(head: Head) -> str:
+    """Which inputs a body was built from (content hashes, not times: a touch keeps it valid)."""
+    return head.global_digest + "".join(f"{n}={s[2]};" for n, s in sorted(head.files.items()))
+
+
+def load_body(state_dir: Path, head: Head) -> Body | None:
+    """The last build's body, if it was written together with this head."""
+    body = _load(paths(state_dir)[1], tuple)
+    if body is None or body[0] != _tag(head):
+        return None  # written by another build than the head: do a full build
+    return body[1]
+
+
+def save(state_dir: Path, head: Head, body: Body | None) -> None:
+    """Body first, then head: a head is only ever read with the body it was written with."""
+    h, b = paths(state_dir)
+    if body is not None:
+        write_atomic(b, pickle.dumps((_tag(head), body), protocol=pickle.HIGHEST_PROTOCOL))
+    write_atomic(h, pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def totals(pages: dict) -> dict:
+    """Total balance and overdue per currency over all page records (as text)."""
+    out: dict[str, list] = {}
+    for rec in pages.values():
+        for cur, (bal, overdue) in balances(rec).items():
+            t = out.setdefault(cur, [Decimal(0), Decimal(0)])
+            t[0] += bal
+            t[1] += overdue
+    return {k: (str(v[0]), str(v[1])) for k, v in sorted(out.items())}
 
 
 def file_sig(path: Path, old: tuple | None) -> tuple:
@@ -60,3 +128,16 @@ def file_sig(path: Path, old: tuple | None) -> tuple:
     if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
         return old
     return (st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _load(path: Path, kind):
+    try:
+        with open(path, "rb") as f:
+            obj = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    if not isinstance(obj, kind):
+        return None
+    if isinstance(obj, Head) and obj.format != FORMAT:
+        return None
+    return obj

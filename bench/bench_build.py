@@ -1,0 +1,115 @@
+"""Build benchmark: full build, no-change rebuild and 1%-changed rebuild of a generated ledger.
+
+    python bench/bench_build.py [--customers 100000] [--workdir DIR]
+
+Each build runs as `portal build` in its own process; peak memory is the largest sum of RSS
+over the build's process tree (the parent and its worker processes), sampled every 20 ms.
+Targets (2 cores, 100k customers / 1M rows): full ≤ 15 s, 1%-changed ≤ 2 s, peak ≤ 1 GiB.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from genledger import generate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tree_rss(pid: int) -> int:
+    """Sum of RSS (bytes) of pid and all its descendants."""
+    children: dict[int, list[int]] = {}
+    total = 0
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += children.get(p, [])
+    return total
+
+
+def run_build(project: Path, *args: str) -> tuple[float, int, str]:
+    """(seconds, peak tree RSS bytes, summary output) of one `portal build`."""
+    env = {**os.environ, "PORTAL_SECRET_KEY": "bench-key-0123456789abcdef"}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "portal", "--root", str(project), "build", "-q",
+                             "--as-of", "2026-11-25", *args], cwd=project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(proc.pid))
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    out = proc.stdout.read()
+    if proc.returncode:
+        raise SystemExit(f"build failed ({proc.returncode}):\n{out}")
+    return seconds, peak, out
+
+
+def change_one_percent(project: Path, customers: int, seed: int = 7) -> int:
+    """A billing run touching 1% of customers: a new entry file with one invoice each."""
+    rnd = random.Random(seed)
+    picked = rnd.sample(range(customers), max(1, customers // 100))
+    with open(project / "content" / "ledger" / "2026-12-run.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo"])
+        for n, i in enumerate(picked):
+            w.writerow(["2026-11-24", f"C{i:07d}", "invoice", f"DEC-{n:07d}", "123.45", "", "", "", "December run"])
+    return len(picked)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--customers", type=int, default=100_000)
+    ap.add_argument("--rows", type=int, default=10, help="rows per customer (about)")
+    ap.add_argument("--workdir", type=Path, help="where to generate the project (default: a temp dir)")
+    args = ap.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    shutil.copytree(ROOT / "site_templates", work / "site_templates")
+    t = time.perf_counter()
+    counts = generate(work, args.customers, args.rows)
+    print(f"generated {counts['customers']:,} customers, {counts['rows']:,} rows in {counts['files']} files "
+          f"({time.perf_counter() - t:.1f} s) in {work}")
+    figures = []
+    for label, prepare, extra in (
+        ("full build", None, ()),
+        ("no-change rebuild", None, ()),
+        ("1%-changed rebuild", lambda: change_one_percent(work, args.customers), ()),
+        ("full rebuild over the site (--full)", None, ("--full",)),
+    ):
+        if prepare:
+            prepare()
+        seconds, peak, out = run_build(work, *extra)
+        figures.append((label, seconds, peak))
+        print(f"{label:38s} {seconds:7.2f} s   peak {peak / 2**20:7.0f} MiB   | {out.splitlines()[0]}")
+    print("targets: full ≤ 15 s, 1%-changed ≤ 2 s, peak ≤ 1024 MiB")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""Phase timings for profiling builds: set PORTAL_TIMING=1 to print them to stderr."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+
+
+@contextmanager
+def phase(name: str):
+    """Time a block; prints only when PORTAL_TIMING is set."""
+    if not os.environ.get("PORTAL_TIMING"):
+        yield
+        return
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        print(f"[timing] {name}: {time.perf_counter() - t:.3f} s (pid {os.getpid()})", file=sys.stderr)
