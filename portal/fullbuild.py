@@ -7,6 +7,7 @@ twice, a payment applied to another customer's invoice) are settled by the paren
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -129,10 +130,18 @@ def _shard(w: int) -> dict:
     problems: list[Problem] = []
     by_customer: dict[str, list[Entry]] = {}
     index: dict[str, list[tuple[int, int]]] = {}  # customer -> (file number, line index) of its rows
-    with phase(f"shard {w} parse"):
-        _parse_shard(w, job, reader, problems, by_customer, index)
-    with phase(f"shard {w} validate"):
-        mine, unresolved, invoices, refs = _validate_shard(w, job, by_customer, problems)
+    # The parsed ledger is ~10^6 long-lived objects with no reference cycles: left to the cyclic
+    # GC, every full collection walks all of them (measured: rendering 2.6x slower). Collect
+    # nothing while parsing, then freeze what was parsed out of the collector's sight.
+    gc.disable()
+    try:
+        with phase(f"shard {w} parse"):
+            _parse_shard(w, job, reader, problems, by_customer, index)
+        with phase(f"shard {w} validate"):
+            mine, unresolved, invoices, refs = _validate_shard(w, job, by_customer, problems)
+        gc.freeze()
+    finally:
+        gc.enable()
     out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {}}
     if problems or unresolved or job.staging is None:
         return out

@@ -1,0 +1,81 @@
+"""Shared fixtures: small inline ledgers written into tmp_path as a complete project."""
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+SETTINGS = """\
+[company]
+name = "Acme Test Supply"
+email = "ar@acme.example"
+
+[portal]
+base_url = "https://pay.acme.example"
+currency = "USD"
+min_payment = "1.00"
+"""
+
+CUSTOMERS = """\
+customer_id,name,email,currency,terms_days,link_version
+C1,First Customer,ap@first.example,USD,30,1
+C2,Second Customer,ap@second.example,EUR,30,1
+"""
+
+
+class Project:
+    """A throwaway project folder: settings, templates and a ledger you write inline."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.ledger = root / "content" / "ledger"
+        self.ledger.mkdir(parents=True)
+        shutil.copytree(REPO / "site_templates", root / "site_templates")
+        (root / "content" / "settings.toml").write_text(SETTINGS)
+
+    def write(self, name: str, text: str) -> Path:
+        """Write a ledger file (dedented); returns its path."""
+        path = self.ledger / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def settings(self, **overrides):
+        from dataclasses import replace
+
+        from portal import settings
+        s = settings.load(self.root)
+        return replace(s, **overrides) if overrides else s
+
+    def build(self, as_of="2026-11-25", **kw):
+        from datetime import date
+
+        from portal.builder import build
+        return build(self.settings(), date.fromisoformat(as_of), **kw)
+
+    def page_for(self, customer_id: str) -> str:
+        """The published statement HTML of a customer."""
+        from portal import ledger
+        from portal.signing import Signer, load_keys
+        s = self.settings()
+        customers, *_ = ledger.read_customers(s)
+        c = customers[customer_id]
+        token = Signer(load_keys(s.state_dir)).link_token(c.id, c.link_version)
+        return (s.out / "s" / token / "index.html").read_text()
+
+
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch):
+    """A fixed signing key, so no test writes a demo key into the repo."""
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "test-key-0123456789abcdef")
+    monkeypatch.delenv("PORTAL_TIMING", raising=False)
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    p = Project(tmp_path / "proj")
+    p.write("customers.csv", CUSTOMERS)
+    return p
