@@ -137,9 +137,14 @@ def _exchange(a: Path, b: Path) -> None:
 
 
 def remove_later(path: Path) -> None:
-    """Delete a replaced site tree in the background (100k pages take seconds to unlink)."""
-    subprocess.Popen(["rm", "-rf", "--", str(path)], start_new_session=True,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Delete a replaced site tree in the background (100k pages take seconds to unlink).
+
+    The shell starts `rm` detached and exits at once, so no child is left for this process to reap.
+    """
+    if shutil.which("sh") and shutil.which("rm"):
+        subprocess.run(["sh", "-c", 'rm -rf -- "$1" >/dev/null 2>&1 &', "remove-later", str(path)], check=False)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_file(root: Path, rel: str, data: str | bytes) -> None:

@@ -1,0 +1,271 @@
+"""The build end to end: pages, incremental rebuilds, atomic publishing, escaping, privacy."""
+from __future__ import annotations
+
+import csv
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from portal import state as st
+from portal.builder import build
+from portal.model import InputError
+
+ENTRIES = """\
+date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+2026-08-01,C1,invoice,INV-1,"1,000.00",,2026-08-31,,Widgets
+2026-10-01,C1,invoice,INV-2,250.00,,2026-10-31,,Gadgets
+2026-09-10,C1,payment,PAY-1,400.00,,,INV-1,Cheque 1001
+2026-11-01,C2,invoice,INV-3,99.99,,2026-12-01,,Service
+"""
+
+
+@pytest.fixture
+def built(project):
+    project.write("2026-q3.csv", ENTRIES)
+    project.build()
+    return project
+
+
+def site_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("index.html")}
+
+
+def test_statement_shows_balance_aging_and_open_invoices(built):
+    html = built.page_for("C1")
+    assert "First Customer" in html
+    assert "$850.00" in html  # 1,000 + 250 - 400
+    assert "INV-1" in html and "$600.00" in html  # open part of INV-1
+    # On 2026-11-25, INV-2 (due Oct 31) is 25 days overdue, INV-1 (due Aug 31) 86 days.
+    aging = re.search(r'<table class="aging">.*?</table>', html, re.S).group(0)
+    cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', aging)
+    assert cells == ["$0.00", "$250.00", "$0.00", "$600.00", "$0.00"]
+    assert "Cheque 1001" in html and "PAY-1" in html
+    assert 'name="robots" content="noindex' in html
+
+
+def test_buckets_on_page_add_up_to_the_balance(built):
+    html = built.page_for("C1")
+    aging = re.search(r'<table class="aging">.*?</table>', html, re.S).group(0)
+    cells = re.findall(r'<td class="num[^"]*">\$([0-9,.]+)</td>', aging)
+    from decimal import Decimal
+    assert sum(Decimal(c.replace(",", "")) for c in cells) == Decimal("850.00")
+
+
+def test_links_csv_lists_every_customer_with_url_and_balance_outside_the_site(built):
+    s = built.settings()
+    with open(s.staff_dir / "links.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["customer_id"], r["currency"], r["balance"], r["overdue"]) for r in rows] == [
+        ("C1", "USD", "850.00", "850.00"), ("C2", "EUR", "99.99", "0.00")]
+    assert all(r["url"].startswith("https://pay.acme.example/s/") for r in rows)
+    assert not s.staff_dir.resolve().is_relative_to(s.out.resolve())
+    assert "links.csv" not in site_files(s.out)
+
+
+def test_rebuild_with_no_change_writes_nothing(built):
+    s = built.settings()
+    before = mtimes(s.out)
+    r = built.build()
+    assert r.mode == "no change" and r.written == 0
+    assert mtimes(s.out) == before
+
+
+def test_new_billing_run_rewrites_only_the_customers_it_touches(built):
+    s = built.settings()
+    before = mtimes(s.out)
+    built.write("2026-11.csv", """\
+        date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+        2026-11-20,C2,payment,PAY-9,50.00,,,,
+        """)
+    r = built.build()
+    assert (r.mode, r.written, r.unchanged) == ("incremental", 1, 1)
+    after = mtimes(s.out)
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert len(changed) == 1
+    assert "€49.99" in built.page_for("C2")
+    assert "$850.00" in built.page_for("C1")
+
+
+def test_incremental_result_equals_a_full_build(built, tmp_path):
+    built.write("2026-11.csv", """\
+        date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+        2026-11-02,C1,credit,CN-1,25.00,,,INV-2,Damaged
+        2026-11-20,C2,payment,PAY-9,50.00,,,,
+        """)
+    (built.ledger / "2026-q3.csv").write_text(ENTRIES.replace("400.00", "450.00"))
+    built.build()
+    incremental = site_files(built.settings().out)
+    links = (built.settings().staff_dir / "links.csv").read_text()
+    built.build(full_build=True)
+    full = site_files(built.settings().out)
+    assert {k: v for k, v in incremental.items() if k != ".publish-id"} == \
+           {k: v for k, v in full.items() if k != ".publish-id"}
+    assert (built.settings().staff_dir / "links.csv").read_text() == links
+
+
+def test_raised_link_version_kills_the_old_link(built):
+    s = built.settings()
+    old_c1 = built.page_for("C1")
+    token_dirs = {p for p in (s.out / "s").iterdir() if p.is_dir()}
+    built.write("customers.csv", """\
+        customer_id,name,email,currency,terms_days,link_version
+        C1,First Customer,ap@first.example,USD,30,2
+        C2,Second Customer,ap@second.example,EUR,30,1
+        """)
+    built.build()
+    assert built.page_for("C1") != old_c1
+    new_dirs = {p for p in (s.out / "s").iterdir() if p.is_dir()}
+    assert len(new_dirs) == 2 and len(new_dirs & token_dirs) == 1  # C1's old link now answers 404
+
+
+def test_removed_customer_loses_its_page(built):
+    s = built.settings()
+    customers = (built.ledger / "customers.csv").read_text()
+    built.write("customers.csv", customers + "C3,Third Customer,ap@third.example,USD,30,1\n")
+    built.build()
+    assert len([p for p in (s.out / "s").iterdir() if p.is_dir()]) == 3
+    built.write("customers.csv", customers)
+    r = built.build()
+    assert r.mode == "incremental" and r.customers == 2
+    assert len([p for p in (s.out / "s").iterdir() if p.is_dir()]) == 2
+    assert "Third Customer" not in (s.staff_dir / "links.csv").read_text()
+
+
+def test_as_of_change_rebuilds_everything(built):
+    r = built.build(as_of="2026-11-26")
+    assert r.mode == "full" and r.written == 2
+    assert "26 Nov 2026" in built.page_for("C1")
+
+
+def test_failed_build_leaves_the_previous_site_whole(built):
+    s = built.settings()
+    before = site_files(s.out)
+    links = (s.staff_dir / "links.csv").read_bytes()
+    built.write("2026-11.csv", """\
+        date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+        2026-11-20,C9,payment,PAY-9,50.00,,,,
+        2026-11-21,C2,payment,PAY-10,lots,,,,
+        """)
+    with pytest.raises(InputError) as e:
+        built.build()
+    assert [str(p) for p in e.value.problems] == [
+        "content/ledger/2026-11.csv:2: unknown customer 'C9' (expected a customer_id from customers.csv)",
+        "content/ledger/2026-11.csv:3: amount 'lots' is not an amount (expected a decimal such as 1234.50)",
+    ]
+    assert site_files(s.out) == before
+    assert (s.staff_dir / "links.csv").read_bytes() == links
+    with pytest.raises(InputError):
+        built.build(full_build=True)
+    assert site_files(s.out) == before
+
+
+def test_build_killed_midway_leaves_the_previous_site(built, monkeypatch):
+    """A crash while rendering (here: in the 2nd page) publishes nothing."""
+    from portal import fullbuild
+    s = built.settings()
+    before = site_files(s.out)
+    real = fullbuild.render_customer
+    calls = []
+
+    def boom(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(fullbuild, "render_customer", boom)
+    with pytest.raises(KeyboardInterrupt):
+        built.build(full_build=True)
+    assert site_files(s.out) == before
+    assert not any(p.name.startswith(".site.staging") for p in s.out.parent.iterdir())
+
+
+def test_hostile_names_and_memos_are_escaped(project):
+    project.write("customers.csv", """\
+        customer_id,name,email,terms_days
+        C1,"<script>alert(1)</script> & Co",x@y.example,30
+        """)
+    project.write("e.csv", """\
+        date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+        2026-11-01,C1,invoice,"<img src=x onerror=alert(2)>",10.00,,,,"<b>bold</b>"
+        """)
+    project.build()
+    html = project.page_for("C1")
+    assert "<script>" not in html and "<img src=x" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_public_site_reveals_no_customer_list_or_other_customers_data(built):
+    s = built.settings()
+    files = site_files(s.out)
+    pages = {k: v for k, v in files.items() if k.startswith("s/") and k != "s/index.html"}
+    assert len(pages) == 2
+    for name, data in files.items():
+        text = data.decode("utf-8", "replace")
+        if name in pages:
+            mine = "First Customer" in text
+            other = "Second Customer" in text
+            assert mine != other, name  # each page names exactly one customer
+        else:  # shared pages name nobody and link to no statement
+            assert "First Customer" not in text and "Second Customer" not in text, name
+            assert "/s/" not in text.replace('href="../', ""), name
+    assert "s/index.html" in files  # a host that lists folders shows this, not the tokens
+    assert "Disallow: /" in files["robots.txt"].decode()
+
+
+def test_pages_load_no_third_party_assets(built):
+    for name, data in site_files(built.settings().out).items():
+        if name.endswith(".html"):
+            text = data.decode()
+            assert not re.search(r'(src|href)="(https?:)?//', text), name
+
+
+def test_statement_states_digest_of_its_entries(built):
+    from portal import ledger
+    from portal.site import entries_digest
+    html = built.page_for("C1")
+    s = built.settings()
+    customers, *_ = ledger.read_customers(s)
+    reader = ledger.EntryReader(s, customers)
+    lines, cols, _ = reader.open(s.ledger_dir / "2026-q3.csv", "content/ledger/2026-q3.csv")
+    entries = [e for i, f in ledger.records(lines) if (e := reader.entry(f, cols, "x", i + 1, [])) and e.customer_id == "C1"]
+    digest, n = entries_digest(entries)
+    assert f"sha256:{digest}" in html and f"Built from {n} ledger entries" in html
+
+
+def test_parallel_build_equals_single_process_build(project, tmp_path):
+    rows = ["date,customer_id,type,ref,amount,currency,due_date,applies_to,memo"]
+    cust = ["customer_id,name,email,terms_days"]
+    for i in range(60):
+        cust.append(f"K{i},Cust {i},k{i}@x.example,30")
+        rows.append(f"2026-0{1 + i % 9}-10,K{i},invoice,I{i},{100 + i}.50,,,,")
+        if i % 3 == 0:
+            rows.append(f"2026-10-0{1 + i % 9},K{i},payment,P{i},50.25,,,I{i},")
+    project.write("customers.csv", "\n".join(cust) + "\n")
+    project.write("e.csv", "\n".join(rows) + "\n")
+    project.build(full_build=True, workers=1)
+    one = site_files(project.settings().out)
+    project.build(full_build=True, workers=2)
+    two = site_files(project.settings().out)
+    assert {k: v for k, v in one.items() if k != ".publish-id"} == {k: v for k, v in two.items() if k != ".publish-id"}
+
+
+def test_state_is_ignored_when_it_was_written_for_other_inputs(built):
+    s = built.settings()
+    head, body_path = st.paths(s.state_dir)
+    body_path.write_bytes(b"not a pickle")
+    built.write("2026-11.csv", """\
+        date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+        2026-11-20,C2,payment,PAY-9,50.00,,,,
+        """)
+    r = built.build()
+    assert r.mode == "full" and "€49.99" in built.page_for("C2")

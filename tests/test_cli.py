@@ -1,0 +1,50 @@
+"""The portal command: exit codes and what it prints."""
+from __future__ import annotations
+
+from portal.cli import main
+
+
+def test_build_prints_a_summary(project, capsys):
+    project.write("e.csv", "date,customer_id,type,ref,amount\n2026-10-01,C1,invoice,INV-1,12.50\n")
+    assert main(["--root", str(project.root), "build", "--as-of", "2026-11-25"]) == 0
+    out = capsys.readouterr().out
+    assert "2 customers · 2 pages written" in out and "receivables USD: $12.50 (overdue $12.50)" in out
+
+
+def test_build_with_bad_input_exits_1_listing_every_problem(project, capsys):
+    project.write("e.csv", "date,customer_id,type,ref,amount\nyesterday,C1,invoice,INV-1,12.50\n"
+                           "2026-10-01,C7,invoice,INV-2,1\n")
+    assert main(["--root", str(project.root), "build"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "content/ledger/e.csv:2: date 'yesterday' is not a date (expected %Y-%m-%d)",
+        "content/ledger/e.csv:3: unknown customer 'C7' (expected a customer_id from customers.csv)",
+        "2 problems found; nothing was written.",
+    ]
+    assert not project.settings().out.exists()
+
+
+def test_link_prints_the_customers_url(project, capsys):
+    from portal.signing import Signer
+    assert main(["--root", str(project.root), "link", "C2"]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url == "https://pay.acme.example/s/" + Signer(["test-key-0123456789abcdef"]).link_token("C2", 1) + "/"
+
+
+def test_link_for_unknown_customer_fails(project, capsys):
+    assert main(["--root", str(project.root), "link", "NOPE"]) == 1
+    assert "no customer 'NOPE'" in capsys.readouterr().err
+
+
+def test_check_writes_nothing(project, capsys):
+    project.write("e.csv", "date,customer_id,type,ref,amount\n2026-10-01,C1,invoice,INV-1,12.50\n")
+    assert main(["--root", str(project.root), "check"]) == 0
+    assert "ledger OK: 2 customers" in capsys.readouterr().out
+    assert not project.settings().out.exists() and not (project.root / "staff").exists()
+
+
+def test_bad_as_of_is_a_usage_error(project, capsys):
+    import pytest
+    with pytest.raises(SystemExit) as e:
+        main(["--root", str(project.root), "build", "--as-of", "soon"])
+    assert e.value.code == 2 and "'soon' is not a date" in capsys.readouterr().err

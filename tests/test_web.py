@@ -1,0 +1,69 @@
+"""The Flask app serving the built site: statements, 404s, headers, no listings."""
+from __future__ import annotations
+
+import pytest
+
+from portal.web import create_app
+
+
+@pytest.fixture
+def client(project):
+    project.write("e.csv", """\
+        date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+        2026-10-01,C1,invoice,INV-1,100.00,,,,
+        """)
+    project.build()
+    app = create_app({"PORTAL_ROOT": str(project.root), "TESTING": True})
+    return Client(app.test_client())
+
+
+class Client:
+    """The Flask test client, closing each response (files are streamed)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def get(self, path, **kw):
+        r = self.c.get(path, buffered=True, **kw)
+        r.close()
+        return r
+
+
+def _token(project, cid="C1"):
+    from portal.signing import Signer, load_keys
+    return Signer(load_keys(project.settings().state_dir)).link_token(cid, 1)
+
+
+def test_statement_is_served_at_its_signed_url(client, project):
+    r = client.get(f"/s/{_token(project)}/")
+    assert r.status_code == 200 and b"First Customer" in r.data
+    assert r.headers["Cache-Control"] == "private, no-store"
+
+
+def test_statement_url_without_slash_redirects(client, project):
+    r = client.get(f"/s/{_token(project)}")
+    assert r.status_code == 308 and r.headers["Location"].endswith("/")
+
+
+def test_unknown_or_forged_token_is_404_with_help(client, project):
+    r = client.get(f"/s/{_token(project)[:-2]}xx/")
+    assert r.status_code == 404 and b"This link does not work" in r.data
+
+
+def test_statements_folder_is_not_listed(client):
+    r = client.get("/s/")
+    assert r.status_code == 200 and b"First Customer" not in r.data and b"/s/W" not in r.data
+
+
+def test_path_traversal_is_refused(client):
+    assert client.get("/../content/ledger/customers.csv").status_code == 404
+    assert client.get("/s/..%2f..%2fcontent/settings.toml").status_code == 404
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in r.headers  # plain HTTP here
+    assert "Strict-Transport-Security" in client.get("/", base_url="https://localhost").headers
