@@ -75,6 +75,8 @@ class SiteRenderer:
         """One customer's statement page."""
         if not accounts:
             accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
+        # The customer's own currency first, the others after it.
+        accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
         return self.statement.render(
             **self.common,
             root="../../",

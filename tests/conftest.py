@@ -79,3 +79,40 @@ def project(tmp_path) -> Project:
     p = Project(tmp_path / "proj")
     p.write("customers.csv", CUSTOMERS)
     return p
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chrome():
+    """Headless Debian Chromium through Playwright. Missing Chromium is a failure, never a skip."""
+    import os
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--disable-gpu", "--disable-quic"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live_server():
+    """Serve a Flask app on a free loopback port in a thread: live_server(app) -> base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+    servers = []
+
+    def start(app) -> str:
+        srv = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_port}"
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()

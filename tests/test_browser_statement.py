@@ -1,0 +1,93 @@
+"""The statement page in real headless Chromium: phone width, print, labels, contrast."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import ARTIFACTS, REPO
+from portal.web import create_app
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def statement_url(project, live_server):
+    project.write("customers.csv", """\
+        customer_id,name,email,currency,terms_days
+        C1,"Wide Load Industrial Wholesale & Distribution Partners Incorporated",ap@wide.example,USD,30
+        C2,Euro Kunde GmbH,ap@eu.example,EUR,30
+        """)
+    rows = ["date,customer_id,type,ref,amount,currency,due_date,applies_to,memo"]
+    for i in range(8):
+        rows.append(f"2026-0{i + 2}-15,C1,invoice,INV-2026-{i:05d},\"12,{i}45.67\",,,,\"Quarterly maintenance and spare parts, batch {i}\"")
+    rows.append("2026-11-01,C1,payment,PAY-1,500.00,,,,ACH remittance")
+    rows.append("2026-11-02,C1,invoice,INV-EUR-1,100.00,EUR,,,Imported goods")
+    project.write("e.csv", "\n".join(rows) + "\n")
+    project.build()
+    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
+    from portal.signing import Signer, load_keys
+    token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
+    return f"{base}/s/{token}/"
+
+
+def test_statement_fits_a_phone_screen(chrome, statement_url):
+    page = chrome.new_page(viewport=PHONE)
+    page.goto(statement_url)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"page scrolls sideways by {overflow}px on a phone"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "statement-phone.png"), full_page=True)
+    assert page.locator("h1").inner_text() == "Statement of account"
+    assert page.locator(".balance").first.inner_text() == "$98,665.36"  # 8 invoices of 12,0i45.67 (i = 0..7) = 99,165.36, less 500.00 paid
+    page.close()
+
+
+def test_print_hides_the_pay_form_and_keeps_the_figures(chrome, statement_url):
+    page = chrome.new_page()
+    page.goto(statement_url)
+    page.emulate_media(media="print")
+    assert page.locator("form.pay").first.is_hidden()
+    assert page.locator("table.items").first.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "statement.pdf"))
+    page.close()
+
+
+def test_every_form_control_has_a_label_and_tables_have_captions(chrome, statement_url):
+    page = chrome.new_page()
+    page.goto(statement_url)
+    unlabeled = page.evaluate("""[...document.querySelectorAll('input:not([type=hidden]), button')]
+        .filter(e => e.tagName === 'INPUT' ? e.labels.length === 0 : !e.textContent.trim()).length""")
+    assert unlabeled == 0
+    assert page.evaluate("[...document.querySelectorAll('table')].every(t => t.caption)") is True
+    assert page.evaluate("document.querySelectorAll('th[scope]').length") > 10
+    page.close()
+
+
+def test_pay_form_is_a_plain_post_that_works_without_javascript(chrome, statement_url):
+    context = chrome.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(statement_url)
+    form = page.locator("form.pay").first
+    assert form.get_attribute("method") == "post" and form.get_attribute("action") == "/pay"
+    names = page.evaluate("[...document.forms[0].elements].map(e => e.name).filter(Boolean)")
+    assert {"token", "currency", "choice", "invoice", "amount"} <= set(names)
+    page.locator("label", has_text="INV-2026-00003").first.click()  # labels toggle boxes without JS
+    assert page.locator("input[name=invoice]").nth(3).is_checked()
+    context.close()
+
+
+def _luminance(hex_colour: str) -> float:
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def test_text_colours_meet_wcag_aa_contrast_on_the_page_background():
+    css = (REPO / "site_templates" / "assets" / "statement.css").read_text()
+    colours = dict(re.findall(r"--(\w+): (#[0-9a-f]{6})", css))
+    for bg in ("bg", "soft"):
+        for fg in ("ink", "muted", "late", "ok", "accent"):
+            hi, lo = sorted((_luminance(colours[fg]), _luminance(colours[bg])), reverse=True)
+            assert (hi + 0.05) / (lo + 0.05) >= 4.5, (fg, bg)
