@@ -16,7 +16,7 @@ from .settings import Settings
 from .signing import Signer, load_keys
 from .site import content_pages, input_files
 from .staff import write_links
-from .timing import phase
+from .timing import phase, report_memory
 
 # Code whose change alters the pages: part of every page's inputs.
 CODE = ("accounts.py", "site.py", "money.py", "ledger.py", "model.py", "signing.py", "fullbuild.py", "staff.py",
@@ -74,6 +74,7 @@ def build(settings: Settings, as_of: date | None = None, full_build: bool = Fals
         st.save(settings.state_dir, head, body)
     with phase("links.csv"):
         write_links(settings, body.pages, st.LINK_ROWS)
+    report_memory("build")
     return _done(result, head, started)
 
 

@@ -155,6 +155,17 @@ def write_file(root: Path, rel: str, data: str | bytes) -> None:
         f.write(data.encode() if isinstance(data, str) else data)
 
 
+def write_page(staging: str, token: str, html: str) -> None:
+    """Write one statement page into a staging tree whose s/ folder exists (the hot path)."""
+    folder = f"{staging}/s/{token}"
+    os.mkdir(folder)
+    fd = os.open(f"{folder}/index.html", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, html.encode())
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Replace a staff file whole: temp file, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

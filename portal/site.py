@@ -93,7 +93,7 @@ class SiteRenderer:
         cur = a.currency
         money = _money_formatter(cur)
         item_rows, picks = [], []
-        for n, i in enumerate(a.items, 1):
+        for i in a.items:
             e = i.entry
             ref = esc(e.ref or KIND[e.type])
             kind = "" if e.type == "invoice" else f" <small>({KIND[e.type]})</small>"
@@ -103,8 +103,8 @@ class SiteRenderer:
                 f'<td>{_day(i.due)}</td><td class="num">{i.days_overdue or "–"}</td>'
                 f'<td class="num">{money(e.amount)}</td><td class="num">{money(i.open)}</td></tr>')
             if e.type == "invoice":
-                picks.append(f'<li><input type="checkbox" name="invoice" value="{ref}" id="pick-{cur}-{n}">'
-                             f'<label for="pick-{cur}-{n}">{ref}: {money(i.open)}</label></li>')
+                picks.append(f'<li><label><input type="checkbox" name="invoice" value="{ref}"> {ref}: '
+                             f'{money(i.open)}</label></li>')
         recent_rows = []
         for e in a.recent:
             amount = money(abs(e.amount) if e.type != "adjustment" else -e.amount)
@@ -116,7 +116,8 @@ class SiteRenderer:
         return AccountView(
             cur, money(a.balance), plain(a.balance, cur), a.balance > 0, money(overdue), overdue > 0,
             money(a.unapplied) if a.unapplied else "", money(a.processing) if a.processing else "",
-            [BucketView(k, label, money(a.buckets[k]), not a.buckets[k]) for k, label in BUCKETS],
+            [BucketView(money(a.buckets[k]), " zero" if not a.buckets[k] else "" if k == "current" else " late")
+             for k, _ in BUCKETS],
             len(item_rows), Markup("\n".join(item_rows)), Markup("\n".join(picks)),
             len(recent_rows), Markup("\n".join(recent_rows)))
 
@@ -151,9 +152,9 @@ def _day(d: date) -> Markup:
 
 
 def _money_formatter(currency: str):
-    """fmt() for one currency, marked safe: it is digits, separators and a symbol only."""
-    def money(amount) -> Markup:
-        return Markup(fmt(amount, currency))
+    """fmt() for one currency. Plain text: digits, separators and a symbol, nothing to escape."""
+    def money(amount) -> str:
+        return fmt(amount, currency)
     return money
 
 
@@ -163,10 +164,8 @@ def esc(text: str) -> str:
 
 
 class BucketView(NamedTuple):
-    key: str
-    label: str
     amount: str
-    zero: bool
+    css: str  # extra classes for the cell: " zero" or " late"
 
 
 class AccountView(NamedTuple):
