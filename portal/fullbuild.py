@@ -81,7 +81,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         if problems:
             raise InputError(problems)
         with phase("merge"):
-            body = st.Body(files=[ledger.rel(p, settings) for p in files], customer_lines=customer_lines, invoices=owner)
+            body = st.Body(files=[ledger.rel(p, settings) for p in files], customer_lines=customer_lines)
             for r in results:
                 body.pages.update(r["pages"])
                 body.lines.update(r["lines"])

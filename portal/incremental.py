@@ -95,32 +95,37 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
         for es in entries.values():
             es.sort(key=lambda e: (e.path, e.line))
 
-    invoices = body.invoices
-    for cid in affected | gone:
-        rec = body.pages.get(cid)
-        for ref in st.invoice_refs(rec) if rec else ():
-            if invoices.get(ref, "").split("\x1f", 1)[0] == cid:
-                del invoices[ref]
     unresolved: list = []
     refs: dict[str, tuple] = {}
+    added: dict = {}  # invoice ref -> [(customer, entry)], for refs new to their customer
     for cid in sorted(entries):
         own = ledger.validate(cid, entries[cid], problems, unresolved)
         refs[cid] = tuple(own)
+        before = set(st.invoice_refs(body.pages[cid])) if cid in body.pages else set()
         for ref, e in own.items():
-            first = invoices.get(ref)
-            if first is not None and first.split("\x1f", 1)[0] != cid:
-                _, path, line = first.split("\x1f")
-                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {path}:{line})"))
-            else:
-                invoices[ref] = f"{cid}\x1f{e.path}\x1f{e.line}"
-    if unresolved:
-        owners = {}
-        for u in unresolved:
-            v = invoices.get(u[2])
-            if v:
-                c, path, line = v.split("\x1f")
-                owners[u[2]] = (c, path, int(line))
-        problems += ledger.resolve(unresolved, owners)
+            if ref not in before:
+                added.setdefault(ref, []).append((cid, e))
+    clashed = set()
+    for cid in entries:  # a number new to one touched customer that another touched customer has
+        for ref in refs[cid]:
+            for other, e in added.get(ref, ()):
+                if other != cid and ref not in clashed:
+                    clashed.add(ref)
+                    problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (also customer {cid}'s)"))
+    added = {ref: found[0] for ref, found in added.items() if ref not in clashed}
+    if added or unresolved:  # only then is the whole ledger's list of invoice numbers needed
+        owners = st.invoice_owners(body.pages, skip=affected | gone)
+        for ref, (cid, e) in added.items():
+            other = owners.get(ref)
+            if other is not None:
+                where = _locate(body, files, names, reader, other, ref)
+                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {where})"))
+        located = {ref: (owners[ref], "", 0) for _, _, ref, _, _ in unresolved if ref in owners}
+        located.update({ref: (cid, e.path, e.line) for ref, (cid, e) in added.items()})
+        for cid in entries:
+            for ref in refs[cid]:
+                located.setdefault(ref, (cid, "", 0))
+        problems += ledger.resolve(unresolved, located)
     if problems:
         raise InputError(problems)
 
@@ -150,3 +155,16 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
         raise
     body.files, body.customer_lines = files, customer_lines
     return body, len(written) + len(gone)
+
+
+def _locate(body: st.Body, files: list, names: dict, reader, cid: str, ref: str) -> str:
+    """path:line of a customer's invoice (only for error messages)."""
+    for f, i in st.unpack_lines(body.lines.get(cid, b"")):
+        name = files[f]
+        if name is None or name not in names:
+            continue
+        lines, cols, _ = reader.open(names[name], name)
+        e = reader.entry(ledger.record_at(lines, i), cols, name, i + 1, [])
+        if e is not None and e.type == "invoice" and e.ref == ref:
+            return f"{name}:{i + 1}"
+    return f"customer {cid}"

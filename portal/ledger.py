@@ -5,6 +5,7 @@ Staff files are only ever read here; the payment service's own file is appended 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import date, datetime, timedelta
@@ -43,8 +44,9 @@ def read_lines(path: Path, name: str) -> tuple[list[str], list[Problem]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        return [], [Problem(name, line, f"not UTF-8 text (byte 0x{data[e.start]:02x}; export the file as UTF-8 CSV)")]
+        at = e.start + (3 if data.startswith(codecs.BOM_UTF8) else 0)  # e.start counts from after a BOM
+        line = data.count(b"\n", 0, at) + 1
+        return [], [Problem(name, line, f"not UTF-8 text (byte 0x{data[at]:02x}; export the file as UTF-8 CSV)")]
     return list(io.StringIO(text, newline="")), []
 
 
@@ -54,7 +56,7 @@ def records(lines: list[str], first: int = 1):
     prev = 0
     for fields in reader:
         start, prev = first + prev, reader.line_num
-        if fields and (len(fields) > 1 or fields[0].strip()):
+        if fields and (fields[0].strip() or any(f.strip() for f in fields)):  # ',,,,' is blank too
             yield start, fields
 
 
@@ -75,11 +77,16 @@ def header(lines: list[str], name: str, ours: tuple[str, ...], required: tuple[s
         return {}, 0, [Problem(name, 1, f"empty file (expected a header row: {','.join(required)})")]
     fields = record_at(lines, 0)
     cols: dict[str, int] = {}
+    mapped: dict[str, int] = {}
     for i, h in enumerate(fields):
         key = h.strip().lower()
-        key = mapping.get(key, key.replace(" ", "_"))
-        if key in ours and key not in cols:
-            cols[key] = i
+        if key in mapping:
+            mapped.setdefault(mapping[key], i)
+        else:
+            key = key.replace(" ", "_")
+            if key in ours and key not in cols:
+                cols[key] = i
+    cols.update(mapped)  # the header the settings name wins over one that merely has our name
     missing = [c for c in required if c not in cols]
     if missing:
         return cols, len(fields), [Problem(name, 1, f"missing column{'s' if len(missing) > 1 else ''} "
@@ -235,7 +242,8 @@ class EntryReader:
         elif etype == "invoice" and when is not None and customer is not None and customer.terms_days is not None:
             due = when + timedelta(days=customer.terms_days)
         if (customer is None or etype is None or when is None or amount is None or due is False or status
-                or (amount <= 0 and etype != "adjustment") or (etype == "invoice" and (not ref or due is None))
+                or (amount <= 0 and (etype != "adjustment" or not amount))
+                or (etype == "invoice" and (not ref or due is None))
                 or (etype == "credit" and not ref) or (applies and etype in ("invoice", "adjustment"))
                 or (due is not None and etype == "invoice" and due < when)):
             return self._slow(fields, cols, name, line, problems, customer, etype)
@@ -260,6 +268,8 @@ class EntryReader:
         def get(col):
             return fields[getattr(cols, col)].strip()
 
+        if not any(f.strip() for f in fields):
+            return None  # a row of empty fields, as spreadsheets export blank rows
         before = len(problems)
         cid = get("customer_id")
         if customer is None:

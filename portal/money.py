@@ -1,6 +1,7 @@
 """Money: Decimal amounts parsed from CSV text, one rounding rule, minor units toward Stripe."""
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # ISO 4217 currencies and their minor-unit exponent (ISO's, which is what invoices use).
@@ -20,6 +21,7 @@ EXPONENT: dict[str, int] = {
 SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
 _QUANTUM = {e: Decimal(1).scaleb(-e) for e in (0, 2, 3)}
 ZERO = Decimal(0)
+_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")  # 1,234,567.89
 
 
 class MoneyError(ValueError):
@@ -44,16 +46,24 @@ def parse_amount(text: str, currency: str) -> Decimal:
     negative = False
     if s[0] == "(" and s[-1] == ")":
         negative, s = True, s[1:-1].strip()
+    s = s.lstrip("$€£¥")  # '$-10' as well as '-$10'
     if s[:1] in ("-", "+"):
         negative, s = (s[0] == "-") != negative, s[1:].strip()
-    s = s.lstrip("$€£¥").replace(",", "").replace("\u00a0", "").replace(" ", "")
-    try:
-        value = Decimal(s)
-    except InvalidOperation:
-        raise MoneyError(f"{text.strip()!r} is not an amount") from None
-    if not value.is_finite():
+    s = s.lstrip("$€£¥").replace("\u00a0", "").replace(" ", "")
+    # Plain ASCII digits only: Decimal() alone would also take '--5', '1e3', '1_000', 'NaN',
+    # and a decimal comma ('12,34') would silently become 1234.
+    if "," in s:
+        if not _GROUPED.fullmatch(s):
+            raise MoneyError(f"{text.strip()!r} is not an amount")
+        s = s.replace(",", "")
+    digits = s.replace(".", "", 1)
+    if not (digits.isascii() and digits.isdigit()):
         raise MoneyError(f"{text.strip()!r} is not an amount")
-    return quantize(-value if negative else value, currency)
+    value = Decimal(s)
+    try:
+        return quantize(-value if negative else value, currency)
+    except InvalidOperation:  # more digits than Decimal's precision
+        raise MoneyError(f"{text.strip()!r} is too large an amount") from None
 
 
 def to_minor(amount: Decimal, currency: str) -> int:

@@ -166,14 +166,15 @@ def write_page(staging: str, token: str, html: str) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Replace a staff file whole: temp file, fsync, rename."""
+def write_atomic(path: Path, data: str | bytes, durable: bool = True) -> None:
+    """Replace a file whole: temp file, (fsync,) rename. Readers see the old or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

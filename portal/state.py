@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .publish import write_atomic
 
-FORMAT = 4
+FORMAT = 5
 
 # A customer's page record: a plain tuple, fields by position.
 DIGEST, TOKEN, BALANCES, INVOICES, CUSTOMER_DIGEST, LINK_ROWS = range(6)
@@ -77,7 +77,6 @@ class Body:
     files: list = field(default_factory=list)  # file number -> entry file rel path (None once removed)
     file_customers: dict = field(default_factory=dict)  # entry file rel path -> "\x1f"-joined customer ids
     customer_lines: dict = field(default_factory=dict)  # customer_id -> line index in customers.csv
-    invoices: dict = field(default_factory=dict)  # invoice ref -> "customer_id\x1fpath\x1fline"
     shared: dict = field(default_factory=dict)  # shared site file -> sha256
 
 
@@ -104,11 +103,24 @@ def load_body(state_dir: Path, head: Head) -> Body | None:
 
 
 def save(state_dir: Path, head: Head, body: Body | None) -> None:
-    """Body first, then head: a head is only ever read with the body it was written with."""
+    """Body first, then head: a head is only ever read with the body it was written with.
+
+    Not fsynced: the state is a cache. If a crash loses it, the next build is a full one.
+    """
     h, b = paths(state_dir)
     if body is not None:
-        write_atomic(b, pickle.dumps((_tag(head), body), protocol=pickle.HIGHEST_PROTOCOL))
-    write_atomic(h, pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL))
+        write_atomic(b, pickle.dumps((_tag(head), body), protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+    write_atomic(h, pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+
+
+def invoice_owners(pages: dict, skip=()) -> dict[str, str]:
+    """invoice ref -> customer id over all page records (but those in `skip`)."""
+    owners: dict[str, str] = {}
+    for cid, rec in pages.items():
+        if rec[INVOICES] and cid not in skip:
+            for ref in rec[INVOICES].split("\x1f"):
+                owners[ref] = cid
+    return owners
 
 
 def totals(pages: dict) -> dict:

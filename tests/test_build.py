@@ -269,3 +269,42 @@ def test_state_is_ignored_when_it_was_written_for_other_inputs(built):
         """)
     r = built.build()
     assert r.mode == "full" and "€49.99" in built.page_for("C2")
+
+
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+
+
+def test_incremental_build_refuses_an_invoice_number_another_customer_has(built):
+    before = site_files(built.settings().out)
+    built.write("2026-11.csv", HEADER + "2026-11-20,C2,invoice,INV-1,5.00,,2026-12-20,,\n")
+    with pytest.raises(InputError) as e:
+        built.build()
+    assert [str(p) for p in e.value.problems] == [
+        "content/ledger/2026-11.csv:2: duplicate invoice ref INV-1 (first at content/ledger/2026-q3.csv:2)"]
+    assert site_files(built.settings().out) == before
+
+
+def test_incremental_build_refuses_a_clash_between_two_touched_customers(built):
+    built.write("2026-11.csv", HEADER + "2026-11-20,C1,payment,PAY-2,1.00,,,,\n"
+                                        "2026-11-20,C2,invoice,INV-2,5.00,,2026-12-20,,\n")
+    with pytest.raises(InputError) as e:
+        built.build()
+    assert [str(p) for p in e.value.problems] == [
+        "content/ledger/2026-11.csv:3: duplicate invoice ref INV-2 (also customer C1's)"]
+
+
+def test_incremental_build_refuses_a_payment_against_another_customers_invoice(built):
+    built.write("2026-11.csv", HEADER + "2026-11-20,C2,payment,PAY-9,5.00,,,INV-1,\n")
+    with pytest.raises(InputError) as e:
+        built.build()
+    assert [str(p) for p in e.value.problems] == [
+        "content/ledger/2026-11.csv:2: payment of C2 applies to INV-1, which is customer C1's invoice "
+        "(expected one of C2's invoices)"]
+
+
+def test_full_build_reports_the_same_clash_as_the_incremental_one(built):
+    built.write("2026-11.csv", HEADER + "2026-11-20,C2,invoice,INV-1,5.00,,2026-12-20,,\n")
+    with pytest.raises(InputError) as e:
+        built.build(full_build=True)
+    assert [str(p) for p in e.value.problems] == [
+        "content/ledger/2026-11.csv:2: duplicate invoice ref INV-1 (first at content/ledger/2026-q3.csv:2)"]
