@@ -64,11 +64,12 @@ def build(settings: Settings, as_of: date | None = None, full_build: bool = Fals
             body = st.load_body(settings.state_dir, head)
     if body is not None:
         result.mode = "incremental"
-        body, result.written = incremental(settings, as_of, gdigest, signer, pages, publisher, body, sigs, names,
-                                           changed, removed, customers_changed)
+        body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, body,
+                                                   head.totals, names, changed, removed, customers_changed)
     else:
         body, sigs, result.written = full(settings, as_of, gdigest, signer, pages, publisher, workers, progress)
-    head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=st.totals(body.pages),
+        totals = st.totals(body.pages)
+    head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
                    customers=len(body.pages))
     with phase("save state"):
         st.save(settings.state_dir, head, body)

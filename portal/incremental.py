@@ -29,9 +29,9 @@ def changed_inputs(settings, head: st.Head):
     return sigs, names, changed, removed, head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2]
 
 
-def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, sigs, names, changed,
+def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, names, changed,
                 removed, customers_changed):
-    """Bring the published site up to date with the ledger. Returns (body, pages written)."""
+    """Bring the published site up to date with the ledger. Returns (body, pages written, totals)."""
     problems: list[Problem] = []
     affected: set[str] = set()
     gone: set[str] = set()
@@ -114,13 +114,15 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
                     problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (also customer {cid}'s)"))
     added = {ref: found[0] for ref, found in added.items() if ref not in clashed}
     if added or unresolved:  # only then is the whole ledger's list of invoice numbers needed
-        owners = st.invoice_owners(body.pages, skip=affected | gone)
+        untouched = affected | gone
+        elsewhere = st.invoice_refs_of_all(body.pages, skip=untouched)
         for ref, (cid, e) in added.items():
-            other = owners.get(ref)
-            if other is not None:
+            if ref in elsewhere:
+                other = st.owner_of(body.pages, ref, skip=untouched)
                 where = _locate(body, files, names, reader, other, ref)
                 problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {where})"))
-        located = {ref: (owners[ref], "", 0) for _, _, ref, _, _ in unresolved if ref in owners}
+        located = {ref: (st.owner_of(body.pages, ref, skip=untouched), "", 0)
+                   for _, _, ref, _, _ in unresolved if ref in elsewhere}
         located.update({ref: (cid, e.path, e.line) for ref, (cid, e) in added.items()})
         for cid in entries:
             for ref in refs[cid]:
@@ -129,6 +131,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     if problems:
         raise InputError(problems)
 
+    replaced = [body.pages[cid] for cid in sorted(entries) if cid in body.pages] + [body.pages[cid] for cid in gone]
     staging = publisher.begin()
     try:
         job = Job(settings, customers, {}, 1, [], as_of, gdigest, staging, signer, pages)
@@ -141,9 +144,9 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             body.lines[cid] = st.pack_lines((fno[e.path], e.line - 1) for e in entries[cid])
             if html is None:
                 continue
-            path = f"s/{record[st.TOKEN]}/index.html"
-            write_file(staging, path, html)
-            written.append(path)
+            staged = f"{len(written)}.html"
+            write_file(staging, staged, html)
+            written.append((staged, f"s/{record[st.TOKEN]}/index.html"))
             if prev is not None and prev[st.TOKEN] != record[st.TOKEN]:  # link_version raised: the old link dies
                 deleted.append(f"s/{prev[st.TOKEN]}/index.html")
         for cid in gone:
@@ -154,7 +157,8 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
         publisher.abort()
         raise
     body.files, body.customer_lines = files, customer_lines
-    return body, len(written) + len(gone)
+    totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
+    return body, len(written) + len(gone), totals
 
 
 def _locate(body: st.Body, files: list, names: dict, reader, cid: str, ref: str) -> str:

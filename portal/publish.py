@@ -56,9 +56,13 @@ class Publisher:
         if self.staging.exists():
             shutil.rmtree(self.staging)
 
-    def commit(self, written: list[str], deleted: list[str]) -> None:
-        """Make the staged files (paths relative to the site) and deletions the published site."""
-        self._commit({"write": written, "delete": deleted})
+    def commit(self, written: list, deleted: list[str]) -> None:
+        """Make the staged files and deletions the published site.
+
+        `written` holds site paths (staged at the same path) or (staged name, site path) pairs.
+        """
+        pairs = [w if isinstance(w, (tuple, list)) else (w, w) for w in written]
+        self._commit({"write": pairs, "delete": deleted})
 
     def swap(self) -> None:
         """Make the staged folder, a complete site, the published site in one step."""
@@ -83,10 +87,10 @@ class Publisher:
         else:
             self._move(plan["write"], plan["delete"])
 
-    def _move(self, written: list[str], deleted: list[str]) -> None:
+    def _move(self, written: list, deleted: list[str]) -> None:
         made: set[str] = set()
-        for rel in written:
-            src = self.staging / rel
+        for staged, rel in written:
+            src = self.staging / staged
             if not src.exists():  # already moved before an interruption
                 continue
             parent = os.path.dirname(rel)

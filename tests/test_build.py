@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from decimal import Decimal
 
 from portal import state as st
 from portal.builder import build
@@ -100,11 +101,14 @@ def test_incremental_result_equals_a_full_build(built, tmp_path):
         2026-11-20,C2,payment,PAY-9,50.00,,,,
         """)
     (built.ledger / "2026-q3.csv").write_text(ENTRIES.replace("400.00", "450.00"))
-    built.build()
+    r_incremental = built.build()
     incremental = site_files(built.settings().out)
     links = (built.settings().staff_dir / "links.csv").read_text()
-    built.build(full_build=True)
+    r_full = built.build(full_build=True)
     full = site_files(built.settings().out)
+    assert r_incremental.mode == "incremental" and r_full.mode == "full"
+    assert r_incremental.receivables == r_full.receivables == {
+        "EUR": (Decimal("49.99"), Decimal("0")), "USD": (Decimal("775.00"), Decimal("775.00"))}
     assert {k: v for k, v in incremental.items() if k != ".publish-id"} == \
            {k: v for k, v in full.items() if k != ".publish-id"}
     assert (built.settings().staff_dir / "links.csv").read_text() == links
