@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -69,6 +70,9 @@ class SiteRenderer:
             "nav": [{"title": p["title"], "slug": p["slug"]} for p in pages],
             "form_origin": _origin(settings.pay_url),
         }
+        # The contact page is also shown on each statement, its headings one level down.
+        contact = next((p["html"] for p in pages if p["slug"] == "contact"), "")
+        self.contact = re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact)
 
     def statement_html(self, customer: Customer, accounts: list[Account], as_of: date, pay_token: str,
                        digest: tuple[str, int]) -> str:
@@ -86,7 +90,7 @@ class SiteRenderer:
             pay={"action": self.settings.pay_url, "token": pay_token,
                  "min": fmt(self.settings.min_payment, accounts[0].currency)},
             digest=digest[0], entry_count=digest[1],
-            contact=next((p["html"] for p in self.pages if p["slug"] == "contact"), ""),
+            contact=self.contact,
         )
 
     def _account(self, a: Account, as_of: date) -> "AccountView":
