@@ -200,7 +200,9 @@ class EntryReader:
         self.dates = DateReader(settings.date_formats)
         self.date_cache: dict[str, date] = {}
         self.strings: dict[str, str] = {}  # one copy of each repeated memo and currency
-        self.types = {**{t: t for t in ENTRY_TYPES}, **TYPE_ALIASES, **settings.type_aliases}
+        # An alias to something that is not a type would reach the statements as one: leave it out.
+        self.types = {**{t: t for t in ENTRY_TYPES}, **TYPE_ALIASES,
+                      **{k: v for k, v in settings.type_aliases.items() if v in ENTRY_TYPES}}
 
     def open(self, path: Path, name: str):
         """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
