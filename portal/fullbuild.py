@@ -214,9 +214,10 @@ def _validate_shard(w, job, by_customer, problems):
         refs[c.id] = tuple(own)
         for ref, e in own.items():
             first = invoices.get(ref)
-            if first is not None:
-                _, path, line = _where(first)
-                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {path}:{line})"))
+            if first is not None:  # report the later of the two, pointing at the earlier
+                a, b = sorted((_where(first), (c.id, e.path, e.line)), key=lambda w: (w[1], w[2]))
+                problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
+                invoices[ref] = f"{a[0]}\x1f{a[1]}\x1f{a[2]}"
             else:
                 invoices[ref] = f"{c.id}\x1f{e.path}\x1f{e.line}"
     return mine, unresolved, invoices, refs

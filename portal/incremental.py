@@ -119,8 +119,8 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
         for ref, (cid, e) in added.items():
             if ref in elsewhere:
                 other = st.owner_of(body.pages, ref, skip=untouched)
-                where = _locate(body, files, names, reader, other, ref)
-                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (first at {where})"))
+                a, b = sorted((_locate(body, files, names, reader, other, ref), (e.path, e.line)))
+                problems.append(Problem(b[0], b[1], f"duplicate invoice ref {ref} (first at {a[0]}:{a[1]})"))
         located = {ref: (st.owner_of(body.pages, ref, skip=untouched), "", 0)
                    for _, _, ref, _, _ in unresolved if ref in elsewhere}
         located.update({ref: (cid, e.path, e.line) for ref, (cid, e) in added.items()})
@@ -161,8 +161,8 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     return body, len(written) + len(gone), totals
 
 
-def _locate(body: st.Body, files: list, names: dict, reader, cid: str, ref: str) -> str:
-    """path:line of a customer's invoice (only for error messages)."""
+def _locate(body: st.Body, files: list, names: dict, reader, cid: str, ref: str) -> tuple[str, int]:
+    """(path, line) of a customer's invoice (only for error messages)."""
     for f, i in st.unpack_lines(body.lines.get(cid, b"")):
         name = files[f]
         if name is None or name not in names:
@@ -170,5 +170,5 @@ def _locate(body: st.Body, files: list, names: dict, reader, cid: str, ref: str)
         lines, cols, _ = reader.open(names[name], name)
         e = reader.entry(ledger.record_at(lines, i), cols, name, i + 1, [])
         if e is not None and e.type == "invoice" and e.ref == ref:
-            return f"{name}:{i + 1}"
-    return f"customer {cid}"
+            return name, i + 1
+    return f"customer {cid}", 0

@@ -1,12 +1,13 @@
 """The settings file (content/settings.toml): company details, portal options, ledger format."""
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .model import InputError, Problem
+from .model import ENTRY_TYPES, InputError, Problem
 from .money import is_currency
 
 LEDGER_COLUMNS = ("date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo")
@@ -57,9 +58,11 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     text = path.read_text(encoding="utf-8-sig")
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", 0) or 0
-        raise InputError([Problem(rel, line, f"not valid TOML: {e}")]) from e
+    except tomllib.TOMLDecodeError as e:  # Python 3.11 puts the position only in the message
+        found = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        line = int(found[1]) if found else 0
+        message = re.sub(r" \(at line \d+, column (\d+)\)", r" (column \1)", str(e))
+        raise InputError([Problem(rel, line, f"not valid TOML: {message}")]) from e
     problems: list[Problem] = []
 
     def bad(msg: str) -> None:
@@ -76,7 +79,8 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
                     bad(f"unknown key '{key}' in [{section}] (expected one of {', '.join(sorted(_SECTIONS[section]))})")
     company = dict.fromkeys(_SECTIONS["company"], "") | {k: str(v) for k, v in data.get("company", {}).items()}
     if not company.get("name"):
-        bad("'name' missing in [company] (the company name printed on every statement)")
+        problems.append(Problem(rel, _line_of(text, "[company]"),
+                                "'name' missing in [company] (the company name printed on every statement)"))
     portal = data.get("portal", {})
     ledger = data.get("ledger", {})
     build = data.get("build", {})
@@ -99,6 +103,10 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     columns = _column_map(ledger.get("columns", {}), LEDGER_COLUMNS, "columns", bad)
     customer_columns = _column_map(ledger.get("customer_columns", {}), CUSTOMER_COLUMNS, "customer_columns", bad)
     types = {str(k).strip().lower(): str(v).strip().lower() for k, v in ledger.get("types", {}).items()}
+    for alias, target in types.items():
+        if target not in ENTRY_TYPES:
+            problems.append(Problem(rel, _line_of(text.lower(), alias) or _line_of(text, "[ledger.types]"),
+                                    f"[ledger.types] maps {alias!r} to {target!r} (expected one of {', '.join(ENTRY_TYPES)})"))
     if problems:
         raise InputError(problems)
     content = root / "content"

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from .accounts import BUCKETS, ZERO, Account
 from .model import Customer, Entry
-from .money import fmt, plain
+from .money import fmt, plain, quantize
 from .settings import Settings
 
 # Table rows repeat on every page: they are composed here with esc() rather than in the
@@ -88,7 +88,7 @@ class SiteRenderer:
             as_of=_day(as_of),
             accounts=[self._account(a, as_of) for a in accounts],
             pay={"action": self.settings.pay_url, "token": pay_token,
-                 "min": fmt(self.settings.min_payment, accounts[0].currency)},
+                 "min": fmt(quantize(self.settings.min_payment, accounts[0].currency), accounts[0].currency)},
             digest=digest[0], entry_count=digest[1],
             contact=self.contact,
         )

@@ -284,7 +284,7 @@ def test_incremental_build_refuses_an_invoice_number_another_customer_has(built)
     with pytest.raises(InputError) as e:
         built.build()
     assert [str(p) for p in e.value.problems] == [
-        "content/ledger/2026-11.csv:2: duplicate invoice ref INV-1 (first at content/ledger/2026-q3.csv:2)"]
+        "content/ledger/2026-q3.csv:2: duplicate invoice ref INV-1 (first at content/ledger/2026-11.csv:2)"]
     assert site_files(built.settings().out) == before
 
 
@@ -307,8 +307,19 @@ def test_incremental_build_refuses_a_payment_against_another_customers_invoice(b
 
 
 def test_full_build_reports_the_same_clash_as_the_incremental_one(built):
+    """Files are read in name order, so 2026-11.csv comes before 2026-q3.csv in both builds."""
     built.write("2026-11.csv", HEADER + "2026-11-20,C2,invoice,INV-1,5.00,,2026-12-20,,\n")
     with pytest.raises(InputError) as e:
         built.build(full_build=True)
     assert [str(p) for p in e.value.problems] == [
-        "content/ledger/2026-11.csv:2: duplicate invoice ref INV-1 (first at content/ledger/2026-q3.csv:2)"]
+        "content/ledger/2026-q3.csv:2: duplicate invoice ref INV-1 (first at content/ledger/2026-11.csv:2)"]
+
+
+def test_duplicate_invoice_points_at_the_earlier_file_whatever_the_customer_order(project):
+    project.write("a.csv", HEADER + "2026-10-01,C2,invoice,INV-1,5.00,,2026-11-01,,\n")
+    project.write("b.csv", HEADER + "2026-10-01,C1,invoice,INV-1,5.00,,2026-11-01,,\n")
+    for full_build in (True, False):
+        with pytest.raises(InputError) as e:
+            project.build(full_build=full_build)
+        assert [str(p) for p in e.value.problems] == [
+            "content/ledger/b.csv:2: duplicate invoice ref INV-1 (first at content/ledger/a.csv:2)"]
