@@ -405,7 +405,6 @@ def test_settings_that_are_not_toml_are_reported(project):
         settings_module.load(project.root)
     (p,) = e.value.problems
     assert str(p) == "content/settings.toml:10: not valid TOML: Expected ']' at the end of a table declaration (column 8)"
-    assert "(at line 10, column 8)" in p.message
 
 
 # -- real exports just work ----------------------------------------------------------------------
