@@ -131,7 +131,7 @@ def _shard(w: int) -> dict:
     reader = ledger.EntryReader(settings, job.customers)
     problems: list[Problem] = []
     by_customer: dict[str, list[Entry]] = {}
-    index: dict[str, array] = {}  # customer -> its rows' (file number, line index) pairs, flat
+    index: dict[str, array] = {}  # customer -> its rows' (file number, line index, byte offset), flat
     # The parsed ledger is ~10^6 long-lived objects with no reference cycles: left to the cyclic
     # GC, every full collection walks all of them (measured: rendering 2.6x slower). Collect
     # nothing while parsing, then freeze what was parsed out of the collector's sight.
@@ -181,6 +181,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> None:
             continue
         ci = cols.customer_id
         entry = reader.entry
+        offsets = ledger.byte_offsets(path, lines) or None
         rows = csv.reader(iter(lines[1:]))
         prev = 0
         for fields in rows:  # records(), inlined: every worker walks every row
@@ -200,6 +201,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> None:
                     pairs = index[cid] = array("I")
                 pairs.append(fno)
                 pairs.append(start)
+                pairs.append(offsets[start] if offsets else ledger.NO_OFFSET)
                 by_customer.setdefault(cid, []).append(e)
 
 

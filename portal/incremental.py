@@ -55,7 +55,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     with phase("incremental: find touched customers"):
         if stale:  # an existing file was edited or removed: who had rows in it?
             for cid, packed in body.lines.items():
-                if any(f in stale for f, _ in st.unpack_lines(packed)):
+                if any(f in stale for f, _, _ in st.unpack_lines(packed)):
                     affected.add(cid)
         fresh: dict[str, dict[str, list]] = {}
         for name in changed:
@@ -63,10 +63,11 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             problems += probs
             per: dict[str, list] = defaultdict(list)
             if not probs:
+                at = ledger.byte_offsets(names[name], lines)
                 for i, fields in ledger.records(lines):
                     e = reader.entry(fields, cols, name, i + 1, problems)
                     if e is not None:
-                        per[e.customer_id].append(e)
+                        per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
             affected |= per.keys()
             fresh[name] = per
     for name in removed:
@@ -74,26 +75,39 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     affected -= gone
 
     with phase("incremental: read touched rows"):
-        entries: dict[str, list] = {cid: [] for cid in affected}
+        entries: dict[str, list] = {cid: [] for cid in affected}  # (entry, byte offset) until sorted
+        offsets: dict[str, list] = {}
         wanted: dict[int, list] = defaultdict(list)
         for cid in affected:
-            for f, i in st.unpack_lines(body.lines.get(cid, b"")):
+            for f, i, offset in st.unpack_lines(body.lines.get(cid, b"")):
                 if f not in stale:
-                    wanted[f].append((i, cid))
+                    wanted[f].append((i, offset, cid))
         for f, needed in wanted.items():
             name = files[f]
+            if all(offset != ledger.NO_OFFSET for _, offset, _ in needed):
+                # Unchanged since it was indexed: read its bytes at the rows' offsets, no decoding
+                # or splitting of the whole file (0.3 s of a 1%-changed rebuild at 1M rows).
+                data = names[name].read_bytes()
+                cols = reader.columns(ledger.record_at_offset(data, 3 if data[:3] == b"\xef\xbb\xbf" else 0), name)
+                for i, offset, cid in sorted(needed):
+                    e = reader.entry(ledger.record_at_offset(data, offset), cols, name, i + 1, problems)
+                    if e is not None:
+                        entries[cid].append((e, offset))
+                continue
             lines, cols, probs = reader.open(names[name], name)
             problems += probs
-            for i, cid in sorted(needed):
+            for i, _, cid in sorted(needed):
                 e = reader.entry(ledger.record_at(lines, i), cols, name, i + 1, problems)
                 if e is not None:
-                    entries[cid].append(e)
+                    entries[cid].append((e, ledger.NO_OFFSET))
         for per in fresh.values():
             for cid, es in per.items():
                 if cid in entries:
                     entries[cid] += es
-        for es in entries.values():
-            es.sort(key=lambda e: (e.path, e.line))
+        for cid, es in entries.items():
+            es.sort(key=lambda x: (x[0].path, x[0].line))
+            offsets[cid] = [off for _, off in es]
+            entries[cid] = [e for e, _ in es]
 
     unresolved: list = []
     refs: dict[str, tuple] = {}
@@ -141,7 +155,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             prev = body.pages.get(cid)
             record, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid], prev)
             body.pages[cid] = record
-            body.lines[cid] = st.pack_lines((fno[e.path], e.line - 1) for e in entries[cid])
+            body.lines[cid] = st.pack_lines((fno[e.path], e.line - 1, off) for e, off in zip(entries[cid], offsets[cid]))
             if html is None:
                 continue
             staged = f"{len(written)}.html"
@@ -163,7 +177,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
 
 def _locate(body: st.Body, files: list, names: dict, reader, cid: str, ref: str) -> tuple[str, int]:
     """(path, line) of a customer's invoice (only for error messages)."""
-    for f, i in st.unpack_lines(body.lines.get(cid, b"")):
+    for f, i, _ in st.unpack_lines(body.lines.get(cid, b"")):
         name = files[f]
         if name is None or name not in names:
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from itertools import accumulate
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -60,6 +61,29 @@ def records(lines: list[str], first: int = 1):
             yield start, fields
 
 
+NO_OFFSET = 0xFFFFFFFF  # a row whose byte offset is unknown (file not ASCII, or over 4 GiB)
+
+
+def byte_offsets(path: Path, lines: list[str]) -> list[int] | None:
+    """Where each line starts in the file, in bytes, when that is cheap to know: for ASCII text
+    (characters are bytes) under 4 GiB. None otherwise; readers then go by line index."""
+    with open(path, "rb") as f:
+        bom = 3 if f.read(3) == b"\xef\xbb\xbf" else 0
+    if not all(map(str.isascii, lines)):
+        return None
+    offsets = list(accumulate(map(len, lines), initial=bom))
+    return offsets if offsets[-1] < NO_OFFSET else None
+
+
+def record_at_offset(data: bytes, offset: int) -> list[str]:
+    """The CSV record starting at a byte offset of an ASCII file's bytes."""
+    end = data.find(b"\n", offset)
+    while end >= 0 and data.count(b'"', offset, end) % 2:  # a quoted line break: read on
+        end = data.find(b"\n", end + 1)
+    chunk = data[offset:] if end < 0 else data[offset:end + 1]
+    return next(csv.reader([chunk.decode("ascii")]))
+
+
 def record_at(lines: list[str], index: int) -> list[str]:
     """The CSV record starting at lines[index] (it may run over several physical lines)."""
     return next(csv.reader(_from(lines, index)))
@@ -75,7 +99,12 @@ def header(lines: list[str], name: str, ours: tuple[str, ...], required: tuple[s
     """Map our column names to field positions from the header row (any case, mapped names)."""
     if not lines:
         return {}, 0, [Problem(name, 1, f"empty file (expected a header row: {','.join(required)})")]
-    fields = record_at(lines, 0)
+    return header_of(record_at(lines, 0), name, ours, required, mapping)
+
+
+def header_of(fields: list[str], name: str, ours: tuple[str, ...], required: tuple[str, ...],
+              mapping: dict) -> tuple[dict[str, int], int, list[Problem]]:
+    """header(), from the header record already read."""
     cols: dict[str, int] = {}
     mapped: dict[str, int] = {}
     for i, h in enumerate(fields):
@@ -212,6 +241,14 @@ class EntryReader:
         cols, width, problems = header(lines, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
                                        ("date", "customer_id", "type", "amount"), self.settings.columns)
         return lines, Columns(cols, width), problems
+
+    def columns(self, header_fields: list[str], name: str) -> "Columns":
+        """Columns of an entry file whose header was valid when it was indexed."""
+        cols, width, problems = header_of(header_fields, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
+                                          ("date", "customer_id", "type", "amount"), self.settings.columns)
+        if problems:
+            raise ValueError(f"{name}: header changed under an incremental build")
+        return Columns(cols, width)
 
     def entry(self, fields: list[str], cols: "Columns", name: str, line: int, problems: list[Problem]) -> Entry | None:
         """One record to an Entry, or None with its problems appended (all of them)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .publish import write_atomic
 
-FORMAT = 5
+FORMAT = 6
 
 # A customer's page record: a plain tuple, fields by position.
 DIGEST, TOKEN, BALANCES, INVOICES, CUSTOMER_DIGEST, LINK_ROWS = range(6)
@@ -41,19 +41,19 @@ def invoice_refs(record: tuple) -> list[str]:
     return record[INVOICES].split("\x1f") if record[INVOICES] else []
 
 
-def pack_lines(pairs) -> bytes:
-    """A customer's rows as (file number, line index) pairs, packed."""
+def pack_lines(rows) -> bytes:
+    """A customer's rows as (file number, line index, byte offset) triples, packed."""
     a = array("I")
-    for f, i in pairs:
-        a.append(f)
-        a.append(i)
+    for row in rows:
+        a.extend(row)
     return a.tobytes()
 
 
-def unpack_lines(data: bytes) -> list[tuple[int, int]]:
+def unpack_lines(data: bytes) -> list[tuple[int, int, int]]:
+    """(file number, line index, byte offset) of each of a customer's rows."""
     a = array("I")
     a.frombytes(data)
-    return list(zip(a[::2], a[1::2]))
+    return list(zip(a[::3], a[1::3], a[2::3]))
 
 
 @dataclass

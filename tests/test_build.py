@@ -323,3 +323,24 @@ def test_duplicate_invoice_points_at_the_earlier_file_whatever_the_customer_orde
             project.build(full_build=full_build)
         assert [str(p) for p in e.value.problems] == [
             "content/ledger/b.csv:2: duplicate invoice ref INV-1 (first at content/ledger/a.csv:2)"]
+
+
+def test_incremental_reads_bom_crlf_quoted_newlines_and_non_ascii_files_like_a_full_build(project):
+    (project.ledger / "a.csv").write_bytes(
+        b"\xef\xbb\xbfdate,customer_id,type,ref,amount,currency,due_date,applies_to,memo\r\n"
+        b'2026-09-01,C1,invoice,INV-1,"1,000.00",,,,"two\r\nlines, with a comma"\r\n'
+        b"2026-09-02,C2,invoice,INV-2,50.00,,,,plain\r\n"
+        b'2026-09-03,C1,payment,P-1,100.00,,,INV-1,"say ""hi"""\r\n')
+    (project.ledger / "b.csv").write_text(
+        HEADER + "2026-09-05,C1,invoice,INV-3,10.00,,,,Café crème\n2026-09-06,C2,credit,CN-1,5.00,,,INV-2,Zürich\n",
+        encoding="utf-8")
+    project.build()
+    project.write("c.csv", HEADER + "2026-11-01,C1,payment,P-2,1.00,,,,\n2026-11-01,C2,payment,P-3,1.00,,,,\n")
+    r = project.build()
+    assert r.mode == "incremental" and r.written == 2
+    incremental = site_files(project.settings().out)
+    project.build(full_build=True)
+    assert {k: v for k, v in incremental.items() if k != ".publish-id"} == \
+           {k: v for k, v in site_files(project.settings().out).items() if k != ".publish-id"}
+    html = project.page_for("C1")
+    assert "two\r\nlines, with a comma" in html and "say &quot;hi&quot;" in html and "Café crème" in html
