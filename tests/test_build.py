@@ -343,4 +343,4 @@ def test_incremental_reads_bom_crlf_quoted_newlines_and_non_ascii_files_like_a_f
     assert {k: v for k, v in incremental.items() if k != ".publish-id"} == \
            {k: v for k, v in site_files(project.settings().out).items() if k != ".publish-id"}
     html = project.page_for("C1")
-    assert "two\r\nlines, with a comma" in html and "say &quot;hi&quot;" in html and "Café crème" in html
+    assert "two\nlines, with a comma" in html and "say &quot;hi&quot;" in html and "Café crème" in html
