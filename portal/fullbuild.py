@@ -12,6 +12,7 @@ import hashlib
 import multiprocessing
 import os
 import time
+import zlib
 from array import array
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +28,7 @@ from .site import SiteRenderer, entries_digest
 from .staff import link_rows
 from .timing import note, phase, report_memory
 
-PARALLEL_FROM = 2000  # customers; below this one process is faster than starting workers
+PARALLEL_FROM_BYTES = 200_000  # customers.csv size (~2,000 customers): below, one process is faster
 
 
 @dataclass
@@ -35,8 +36,6 @@ class Job:
     """Everything a worker needs, inherited through fork."""
 
     settings: Settings
-    customers: dict
-    shard_of: dict
     shards: int
     files: list
     as_of: date
@@ -44,6 +43,8 @@ class Job:
     staging: Path | None
     signer: Signer
     pages: list
+    estimate: int = 0  # customers, for progress
+    customers: dict | None = None  # set for an incremental build's single process
 
 
 _JOB: Job | None = None
@@ -56,16 +57,17 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
 
     Returns (state body, file signatures, pages written).
     """
-    with phase("read customers"):
-        customers, customer_lines, _, problems = ledger.read_customers(settings)
+    cpath = settings.ledger_dir / ledger.CUSTOMERS
+    size = cpath.stat().st_size if cpath.exists() else 0
     files = ledger.entry_files(settings)
     cpus = os.cpu_count() or 1
-    shards = max(1, min(workers or cpus, cpus)) if (len(customers) >= PARALLEL_FROM or workers) else 1
-    if problems:
-        shards = 1  # still check the entry files against the customers that did parse
-    shard_of = {cid: i % shards for i, cid in enumerate(customers)}
-    staging = publisher.begin() if publisher and not problems else None
-    job = Job(settings, customers, shard_of, shards, files, as_of, gdigest, staging, signer, pages)
+    shards = max(1, min(workers or cpus, cpus)) if (size >= PARALLEL_FROM_BYTES or workers) else 1
+    # The parent reads no customers itself: each worker reads customers.csv and keeps only its
+    # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
+    staging = publisher.begin() if publisher else None
+    job = Job(settings, shards, files, as_of, gdigest, staging, signer, pages,
+              estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0)
+    problems: list[Problem] = []
     try:
         with phase("workers"):
             results = _run(job, progress)
@@ -81,10 +83,11 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         if problems:
             raise InputError(problems)
         with phase("merge"):
-            body = st.Body(files=[ledger.rel(p, settings) for p in files], customer_lines=customer_lines)
+            body = st.Body(files=[ledger.rel(p, settings) for p in files])
             for r in results:
                 body.pages.update(r["pages"])
                 body.lines.update(r["lines"])
+                body.customer_lines.update(r["customer_lines"])
             sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [settings.ledger_dir / ledger.CUSTOMERS, *files]}
         if publisher is None:
             return body, sigs, 0
@@ -108,7 +111,7 @@ def _run(job: Job, progress) -> list[dict]:
     _JOB = job
     try:
         if job.shards == 1:
-            _PROGRESS = _Counter(callback=progress, total=len(job.customers)) if progress else None
+            _PROGRESS = _Counter(callback=progress, total=job.estimate) if progress else None
             return [_shard(0)]
         ctx = multiprocessing.get_context("fork")
         counter = ctx.Value("i", 0)
@@ -118,7 +121,7 @@ def _run(job: Job, progress) -> list[dict]:
             while not pending.ready():
                 pending.wait(0.5)
                 if progress:
-                    progress(counter.value, len(job.customers))
+                    progress(counter.value, job.estimate)
             return pending.get()
     finally:
         _JOB = _PROGRESS = None
@@ -128,7 +131,7 @@ def _shard(w: int) -> dict:
     """A worker: parse, check and (unless only checking) render one shard of the customers."""
     job = _JOB
     settings = job.settings
-    reader = ledger.EntryReader(settings, job.customers)
+    shards = job.shards
     problems: list[Problem] = []
     by_customer: dict[str, list[Entry]] = {}
     index: dict[str, array] = {}  # customer -> its rows' (file number, line index, byte offset), flat
@@ -137,15 +140,23 @@ def _shard(w: int) -> dict:
     # nothing while parsing, then freeze what was parsed out of the collector's sight.
     gc.disable()
     try:
+        with phase(f"shard {w} customers"):
+            customers, where, _, customer_problems = ledger.read_customers(
+                settings, keep=None if shards == 1 else (lambda cid: zlib.crc32(cid.encode()) % shards == w))
+            if w == 0:
+                problems += customer_problems
+            shard_of = {cid: zlib.crc32(cid.encode()) % shards for cid in where} if shards > 1 else None
+        reader = ledger.EntryReader(settings, customers)
         with phase(f"shard {w} parse"):
-            _parse_shard(w, job, reader, problems, by_customer, index)
+            _parse_shard(w, job, reader, shard_of, problems, by_customer, index)
         with phase(f"shard {w} validate"):
-            mine, unresolved, invoices, refs = _validate_shard(w, job, by_customer, problems)
+            mine, unresolved, invoices, refs = _validate_shard(customers, by_customer, problems)
         gc.freeze()
     finally:
         gc.enable()
-    out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {}}
-    if problems or unresolved or job.staging is None:
+    out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
+           "customer_lines": {cid: where[cid] for cid in customers}}
+    if problems or customer_problems or unresolved or job.staging is None:
         return out
     with phase(f"shard {w} render+write"):
         renderer = SiteRenderer(settings, job.pages)
@@ -169,9 +180,8 @@ def _shard(w: int) -> dict:
     return out
 
 
-def _parse_shard(w, job, reader, problems, by_customer, index) -> None:
+def _parse_shard(w, job, reader, shard_of, problems, by_customer, index) -> None:
     settings = job.settings
-    shard_of, shards = job.shard_of, job.shards
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
         lines, cols, probs = reader.open(path, name)
@@ -192,7 +202,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> None:
                 continue  # blank line
             else:
                 cid = ""
-            if shards > 1 and shard_of.get(cid, 0) != w:
+            if shard_of is not None and shard_of.get(cid, 0) != w:
                 continue
             e = entry(fields, cols, name, start + 1, problems)
             if e is not None:
@@ -205,9 +215,8 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> None:
                 by_customer.setdefault(cid, []).append(e)
 
 
-def _validate_shard(w, job, by_customer, problems):
-    shard_of, shards = job.shard_of, job.shards
-    mine = [c for c in job.customers.values() if shards == 1 or shard_of[c.id] == w]
+def _validate_shard(customers, by_customer, problems):
+    mine = list(customers.values())
     unresolved: list = []
     invoices: dict[str, tuple] = {}
     refs: dict[str, tuple] = {}

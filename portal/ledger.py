@@ -145,8 +145,12 @@ class DateReader:
         raise ValueError(f"{s!r} is not a date (expected {' or '.join(self.formats)})")
 
 
-def read_customers(settings: Settings):
-    """customers.csv → ({id: Customer}, {id: line index}, lines, problems)."""
+def read_customers(settings: Settings, keep=None):
+    """customers.csv → ({id: Customer}, {id: line index}, lines, problems).
+
+    Every row is checked; with `keep` (a predicate on the id), only those customers are kept
+    (a build worker holds only its own shard), while the line index still covers everyone.
+    """
     path = settings.ledger_dir / CUSTOMERS
     name = rel(path, settings)
     if not path.exists():
@@ -164,11 +168,12 @@ def read_customers(settings: Settings):
         c = customer_from(fields, cols, width, settings, name, index + 1, problems)
         if c is None:
             continue
-        if c.id in customers:
-            problems.append(Problem(name, c.line, f"duplicate customer_id {c.id} (first on line {customers[c.id].line})"))
+        if c.id in where:
+            problems.append(Problem(name, c.line, f"duplicate customer_id {c.id} (first on line {where[c.id] + 1})"))
             continue
-        customers[c.id] = c
         where[c.id] = index
+        if keep is None or keep(c.id):
+            customers[c.id] = c
     return customers, where, lines, problems
 
 
