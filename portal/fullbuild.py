@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from . import accounts as acc
-from . import ledger, state as st
+from . import journal, ledger, state as st
 from .model import Customer, Entry, InputError, Problem
 from .publish import Publisher, write_file, write_page
 from .settings import Settings
@@ -150,6 +150,7 @@ def _shard(w: int) -> dict:
         with phase(f"shard {w} parse"):
             _parse_shard(w, job, reader, shard_of, problems, by_customer, index)
         with phase(f"shard {w} validate"):
+            _collapse_online_payments(settings, by_customer)
             mine, unresolved, invoices, refs = _validate_shard(customers, by_customer, problems)
         gc.freeze()
     finally:
@@ -213,6 +214,14 @@ def _parse_shard(w, job, reader, shard_of, problems, by_customer, index) -> None
                 pairs.append(start)
                 pairs.append(offsets[start] if offsets else ledger.NO_OFFSET)
                 by_customer.setdefault(cid, []).append(e)
+
+
+def _collapse_online_payments(settings, by_customer) -> None:
+    """Each online payment at its latest state (journal.collapse), for the customers that have any."""
+    name = ledger.rel(settings.ledger_dir / journal.FILE, settings)
+    for cid, es in by_customer.items():
+        if any(e.path == name for e in es):
+            by_customer[cid] = journal.collapse(es)
 
 
 def _validate_shard(customers, by_customer, problems):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from . import ledger, state as st
+from . import journal, ledger, state as st
 from .fullbuild import Job, customer_digest, render_customer
 from .model import InputError, Problem
 from .publish import write_file
@@ -76,7 +76,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
 
     with phase("incremental: read touched rows"):
         entries: dict[str, list] = {cid: [] for cid in affected}  # (entry, byte offset) until sorted
-        offsets: dict[str, list] = {}
+        rows: dict[str, list] = {}  # customer -> (file number, line index, byte offset) of every row
         wanted: dict[int, list] = defaultdict(list)
         for cid in affected:
             for f, i, offset in st.unpack_lines(body.lines.get(cid, b"")):
@@ -104,10 +104,13 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             for cid, es in per.items():
                 if cid in entries:
                     entries[cid] += es
+        online = ledger.rel(settings.ledger_dir / journal.FILE, settings)
         for cid, es in entries.items():
             es.sort(key=lambda x: (x[0].path, x[0].line))
-            offsets[cid] = [off for _, off in es]
             entries[cid] = [e for e, _ in es]
+            rows[cid] = [(fno[e.path], e.line - 1, off) for e, off in es]  # every row, collapsed or not
+            if any(e.path == online for e in entries[cid]):
+                entries[cid] = journal.collapse(entries[cid])
 
     unresolved: list = []
     refs: dict[str, tuple] = {}
@@ -155,7 +158,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             prev = body.pages.get(cid)
             record, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid], prev)
             body.pages[cid] = record
-            body.lines[cid] = st.pack_lines((fno[e.path], e.line - 1, off) for e, off in zip(entries[cid], offsets[cid]))
+            body.lines[cid] = st.pack_lines(rows[cid])
             if html is None:
                 continue
             staged = f"{len(written)}.html"

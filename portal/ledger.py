@@ -364,12 +364,12 @@ class EntryReader:
             problems.append(Problem(name, line, f"{etype} cannot apply to another entry "
                                     "(applies_to is for payments, credits, write-offs and refunds)"))
         status = get("status").lower()
-        if status not in ("", "processing", "succeeded"):
-            problems.append(Problem(name, line, f"status {status!r} (expected empty, processing or succeeded)"))
+        if status not in ("", "processing", "succeeded", "failed"):
+            problems.append(Problem(name, line, f"status {status!r} (expected empty, processing, succeeded or failed)"))
         if len(problems) > before:
             return None
         return Entry(when, cid, etype, ref, amount, currency, due if etype == "invoice" else None,
-                     applies, get("memo"), name, line, "processing" if status == "processing" else "")
+                     applies, get("memo"), name, line, status if status in ("processing", "failed") else "")
 
 
 class Columns:

@@ -1,0 +1,142 @@
+"""The payment service's ledger file: exactly once, in order, durable, crash-safe, shared by processes."""
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from portal.journal import FILE, Journal, Row
+
+D = date(2026, 11, 20)
+
+
+def rows_in(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def pay(ref, status="succeeded", amount="100.00", cid="C1"):
+    return Row(D, cid, "payment", ref, Decimal(amount), "USD", status)
+
+
+def test_each_effect_is_recorded_once(tmp_path):
+    j = Journal(tmp_path)
+    assert j.record([pay("pi_1")]) == [pay("pi_1")]
+    assert j.record([pay("pi_1")]) == []
+    assert Journal(tmp_path).record([pay("pi_1")]) == []  # another process, same file
+    assert [r["key"] for r in rows_in(tmp_path / FILE)] == ["pi_1:succeeded"]
+
+
+def test_a_late_processing_after_succeeded_is_ignored(tmp_path):
+    j = Journal(tmp_path)
+    j.record([pay("pi_1", "succeeded")])
+    assert j.record([pay("pi_1", "processing")]) == []
+    j.record([pay("pi_2", "processing")])
+    assert j.record([pay("pi_2", "failed")]) == [pay("pi_2", "failed")]
+    assert j.record([pay("pi_2", "succeeded")]) == []  # a terminal state is final
+    assert [r["key"] for r in rows_in(tmp_path / FILE)] == ["pi_1:succeeded", "pi_2:processing", "pi_2:failed"]
+
+
+def test_refunds_are_keyed_on_their_own_id(tmp_path):
+    j = Journal(tmp_path)
+    r1 = Row(D, "C1", "refund", "re_1", Decimal("30.00"), "USD", applies_to="pi_1")
+    assert j.record([r1, r1]) == [r1]
+    assert rows_in(tmp_path / FILE)[0]["key"] == "re_1:refund"
+
+
+def test_a_torn_last_row_is_cut_off_before_the_next_append(tmp_path):
+    j = Journal(tmp_path)
+    j.record([pay("pi_1")])
+    with open(tmp_path / FILE, "ab") as f:
+        f.write(b"2026-11-20,C1,payment,pi_2,50.0")  # the crash: no newline, never acknowledged
+    assert Journal(tmp_path).record([pay("pi_2", amount="50.00")]) == [pay("pi_2", amount="50.00")]
+    rows = rows_in(tmp_path / FILE)
+    assert [(r["ref"], r["amount"]) for r in rows] == [("pi_1", "100.00"), ("pi_2", "50.00")]
+
+
+def _hammer(path, refs, seed):
+    rnd = random.Random(seed)
+    j = Journal(path)
+    for ref in rnd.sample(refs, len(refs)):
+        j.record([pay(ref, amount="1.01")])
+
+
+def test_many_processes_recording_duplicates_in_any_order_write_each_effect_once(tmp_path):
+    refs = [f"pi_{i}" for i in range(300)]
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_hammer, args=(tmp_path, refs, seed)) for seed in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    rows = rows_in(tmp_path / FILE)
+    assert sorted(r["ref"] for r in rows) == sorted(refs)
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal("303.00")
+
+
+WRITER = """
+import sys, time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from portal.journal import Journal, Row
+j = Journal(Path(sys.argv[1]))
+i = 0
+while True:
+    j.record([Row(date(2026, 11, 20), "C1", "payment", f"pi_{i}", Decimal("2.50"), "USD")])
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def test_a_writer_killed_mid_append_leaves_a_readable_file_and_no_lost_acknowledged_row(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    acknowledged = []
+    deadline = time.time() + 30
+    while len(acknowledged) < 200 and time.time() < deadline:
+        acknowledged.append(int(proc.stdout.readline()))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    Journal(tmp_path).record([pay("pi_after", amount="1.00")])  # repairs a torn tail, if any
+    rows = rows_in(tmp_path / FILE)
+    refs = [r["ref"] for r in rows]
+    assert len(refs) == len(set(refs))  # nothing twice
+    assert {f"pi_{i}" for i in acknowledged} <= set(refs)  # nothing acknowledged lost
+    assert refs[-1] == "pi_after" and all(r["amount"] in ("2.50", "1.00") for r in rows)
+
+
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+
+
+def test_the_build_shows_processing_then_settled_and_owes_again_after_a_failure(project):
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                                    "2026-10-01,C1,invoice,INV-2,40.00,,2026-10-31,,\n")
+    j = Journal(project.ledger)
+    j.record([Row(D, "C1", "payment", "pi_ach", Decimal("100.00"), "USD", "processing", applies_to="INV-1")])
+    project.build()
+    page = project.page_for("C1")
+    assert "$40.00" in page and '<span class="badge">processing</span>' in page
+    assert "$100.00 in bank payments is processing" in page
+    j.record([Row(D, "C1", "payment", "pi_ach", Decimal("100.00"), "USD", "succeeded", applies_to="INV-1")])
+    r = project.build()
+    assert r.mode == "incremental" and r.written == 1
+    page = project.page_for("C1")
+    assert "$40.00" in page and "processing" not in page
+    j.record([Row(D, "C1", "payment", "pi_2", Decimal("40.00"), "USD", "processing", applies_to="INV-2"),
+              Row(D, "C1", "payment", "pi_2", Decimal("40.00"), "USD", "failed", applies_to="INV-2")])
+    project.build()
+    incremental = project.page_for("C1")
+    assert "$40.00" in incremental  # the failed bank payment is owed again
+    project.build(full_build=True)
+    assert project.page_for("C1") == incremental
