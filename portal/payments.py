@@ -1,0 +1,74 @@
+"""Pure: what a customer may pay online, worked out from the current ledger, never from the form.
+
+The statement's pay form says what the customer wants (the whole balance, what is overdue,
+chosen invoices, or an amount); this module answers with the amount to charge and the invoices it
+settles, or refuses with a message the customer can act on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .accounts import Account
+from .money import MoneyError, fmt, parse_amount
+
+CHOICES = ("balance", "overdue", "invoices", "amount")
+
+
+class Refused(Exception):
+    """A payment request that will not be charged; `message` is for the customer."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What to charge: the amount, in the account's currency, and the invoices it pays."""
+
+    currency: str
+    amount: Decimal
+    invoices: tuple[str, ...]
+    description: str
+
+
+def charge_for(account: Account | None, choice: str, invoices: list[str], amount_text: str,
+               minimum: Decimal) -> Charge:
+    """The charge for a pay-form choice against the account as it is now."""
+    if account is None or account.balance <= 0:
+        raise Refused("There is nothing to pay on this account now. Thank you!", 409)
+    cur = account.currency
+    if choice == "balance":
+        amount, refs, what = account.balance, tuple(i.entry.ref for i in account.items if i.entry.ref), "balance"
+    elif choice == "overdue":
+        amount = account.overdue
+        refs = tuple(i.entry.ref for i in account.items if i.days_overdue > 0 and i.entry.ref)
+        what = "overdue invoices"
+        if amount <= 0:
+            raise Refused("Nothing is overdue now: your statement may be out of date.", 409)
+    elif choice == "invoices":
+        if not invoices:
+            raise Refused("Choose at least one invoice to pay.")
+        open_now = {i.entry.ref: i.open for i in account.items if i.entry.type == "invoice"}
+        stale = [r for r in invoices if r not in open_now]
+        if stale:
+            raise Refused(f"{', '.join(stale)} {'is' if len(stale) == 1 else 'are'} no longer open (paid or credited "
+                          "since your statement was made). Please reload your statement.", 409)
+        refs = tuple(dict.fromkeys(invoices))
+        amount = sum((open_now[r] for r in refs), Decimal(0))
+        what = ", ".join(refs)
+    elif choice == "amount":
+        try:
+            amount = parse_amount(amount_text, cur)
+        except MoneyError:
+            raise Refused(f"{amount_text.strip() or 'An empty amount'} is not an amount in {cur}.") from None
+        refs, what = (), "payment on account"
+    else:
+        raise Refused("Choose what to pay.", 400)
+    if amount > account.balance:
+        raise Refused(f"{fmt(amount, cur)} is more than the {fmt(account.balance, cur)} you owe.")
+    if amount < minimum or amount <= 0:
+        raise Refused(f"The smallest online payment is {fmt(minimum, cur)}.")
+    return Charge(cur, amount, refs, what)
