@@ -1,6 +1,7 @@
 """The build, start to end: settings → ledger → statements → the published site and staff files."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -41,7 +42,17 @@ class Result:
 
 def build(settings: Settings, as_of: date | None = None, full_build: bool = False, workers: int | None = None,
           progress=None) -> Result:
-    """Build or bring up to date the public site and staff files. Raises InputError on bad input."""
+    """Build or bring up to date the public site and staff files. Raises InputError on bad input.
+
+    One build at a time per project: staff builds and the payment service's rebuilds take turns.
+    """
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.state_dir / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(settings, as_of, full_build, workers, progress)
+
+
+def _build(settings, as_of, full_build, workers, progress) -> Result:
     started = time.perf_counter()
     as_of = as_of or date.today()
     publisher = Publisher(settings.out)

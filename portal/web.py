@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask, abort, redirect, request, send_from_directory
 
-from . import settings as settings_mod
+from . import payweb, settings as settings_mod
 from .publish import Publisher
 
 log = logging.getLogger(__name__)
@@ -15,13 +15,14 @@ log = logging.getLogger(__name__)
 def create_app(test_config: dict | None = None) -> Flask:
     """App factory: settings from the project root (PORTAL_ROOT or the working directory), then overrides."""
     app = Flask(__name__, static_folder=None)
-    app.config.from_mapping(PORTAL_ROOT=".", SERVE_SITE=True, MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.from_mapping(PORTAL_ROOT=".", SERVE_SITE=True, MAX_CONTENT_LENGTH=256 * 1024)
     app.config.from_prefixed_env("PORTAL")
     if test_config:
         app.config.update(test_config)
     settings = settings_mod.load(app.config["PORTAL_ROOT"])
     app.extensions["portal.settings"] = settings
     Publisher(settings.out).recover()  # finish a publish a crashed build committed
+    payweb.init(app, settings)
     if app.config["SERVE_SITE"]:
         _site_routes(app, settings.out)
     app.after_request(_security_headers)

@@ -1,0 +1,200 @@
+"""The only module that talks to Stripe (through the official SDK). Stripe objects become ours here.
+
+Everything the rest of the portal learns from Stripe comes back as the small records below, read
+from the API as it is now: webhook events only say *which* object to look at, never what to
+record, so the order events arrive in does not matter.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import stripe
+
+from .money import from_minor, to_minor
+
+ACH_CURRENCY = "USD"  # us_bank_account is for US dollars only
+IDEMPOTENCY_WINDOW = 600  # seconds: a double-submitted pay form gets the same Checkout session
+
+
+class SignatureError(Exception):
+    """A webhook whose signature or timestamp does not verify."""
+
+
+class GatewayError(Exception):
+    """Stripe refused or could not be reached; the message is safe to log."""
+
+
+@dataclass(frozen=True)
+class Checkout:
+    id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A PaymentIntent as it is now."""
+
+    id: str
+    customer_id: str
+    status: str  # processing, succeeded, failed, or open (not paid yet)
+    amount: Decimal
+    currency: str
+    invoices: tuple[str, ...]
+    method: str  # card, us_bank_account
+    day: date
+    allocations: tuple = ()  # (invoice ref, amount) the customer chose to pay
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """Money that went back: a refund, or a dispute lost (an ACH return arrives as one)."""
+
+    id: str
+    kind: str  # refund, dispute
+    payment_id: str
+    customer_id: str
+    amount: Decimal
+    currency: str
+    status: str  # refund: succeeded, pending, failed; dispute: needs_response, won, lost, ...
+    method: str
+    day: date
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    object_id: str
+    object_type: str
+    created: int
+
+
+class Gateway:
+    """Stripe through one StripeClient."""
+
+    def __init__(self, secret_key: str, webhook_secret: str, api_base: str | None = None):
+        self.webhook_secret = webhook_secret
+        base = {"api": api_base} if api_base else None
+        self.client = stripe.StripeClient(secret_key, base_addresses=base, max_network_retries=2)
+
+    def create_checkout(self, *, customer_id: str, email: str, currency: str, amount: Decimal,
+                        invoices: tuple[str, ...], allocations: tuple, description: str, success_url: str,
+                        cancel_url: str) -> Checkout:
+        """A Checkout Session for this exact charge; the same request within 10 minutes returns the same one."""
+        minor = to_minor(amount, currency)
+        meta = {"customer_id": customer_id, "invoices": ",".join(invoices)[:500], "source": "ar-portal",
+                "allocations": ";".join(f"{ref}={amt}" for ref, amt in allocations)[:500]}
+        params = {
+            "mode": "payment",
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": currency.lower(), "unit_amount": minor,
+                "product_data": {"name": f"Account {customer_id}: {description}"[:250]}}}],
+            "allowed_payment_method_types": ["card", "us_bank_account"] if currency == ACH_CURRENCY else ["card"],
+            "customer_email": email,
+            "client_reference_id": customer_id,
+            "metadata": meta,
+            "payment_intent_data": {"metadata": meta, "description": f"Account {customer_id}: {description}"[:1000]},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        window = int(time.time()) // IDEMPOTENCY_WINDOW
+        key = hashlib.sha256(f"{customer_id}|{currency}|{minor}|{meta['invoices']}|{window}".encode()).hexdigest()
+        try:
+            s = self.client.v1.checkout.sessions.create(params, {"idempotency_key": f"checkout-{key}"})
+        except stripe.StripeError as e:
+            raise GatewayError(f"Stripe refused the Checkout Session: {e.user_message or e.code or type(e).__name__}") from e
+        return Checkout(s.id, s.url)
+
+    def session_payment(self, session_id: str) -> tuple[str, Payment | None]:
+        """(session status, its payment) of a Checkout Session."""
+        try:
+            s = self.client.v1.checkout.sessions.retrieve(session_id, {"expand": ["payment_intent.latest_charge"]})
+        except stripe.StripeError as e:
+            raise GatewayError(f"cannot read Checkout Session: {e.code or type(e).__name__}") from e
+        pi = s.payment_intent
+        return s.status, (self._payment(pi) if pi is not None and not isinstance(pi, str) else
+                          self.payment(pi) if isinstance(pi, str) else None)
+
+    def payment(self, intent_id: str) -> Payment:
+        """A PaymentIntent as it is now."""
+        try:
+            pi = self.client.v1.payment_intents.retrieve(intent_id, {"expand": ["latest_charge"]})
+        except stripe.StripeError as e:
+            raise GatewayError(f"cannot read PaymentIntent: {e.code or type(e).__name__}") from e
+        return self._payment(pi)
+
+    def reversals(self, intent_id: str) -> list[Reversal]:
+        """Every refund and dispute of a payment, as they are now."""
+        payment = self.payment(intent_id)
+        out = []
+        try:
+            for r in self.client.v1.refunds.list({"payment_intent": intent_id, "limit": 100}).auto_paging_iter():
+                out.append(Reversal(r.id, "refund", intent_id, payment.customer_id,
+                                    from_minor(r.amount, r.currency.upper()), r.currency.upper(), r.status,
+                                    payment.method, _day(r.created)))
+            for d in self.client.v1.disputes.list({"payment_intent": intent_id, "limit": 100}).auto_paging_iter():
+                out.append(Reversal(d.id, "dispute", intent_id, payment.customer_id,
+                                    from_minor(d.amount, d.currency.upper()), d.currency.upper(), d.status,
+                                    payment.method, _day(d.created)))
+        except stripe.StripeError as e:
+            raise GatewayError(f"cannot list refunds or disputes: {e.code or type(e).__name__}") from e
+        return out
+
+    def intent_of(self, object_type: str, object_id: str) -> str | None:
+        """The PaymentIntent a charge, refund or dispute belongs to."""
+        api = {"charge": self.client.v1.charges, "refund": self.client.v1.refunds,
+               "dispute": self.client.v1.disputes}.get(object_type)
+        if api is None:
+            return None
+        try:
+            obj = api.retrieve(object_id)
+        except stripe.StripeError as e:
+            raise GatewayError(f"cannot read {object_type}: {e.code or type(e).__name__}") from e
+        pi = obj.payment_intent
+        return pi if isinstance(pi, str) or pi is None else pi.id
+
+    def event(self, payload: bytes, signature: str | None) -> Event:
+        """Verify a webhook's signature on the raw body (300 s tolerance) and say what it is about."""
+        try:
+            e = self.client.construct_event(payload, signature or "", self.webhook_secret)
+        except (stripe.SignatureVerificationError, ValueError) as err:
+            raise SignatureError(str(err)) from err
+        return _event(e)
+
+    def events_since(self, created: int, types: list[str]):
+        """Events from Stripe's API (kept 30 days), oldest first, for backfilling missed webhooks."""
+        page = self.client.v1.events.list({"created": {"gte": created}, "types": types, "limit": 100})
+        events = [_event(e) for e in page.auto_paging_iter()]
+        return sorted(events, key=lambda e: (e.created, e.id))
+
+    def _payment(self, pi) -> Payment:
+        meta = pi.metadata.to_dict() if pi.metadata is not None else {}
+        status = {"processing": "processing", "succeeded": "succeeded", "canceled": "failed"}.get(pi.status, "open")
+        if pi.status == "requires_payment_method" and pi.last_payment_error is not None:
+            status = "failed"  # a declined card or a failed bank debit
+        method = (pi.payment_method_types or ["card"])[0]
+        charge = pi.latest_charge
+        if charge is not None and not isinstance(charge, str) and charge.payment_method_details is not None:
+            method = charge.payment_method_details.type
+        currency = pi.currency.upper()
+        allocations = []
+        for part in meta.get("allocations", "").split(";"):
+            ref, _, amt = part.rpartition("=")
+            if ref:
+                allocations.append((ref, Decimal(amt)))
+        return Payment(pi.id, meta.get("customer_id", ""), status, from_minor(pi.amount, currency), currency,
+                       tuple(i for i in meta.get("invoices", "").split(",") if i), method, _day(pi.created),
+                       tuple(allocations))
+
+
+def _event(e) -> Event:
+    obj = e.data.object
+    return Event(e.id, e.type, obj.id, obj.object, e.created)
+
+
+def _day(ts: int) -> date:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).date()
