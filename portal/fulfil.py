@@ -64,7 +64,10 @@ class Fulfiller:
         if object_type == "checkout.session":
             return self.session(object_id)[2]
         intent = object_id if object_type == "payment_intent" else self.gateway.intent_of(object_type, object_id)
-        return self.intent(intent) if intent else []
+        if not intent:
+            return []
+        kind = {"charge": "refund", "refund": "refund", "dispute": "dispute"}.get(object_type)
+        return self.intent(intent, kind)
 
     def session(self, session_id: str) -> tuple[str, Payment | None, list[Row]]:
         """(session status, payment, rows newly recorded): the return page's path too."""
@@ -72,11 +75,12 @@ class Fulfiller:
         rows = self._record(payment_rows(payment)) if payment else []
         return status, payment, rows
 
-    def intent(self, intent_id: str) -> list[Row]:
+    def intent(self, intent_id: str, reversals: str | None = None) -> list[Row]:
+        """Record a payment's state and, when asked, its refunds or disputes."""
         payment = self.gateway.payment(intent_id)
         rows = payment_rows(payment)
-        if payment.status == "succeeded":
-            for r in self.gateway.reversals(intent_id):
+        if reversals and payment.status == "succeeded":
+            for r in self.gateway.reversals(intent_id, reversals):
                 rows += reversal_rows(r)
         return self._record(rows)
 

@@ -127,22 +127,16 @@ class Gateway:
             raise GatewayError(f"cannot read PaymentIntent: {e.code or type(e).__name__}") from e
         return self._payment(pi)
 
-    def reversals(self, intent_id: str) -> list[Reversal]:
-        """Every refund and dispute of a payment, as they are now."""
+    def reversals(self, intent_id: str, kind: str) -> list[Reversal]:
+        """A payment's refunds (kind "refund") or disputes (kind "dispute"), as they are now."""
         payment = self.payment(intent_id)
-        out = []
+        api = self.client.v1.refunds if kind == "refund" else self.client.v1.disputes
         try:
-            for r in self.client.v1.refunds.list({"payment_intent": intent_id, "limit": 100}).auto_paging_iter():
-                out.append(Reversal(r.id, "refund", intent_id, payment.customer_id,
-                                    from_minor(r.amount, r.currency.upper()), r.currency.upper(), r.status,
-                                    payment.method, _day(r.created)))
-            for d in self.client.v1.disputes.list({"payment_intent": intent_id, "limit": 100}).auto_paging_iter():
-                out.append(Reversal(d.id, "dispute", intent_id, payment.customer_id,
-                                    from_minor(d.amount, d.currency.upper()), d.currency.upper(), d.status,
-                                    payment.method, _day(d.created)))
+            found = list(api.list({"payment_intent": intent_id, "limit": 100}).auto_paging_iter())
         except stripe.StripeError as e:
-            raise GatewayError(f"cannot list refunds or disputes: {e.code or type(e).__name__}") from e
-        return out
+            raise GatewayError(f"cannot list {kind}s: {e.code or type(e).__name__}") from e
+        return [Reversal(x.id, kind, intent_id, payment.customer_id, from_minor(x.amount, x.currency.upper()),
+                         x.currency.upper(), x.status, payment.method, _day(x.created)) for x in found]
 
     def intent_of(self, object_type: str, object_id: str) -> str | None:
         """The PaymentIntent a charge, refund or dispute belongs to."""
@@ -172,14 +166,15 @@ class Gateway:
         return sorted(events, key=lambda e: (e.created, e.id))
 
     def _payment(self, pi) -> Payment:
-        meta = pi.metadata.to_dict() if pi.metadata is not None else {}
+        meta = pi.metadata.to_dict() if _field(pi, "metadata") is not None else {}
         status = {"processing": "processing", "succeeded": "succeeded", "canceled": "failed"}.get(pi.status, "open")
-        if pi.status == "requires_payment_method" and pi.last_payment_error is not None:
+        if pi.status == "requires_payment_method" and _field(pi, "last_payment_error") is not None:
             status = "failed"  # a declined card or a failed bank debit
-        method = (pi.payment_method_types or ["card"])[0]
-        charge = pi.latest_charge
-        if charge is not None and not isinstance(charge, str) and charge.payment_method_details is not None:
-            method = charge.payment_method_details.type
+        method = (_field(pi, "payment_method_types") or ["card"])[0]
+        charge = _field(pi, "latest_charge")
+        details = _field(charge, "payment_method_details") if charge is not None and not isinstance(charge, str) else None
+        if details is not None:
+            method = details.type
         currency = pi.currency.upper()
         allocations = []
         for part in meta.get("allocations", "").split(";"):
@@ -189,6 +184,11 @@ class Gateway:
         return Payment(pi.id, meta.get("customer_id", ""), status, from_minor(pi.amount, currency), currency,
                        tuple(i for i in meta.get("invoices", "").split(",") if i), method, _day(pi.created),
                        tuple(allocations))
+
+
+def _field(obj, key: str, default=None):
+    """A field that an API version or a Stripe-compatible server may leave out."""
+    return obj[key] if key in obj else default
 
 
 def _event(e) -> Event:

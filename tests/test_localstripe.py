@@ -1,0 +1,103 @@
+"""localstripe (an independent Stripe imitation) as a peer: PaymentIntents, refunds, its own signed webhooks."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import requests
+import stripe
+
+from portal.fulfil import Fulfiller
+from portal.journal import FILE, Journal
+from portal.lookup import customer_accounts
+from portal.stripe_gateway import Gateway
+from portal.web import create_app
+
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+WHSEC = "whsec_localstripe_test_secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def localstripe(tmp_path):
+    exe = shutil.which("localstripe")
+    if exe is None:
+        pytest.fail("localstripe is not installed (pip install localstripe==1.15.10; scripts/test.sh does)")
+    port = free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--from-scratch"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            requests.get(base + "/v1/customers", headers={"Authorization": "Bearer sk_test_x"}, timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def ledger(project):
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                                    "2026-10-02,C1,invoice,INV-2,50.00,,2026-10-31,,\n")
+    project.build(as_of=date.today().isoformat())
+    return project
+
+
+def pay_intent(base, amount, allocations=""):
+    c = stripe.StripeClient("sk_test_x", base_addresses={"api": base})
+    return c.v1.payment_intents.create({
+        "amount": amount, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True,
+        "metadata": {"customer_id": "C1", "invoices": "INV-2", "allocations": allocations}}), c
+
+
+def test_card_payment_and_partial_refund_are_recorded_once(localstripe, ledger):
+    gateway = Gateway("sk_test_x", WHSEC, localstripe)
+    journal = Journal(ledger.ledger)
+    fulfil = Fulfiller(gateway, journal, lambda: ledger.build(as_of=date.today().isoformat()))
+    pi, client = pay_intent(localstripe, 5000, "INV-2=50.00")
+    rows = fulfil.event("payment_intent", pi.id)
+    assert [(r.ref, r.amount, r.applies_to, r.status) for r in rows] == [(f"{pi.id}/INV-2", Decimal("50.00"), "INV-2",
+                                                                        "succeeded")]
+    assert fulfil.event("payment_intent", pi.id) == []  # a redelivery records nothing
+    assert "INV-2" not in ledger.page_for("C1").split("Open invoices")[1].split("</table>")[0]
+    refund = client.v1.refunds.create({"payment_intent": pi.id, "amount": 1250})
+    rows = fulfil.event("refund", refund.id)
+    assert [(r.type, r.ref, r.amount) for r in rows] == [("refund", refund.id, Decimal("12.50"))]
+    assert fulfil.event("refund", refund.id) == [] and fulfil.event("payment_intent", pi.id) == []
+    _, (acct,) = customer_accounts(ledger.settings(), "C1", date.today())
+    assert acct.balance == Decimal("112.50")  # 150.00 - 50.00 + 12.50
+    assert len((ledger.ledger / FILE).read_text().splitlines()) == 3  # header, payment, refund
+
+
+def test_webhooks_localstripe_signs_are_verified_and_recorded(localstripe, ledger, live_server, monkeypatch):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_x")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
+    monkeypatch.setenv("STRIPE_API_BASE", localstripe)
+    app = create_app({"PORTAL_ROOT": str(ledger.root)})
+    url = live_server(app) + "/stripe/webhook"
+    requests.post(localstripe + "/_config/webhooks/portal", data={"url": url, "secret": WHSEC,
+                  "events[]": ["payment_intent.succeeded"]}, timeout=5).raise_for_status()
+    pi, _ = pay_intent(localstripe, 10000)
+    journal = ledger.ledger / FILE
+    deadline = time.time() + 20
+    while time.time() < deadline and not (journal.exists() and pi.id in journal.read_text()):
+        time.sleep(0.1)
+    assert pi.id in journal.read_text()
+    rows = journal.read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith(f"{date.today()},C1,payment,{pi.id},100.00,USD")
+    _, (acct,) = customer_accounts(ledger.settings(), "C1", date.today())
+    assert acct.balance == Decimal("50.00")
