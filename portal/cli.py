@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--as-of", type=_date)
     ln = sub.add_parser("link", help="print a customer's statement URL")
     ln.add_argument("customer_id")
+    sy = sub.add_parser("sync", help="apply Stripe events that webhooks missed (events are kept 30 days)")
+    sy.add_argument("--since", type=_date, help="from this day (default: 3 days ago)")
     s = sub.add_parser("serve", help="serve the site (and payment routes) locally")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--host", default="127.0.0.1")
@@ -101,7 +103,36 @@ def cmd_serve(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve}
+def cmd_sync(args) -> int:
+    import os
+    from datetime import datetime, timedelta, timezone
+
+    from .builder import build
+    from .fulfil import HANDLED, Fulfiller
+    from .journal import Journal
+    from .stripe_gateway import Gateway
+    s = _settings(args)
+    key = os.environ.get("STRIPE_SECRET_KEY", "")
+    if not key:
+        print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
+        return 2
+    since = args.since or (date.today() - timedelta(days=3))
+    start = int(datetime(since.year, since.month, since.day, tzinfo=timezone.utc).timestamp())
+    gateway = Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None)
+    fulfiller = Fulfiller(gateway, Journal(s.ledger_dir), lambda: None)
+    events = gateway.events_since(start, list(HANDLED))
+    recorded = []
+    for event in events:
+        recorded += fulfiller.event(event.object_type, event.object_id)
+    if recorded:
+        build(s)
+    print(f"{len(events)} events since {since}; {len(recorded)} ledger rows recorded that webhooks had missed")
+    for row in recorded:
+        print(f"  {row.customer_id} {row.type} {row.ref} {row.amount} {row.currency} {row.status}")
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync}
 
 
 def _date(text: str) -> date:
