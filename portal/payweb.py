@@ -15,6 +15,7 @@ from .model import InputError
 from .money import fmt
 from .payments import Refused, charge_for
 from .ratelimit import RateLimit
+from .rebuilder import Rebuilder
 from .signing import BadToken, Signer, load_keys, statement_url
 from .site import environment
 from .stripe_gateway import Gateway, GatewayError, SignatureError
@@ -39,10 +40,12 @@ def init(app, settings) -> None:
             log.error("rebuild after a payment failed: %d problem(s) in the ledger, first: %s",
                       len(e.problems), e.problems[0])
 
+    rebuilder = Rebuilder(rebuild)
+
     app.extensions["portal.pay"] = {
         "settings": settings, "gateway": gateway, "webhook_ready": bool(secret and hook),
-        "fulfiller": Fulfiller(gateway, journal, rebuild) if gateway else None,
-        "signer": Signer(load_keys(settings.state_dir)), "rebuild": rebuild,
+        "fulfiller": Fulfiller(gateway, journal, rebuilder.request) if gateway else None,
+        "signer": Signer(load_keys(settings.state_dir)), "rebuild": rebuild, "rebuilder": rebuilder,
         "env": environment(settings),
         "pay_limit": RateLimit(app.config.get("PAY_RATE_LIMIT", 20), 60),
         "hook_limit": RateLimit(app.config.get("WEBHOOK_RATE_LIMIT", 6000), 60),
@@ -121,6 +124,7 @@ def pay_return():
         return _page(404, "Payment not found", ["Please open your statement link to see your balance."])
     try:
         status, payment, _ = fulfiller.session(session_id)  # the webhook's path: recorded once either way
+        ctx["rebuilder"].wait(ctx["rebuilder"].request())  # the statement shows it when they go back
     except GatewayError as e:
         log.error("return: %s", e)
         return _page(502, "We could not confirm your payment yet",
