@@ -10,7 +10,9 @@ can leave a torn last row: it was never acknowledged (Stripe will deliver again)
 append cuts it off.
 
 A payment's state only moves forward: processing → succeeded or failed. A late `processing`
-after `succeeded` is ignored. The build keeps the last state of each payment (see `collapse`).
+after `succeeded` is ignored, and `failed` is recorded only for a payment recorded as processing
+(a bank debit that bounced; a declined card never reached the ledger). The build keeps the last
+state of each payment (see `collapse`).
 """
 from __future__ import annotations
 
@@ -77,6 +79,8 @@ class Journal:
                     continue
                 if row.type == "payment" and self._state.get(row.ref, 0) >= RANK[row.status]:
                     continue  # an older state arriving late
+                if row.type == "payment" and row.status == "failed" and row.ref not in self._state:
+                    continue  # a declined card, never in the ledger: nothing to undo
                 new.append(row)
                 self._see(row.key, row.type, row.ref, row.status)
             if new:

@@ -43,6 +43,7 @@ def test_a_late_processing_after_succeeded_is_ignored(tmp_path):
     j.record([pay("pi_2", "processing")])
     assert j.record([pay("pi_2", "failed")]) == [pay("pi_2", "failed")]
     assert j.record([pay("pi_2", "succeeded")]) == []  # a terminal state is final
+    assert j.record([pay("pi_3", "failed")]) == []  # a declined card: nothing to undo
     assert [r["key"] for r in rows_in(tmp_path / FILE)] == ["pi_1:succeeded", "pi_2:processing", "pi_2:failed"]
 
 

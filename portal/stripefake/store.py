@@ -236,7 +236,8 @@ class Store:
         ch = self.get(cid, "charge")
         did = self.new_id("dp")
         ach = ch["payment_method_details"]["type"] == "us_bank_account"
-        d = {"id": did, "object": "dispute", "amount": ch["amount"], "currency": ch["currency"], "charge": cid,
+        d = {"id": did, "object": "dispute", "amount": ch["amount"] - ch["amount_refunded"], "currency": ch["currency"],
+             "charge": cid,
              "payment_intent": ch["payment_intent"], "status": "lost" if ach else "needs_response",
              "reason": "debit_not_authorized" if ach else "fraudulent", "created": self.now(), "livemode": False}
         self.objects[did] = d

@@ -1,0 +1,214 @@
+"""The payment flow end to end over HTTP: the app, the Stripe SDK and our Stripe fake."""
+from __future__ import annotations
+
+import re
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import requests
+import stripe
+
+from portal.journal import FILE
+from portal.lookup import customer_accounts
+from portal.signing import Signer, load_keys
+from portal.stripefake import FakeStripe
+from portal.web import create_app
+
+WHSEC = "whsec_payflow_test_secret"
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+
+
+class Flow:
+    def __init__(self, project, base, fake):
+        self.project, self.base, self.fake = project, base, fake
+        s = project.settings()
+        self.signer = Signer(load_keys(s.state_dir))
+        self.settings = s
+
+    def form(self, cid="C1", **kw):
+        page = self.page(cid)
+        token = re.search(r'name="token" value="([^"]+)"', page)[1]
+        return {"token": token, "currency": "USD", "choice": "balance", **kw}
+
+    def page(self, cid="C1") -> str:
+        token = self.signer.link_token(cid, 1)
+        return (self.settings.out / "s" / token / "index.html").read_text()
+
+    def pay(self, **form) -> requests.Response:
+        return requests.post(self.base + "/pay", data=form, allow_redirects=False, timeout=10)
+
+    def checkout(self, **form) -> str:
+        r = self.pay(**form)
+        assert r.status_code == 303, r.text
+        return r.headers["Location"]
+
+    def complete(self, url, **data) -> requests.Response:
+        r = requests.post(url, data=data, allow_redirects=False, timeout=10)
+        assert r.status_code == 303, r.text
+        return requests.get(r.headers["Location"], timeout=30)  # our return page
+
+    def balance(self, cid="C1", currency="USD") -> Decimal:
+        _, accts = customer_accounts(self.settings, cid, date.today())
+        return next(a.balance for a in accts if a.currency == currency)
+
+    def rows(self) -> list[str]:
+        path = self.project.ledger / FILE
+        return path.read_text().splitlines()[1:] if path.exists() else []
+
+    def until(self, check, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if check():
+                return True
+            time.sleep(0.05)
+        raise AssertionError("timed out")
+
+
+@pytest.fixture
+def flow(project, live_server, monkeypatch):
+    project.write("customers.csv", "customer_id,name,email,currency,terms_days\n"
+                                   "C1,First Customer,ap@first.example,USD,30\nC3,Tokyo KK,ap@tokyo.example,JPY,30\n")
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                                    "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,\n"
+                                    "2026-10-02,C3,invoice,INV-9,184000,,2030-01-31,,\n")
+    project.build(as_of=date.today().isoformat())
+    fake = FakeStripe(webhook_secret=WHSEC)
+    fake.start()
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
+    monkeypatch.setenv("STRIPE_API_BASE", fake.base)
+    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
+    fake.webhook_url = base + "/stripe/webhook"
+    yield Flow(project, base, fake)
+    fake.stop()
+
+
+def test_card_payment_of_a_chosen_invoice_is_recorded_once_and_shown_on_return(flow):
+    url = flow.checkout(**flow.form(choice="invoices", invoice="INV-2"))
+    assert url.startswith(flow.fake.base + "/checkout/cs_test_")
+    ret = flow.complete(url, cardNumber="4242424242424242")
+    assert ret.status_code == 200 and "We received $40.00" in ret.text
+    assert "Open invoices" in flow.page() and "INV-2" not in flow.page().split("Open invoices")[1].split("</table>")[0]
+    flow.fake.wait_delivered()
+    rows = flow.rows()
+    assert len(rows) == 1 and ",C1,payment,pi_" in rows[0] and "/INV-2,40.00,USD,,INV-2," in rows[0]
+    assert flow.balance() == Decimal("100.00")
+    assert all(status == 200 for _, status in flow.fake.delivered)
+
+
+def test_session_params_are_what_stripe_expects(flow):
+    flow.checkout(**flow.form())
+    (_, _, p), = [r for r in flow.fake.requests if r[1] == "/v1/checkout/sessions"]
+    assert p["mode"] == "payment" and p["allowed_payment_method_types"] == ["card", "us_bank_account"]
+    assert p["line_items"][0]["price_data"]["unit_amount"] == "14000" and p["customer_email"] == "ap@first.example"
+    assert p["metadata"]["customer_id"] == "C1" == p["payment_intent_data"]["metadata"]["customer_id"]
+    assert p["success_url"].endswith("/pay/return?session_id={CHECKOUT_SESSION_ID}")
+
+
+def test_double_submitted_form_gets_the_same_checkout(flow):
+    form = flow.form(choice="amount", amount="10")
+    assert flow.checkout(**form) == flow.checkout(**form)
+
+
+def test_jpy_is_charged_in_whole_yen_by_card_only(flow):
+    flow.checkout(**flow.form("C3", currency="JPY"))
+    (_, _, p), = [r for r in flow.fake.requests if r[1] == "/v1/checkout/sessions"]
+    assert p["line_items"][0]["price_data"] == {"currency": "jpy", "unit_amount": "184000",
+                                                "product_data": {"name": "Account C3: balance"}}
+    assert p["allowed_payment_method_types"] == ["card"]
+
+
+def test_declined_card_records_nothing(flow):
+    url = flow.checkout(**flow.form())
+    r = requests.post(url, data={"cardNumber": "4000000000000002"}, timeout=10)
+    assert r.status_code == 402 and "declined" in r.text
+    flow.fake.wait_delivered()
+    assert flow.rows() == [] and flow.balance() == Decimal("140.00")
+
+
+def test_three_d_secure_then_paid(flow):
+    url = flow.checkout(**flow.form())
+    r = requests.post(url, data={"cardNumber": "4000002500003155"}, timeout=10)
+    assert "Authenticate" in r.text
+    ret = flow.complete(url, authenticate="complete")
+    assert "We received $140.00" in ret.text and flow.balance() == Decimal("0.00")
+
+
+def test_bank_payment_processing_then_settled(flow):
+    ret = flow.complete(flow.checkout(**flow.form()), method="bank")
+    assert "Bank payment processing" in ret.text and "please don&#39;t pay again" in ret.text
+    assert "processing" in flow.page() and flow.balance() == Decimal("0.00")
+    pi = flow.rows()[0].split(",")[3]
+    flow.fake.settle(pi)
+    flow.until(lambda: "processing" not in flow.page())
+    assert flow.balance() == Decimal("0.00") and [r.split(",")[9] for r in flow.rows()] == ["processing", "succeeded"]
+
+
+def test_bank_payment_that_fails_is_owed_again(flow):
+    flow.complete(flow.checkout(**flow.form()), method="bank")
+    pi = flow.rows()[0].split(",")[3]
+    flow.fake.fail(pi)
+    flow.until(lambda: len(flow.rows()) == 2)
+    flow.until(lambda: "$140.00" in flow.page() and "processing" not in flow.page())
+    assert flow.balance() == Decimal("140.00")
+
+
+def test_refunds_and_a_lost_dispute_make_the_money_owed_again(flow):
+    flow.complete(flow.checkout(**flow.form()), cardNumber="4242424242424242")
+    pi = flow.rows()[0].split(",")[3]
+    client = stripe.StripeClient("sk_test_fake", base_addresses={"api": flow.fake.base})
+    client.v1.refunds.create({"payment_intent": pi, "amount": 2500})
+    flow.until(lambda: flow.balance() == Decimal("25.00"))
+    charge = flow.fake.object(pi)["latest_charge"]
+    dispute = flow.fake.dispute(charge)
+    flow.fake.wait_delivered()
+    assert flow.balance() == Decimal("25.00")  # a card dispute counts only when lost
+    flow.fake.close_dispute(dispute["id"], "lost")
+    flow.until(lambda: flow.balance() == Decimal("140.00"))
+    flow.fake.wait_delivered()
+    assert len(flow.rows()) == 3  # payment, refund, dispute: each once whatever was redelivered
+
+
+def test_an_ach_return_is_owed_again_at_once(flow):
+    flow.complete(flow.checkout(**flow.form()), method="bank")
+    pi = flow.rows()[0].split(",")[3]
+    flow.fake.settle(pi)
+    flow.until(lambda: len(flow.rows()) == 2)
+    flow.fake.dispute(flow.fake.object(pi)["latest_charge"])
+    flow.until(lambda: flow.balance() == Decimal("140.00"))
+
+
+def test_shuffled_and_duplicated_deliveries_record_each_effect_once(flow):
+    flow.fake.delivery = "manual"
+    for amount in ("10", "11", "12"):  # three payments (one amount each: the same form would be one session)
+        flow.complete(flow.checkout(**flow.form(choice="amount", amount=amount)), cardNumber="4242424242424242")
+    assert len(flow.rows()) == 3  # recorded by the return pages
+    sent = flow.fake.deliver_pending(shuffle=True, duplicate_ratio=0.8, seed=3)
+    assert sent > 9
+    assert len(flow.rows()) == 3 and flow.balance() == Decimal("107.00")
+
+
+def test_bad_signature_or_stale_timestamp_is_refused_and_nothing_recorded(flow):
+    ev = {"id": "evt_x", "object": "event", "type": "payment_intent.succeeded", "created": 1,
+          "data": {"object": {"id": "pi_x", "object": "payment_intent"}}}
+    body, header = flow.fake.signed(ev)
+    tampered = body.replace("pi_x", "pi_y")
+    r = requests.post(flow.base + "/stripe/webhook", data=tampered, headers={"Stripe-Signature": header}, timeout=5)
+    assert r.status_code == 400
+    old = stripe.WebhookSignature.generate_signature_header(body, WHSEC, timestamp=int(time.time()) - 3600)
+    r = requests.post(flow.base + "/stripe/webhook", data=body, headers={"Stripe-Signature": old}, timeout=5)
+    assert r.status_code == 400 and flow.rows() == []
+
+
+def test_sync_applies_what_webhooks_missed_once(flow, monkeypatch, capsys):
+    flow.fake.webhook_url = None  # the webhooks never arrive
+    url = flow.checkout(**flow.form())
+    r = requests.post(url, data={"cardNumber": "4242424242424242"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and flow.rows() == []  # the customer closed the tab before returning
+    from portal.cli import main
+    assert main(["--root", str(flow.project.root), "sync"]) == 0
+    assert "1 ledger rows recorded" in capsys.readouterr().out and flow.balance() == Decimal("0.00")
+    assert main(["--root", str(flow.project.root), "sync"]) == 0
+    assert "0 ledger rows recorded" in capsys.readouterr().out and len(flow.rows()) == 1
