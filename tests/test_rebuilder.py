@@ -17,6 +17,9 @@ def test_a_burst_of_requests_costs_few_builds_and_wait_sees_the_last_one():
 
     r = Rebuilder(build)
     first = r.request()
+    deadline = time.monotonic() + 5
+    while not builds and time.monotonic() < deadline:  # the first build is running (held at the gate)
+        time.sleep(0.001)
     tickets = [r.request() for _ in range(50)]  # all arrive while the first build runs
     gate.set()
     assert r.wait(first) and r.wait(tickets[-1])
