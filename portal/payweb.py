@@ -57,6 +57,13 @@ def _ctx():
     return current_app.extensions["portal.pay"]
 
 
+def _statement(token: str) -> str:
+    """The statement's address: on this host when the app serves the site too, else at base_url."""
+    if current_app.config.get("SERVE_SITE"):
+        return f"/s/{token}/"
+    return statement_url(_ctx()["settings"].base_url, token)
+
+
 def _page(status: int, title: str, lines: list[str], kind: str = "error", statement: str | None = None):
     ctx = _ctx()
     s = ctx["settings"]
@@ -87,7 +94,10 @@ def pay():
     if customer is None or customer.link_version != version:
         log.warning("pay: refused revoked or unknown customer link for %s", cid)
         return _page(403, "This payment link has been replaced", ["Please open the link in our latest email."])
-    link = statement_url(s.base_url, signer.link_token(cid, version))
+    link = _statement(signer.link_token(cid, version))
+    cancel = statement_url(s.base_url, signer.link_token(cid, version))
+    if current_app.config.get("SERVE_SITE"):
+        cancel = request.url_root.rstrip("/") + link
     currency = request.form.get("currency", customer.currency).upper()
     account = next((a for a in accounts if a.currency == currency), None)
     try:
@@ -106,7 +116,7 @@ def pay():
             customer_id=cid, email=customer.email, currency=charge.currency, amount=charge.amount,
             invoices=charge.invoices, allocations=charge.allocations, description=charge.description,
             success_url=request.url_root.rstrip("/") + "/pay/return?session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=link)
+            cancel_url=cancel)
     except GatewayError as e:
         log.error("pay: %s", e)
         return _page(502, "The payment service is unavailable", ["Please try again in a few minutes."],
@@ -134,7 +144,7 @@ def pay_return():
     if payment and payment.customer_id:
         customer, _ = customer_accounts(s, payment.customer_id, date.today())
         if customer is not None:
-            link = statement_url(s.base_url, signer.link_token(customer.id, customer.link_version))
+            link = _statement(signer.link_token(customer.id, customer.link_version))
     if payment is None or payment.status == "open":
         return _page(200, "Payment not completed", ["Nothing was charged."], kind="info", statement=link)
     amount = fmt(payment.amount, payment.currency)

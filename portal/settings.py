@@ -17,7 +17,7 @@ CUSTOMER_COLUMNS = (
 )
 _SECTIONS = {
     "company": {"name", "email", "phone", "address", "website", "remit_to"},
-    "portal": {"base_url", "currency", "pay_url", "min_payment", "recent_days"},
+    "portal": {"base_url", "currency", "pay_url", "min_payment", "recent_days", "checkout_origin"},
     "ledger": {"dir", "date_formats", "columns", "customer_columns", "types"},
     "build": {"out", "staff_dir", "state_dir"},
 }
@@ -32,6 +32,7 @@ class Settings:
     base_url: str = "http://localhost:8000"
     currency: str = "USD"
     pay_url: str = "/pay"
+    checkout_origin: str = "https://checkout.stripe.com"  # where the pay form's redirect goes (CSP form-action)
     min_payment: Decimal = Decimal("1.00")
     recent_days: int = 120
     ledger_dir: Path = Path("content/ledger")
@@ -116,6 +117,7 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
         base_url=str(portal.get("base_url", "http://localhost:8000")).rstrip("/"),
         currency=currency,
         pay_url=str(portal.get("pay_url", "/pay")),
+        checkout_origin=str(portal.get("checkout_origin", "https://checkout.stripe.com")).rstrip("/"),
         min_payment=min_payment,
         recent_days=recent_days,
         ledger_dir=(content / str(ledger.get("dir", "ledger"))),

@@ -68,7 +68,8 @@ class SiteRenderer:
         self.common = {
             "company": settings.company,
             "nav": [{"title": p["title"], "slug": p["slug"]} for p in pages],
-            "form_origin": _origin(settings.pay_url),
+            # A browser applies form-action to the redirect after the post too: allow Checkout.
+            "form_origin": f"{_origin(settings.pay_url)} {settings.checkout_origin}",
         }
         # The contact page is also shown on each statement, its headings one level down.
         contact = next((p["html"] for p in pages if p["slug"] == "contact"), "")

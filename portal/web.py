@@ -25,7 +25,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     payweb.init(app, settings)
     if app.config["SERVE_SITE"]:
         _site_routes(app, settings.out)
-    app.after_request(_security_headers)
+    csp = ("default-src 'none'; style-src 'self'; img-src 'self'; "
+           f"form-action 'self' {settings.checkout_origin}; frame-ancestors 'none'; base-uri 'none'")
+    app.after_request(lambda resp: _security_headers(resp, csp))
     return app
 
 
@@ -51,11 +53,9 @@ def _site_routes(app: Flask, out: Path) -> None:
         return body, 404, {"Content-Type": "text/html; charset=utf-8"}
 
 
-def _security_headers(resp):
+def _security_headers(resp, csp: str):
     h = resp.headers
-    h.setdefault("Content-Security-Policy",
-                 "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                 "frame-ancestors 'none'; base-uri 'none'")
+    h.setdefault("Content-Security-Policy", csp)
     h["Referrer-Policy"] = "no-referrer"
     h["X-Content-Type-Options"] = "nosniff"
     h["X-Frame-Options"] = "DENY"

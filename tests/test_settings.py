@@ -33,8 +33,8 @@ def test_type_alias_to_an_unknown_type_is_reported_at_its_line(tmp_path):
 def test_unknown_keys_and_missing_company_name_are_all_reported(tmp_path):
     assert problems(tmp_path, '[company]\nemail = "a@b.example"\n[portal]\nbase = "x"\n[extra]\n') == [
         "content/settings.toml:1: 'name' missing in [company] (the company name printed on every statement)",
-        "content/settings.toml:4: unknown key 'base' in [portal] (expected one of base_url, currency, min_payment, "
-        "pay_url, recent_days)",
+        "content/settings.toml:4: unknown key 'base' in [portal] (expected one of base_url, checkout_origin, "
+        "currency, min_payment, pay_url, recent_days)",
         "content/settings.toml:5: unknown section 'extra' (expected one of build, company, ledger, portal)",
     ]
 

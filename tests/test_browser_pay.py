@@ -1,0 +1,89 @@
+"""Paying from a statement in real headless Chromium: card for a chosen invoice, and a bank payment
+from processing to settled. The app, our Stripe fake and its hosted Checkout page all over HTTP."""
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+
+from conftest import ARTIFACTS, SETTINGS
+from portal.signing import Signer, load_keys
+from portal.stripefake import FakeStripe
+from portal.web import create_app
+
+WHSEC = "whsec_browser_test_secret"
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+
+
+@pytest.fixture
+def shop(project, live_server, monkeypatch):
+    fake = FakeStripe(webhook_secret=WHSEC)
+    fake.start()
+    (project.root / "content" / "settings.toml").write_text(
+        SETTINGS.replace('min_payment = "1.00"', f'min_payment = "1.00"\ncheckout_origin = "{fake.base}"'))
+    project.write("customers.csv", "customer_id,name,email,currency,terms_days\nC1,First Customer,ap@first.example,USD,30\n")
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,Widgets\n"
+                                    "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,Gadgets\n")
+    project.build(as_of=date.today().isoformat())
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
+    monkeypatch.setenv("STRIPE_API_BASE", fake.base)
+    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
+    fake.webhook_url = base + "/stripe/webhook"
+    token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
+    yield f"{base}/s/{token}/", fake
+    fake.stop()
+
+
+def open_items(page) -> str:
+    return page.locator("table.items").inner_text() if page.locator("table.items").count() else ""
+
+
+def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop):
+    url, fake = shop
+    page = chrome.new_page()
+    page.goto(url)
+    assert "INV-2" in open_items(page)
+    page.get_by_label("Chosen invoices:").check()
+    page.get_by_label("INV-2: $40.00").check()
+    page.get_by_role("button", name="Pay now").click()
+    page.wait_for_url(f"{fake.base}/checkout/**")
+    assert page.locator("h1").inner_text() == "Pay 40.00 USD"
+    page.fill("#cardNumber", "4242 4242 4242 4242")
+    page.click("#submit")
+    page.wait_for_url("**/pay/return?session_id=cs_test_*")
+    assert "We received $40.00" in page.locator("main").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "pay-return-card.png"))
+    page.get_by_role("link", name="Back to your statement").click()
+    assert "INV-2" not in open_items(page) and "INV-1" in open_items(page)
+    assert page.locator(".balance").inner_text() == "$100.00"
+    assert "Online payment by card" in page.locator("table.recent").inner_text()
+    page.close()
+
+
+def test_bank_payment_is_processing_then_settled(chrome, shop):
+    url, fake = shop
+    page = chrome.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Pay now").click()  # the whole balance is chosen by default
+    page.wait_for_url(f"{fake.base}/checkout/**")
+    page.click("#pay-bank")
+    page.wait_for_url("**/pay/return?session_id=cs_test_*")
+    assert "Bank payment processing" in page.locator("main").inner_text()
+    page.get_by_role("link", name="Back to your statement").click()
+    assert page.locator(".badge").inner_text() == "processing"
+    assert "$140.00 in bank payments is processing" in page.locator("main").inner_text()
+    assert page.locator("form.pay").count() == 0  # nothing is asked for again
+    page.screenshot(path=str(ARTIFACTS / "statement-processing.png"), full_page=True)
+    pi = next(o for o in fake.store.objects.values() if o["object"] == "payment_intent")["id"]
+    fake.settle(pi)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        page.reload()
+        if page.locator(".badge").count() == 0:
+            break
+        time.sleep(0.2)
+    assert page.locator(".badge").count() == 0 and "Nothing is open" in page.locator("main").inner_text()
+    page.close()
