@@ -59,8 +59,16 @@ class Fulfiller:
         self.journal = journal
         self.rebuild = rebuild
 
-    def event(self, object_type: str, object_id: str) -> list[Row]:
-        """Handle a (verified) event about a Stripe object; returns the rows newly recorded."""
+    def event(self, object_type: str, object_id: str, snapshot: Payment | None = None) -> list[Row]:
+        """Handle a (verified) event about a Stripe object; returns the rows newly recorded.
+
+        A PaymentIntent event carries the whole intent: its status is recorded from that copy
+        without a round trip to Stripe. That is safe in any order because the journal moves a
+        payment's state only forward (an older copy arriving late changes nothing). Refunds and
+        disputes are always read from the API as they are now.
+        """
+        if snapshot is not None and object_type == "payment_intent":
+            return self._record(payment_rows(snapshot))
         if object_type == "checkout.session":
             return self.session(object_id)[2]
         intent = object_id if object_type == "payment_intent" else self.gateway.intent_of(object_type, object_id)

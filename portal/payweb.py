@@ -174,7 +174,7 @@ def webhook():
     if event.type not in HANDLED:
         return {"received": True, "ignored": event.type}, 200
     try:
-        rows = ctx["fulfiller"].event(event.object_type, event.object_id)
+        rows = ctx["fulfiller"].event(event.object_type, event.object_id, event.payment)
     except GatewayError as e:
         log.error("webhook %s: %s", event.id, e)
         return {"error": "try again"}, 503  # Stripe retries

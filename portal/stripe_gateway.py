@@ -71,6 +71,7 @@ class Event:
     object_id: str
     object_type: str
     created: int
+    payment: Payment | None = None  # a PaymentIntent event's own copy of the intent, when complete
 
 
 class Gateway:
@@ -193,7 +194,10 @@ def _field(obj, key: str, default=None):
 
 def _event(e) -> Event:
     obj = e.data.object
-    return Event(e.id, e.type, obj.id, obj.object, e.created)
+    payment = None
+    if obj.object == "payment_intent" and all(k in obj for k in ("status", "amount", "currency", "metadata", "created")):
+        payment = Gateway._payment(None, obj)
+    return Event(e.id, e.type, obj.id, obj.object, e.created, payment)
 
 
 def _day(ts: int) -> date:

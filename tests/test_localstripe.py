@@ -99,5 +99,8 @@ def test_webhooks_localstripe_signs_are_verified_and_recorded(localstripe, ledge
     assert pi.id in journal.read_text()
     rows = journal.read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith(f"{date.today()},C1,payment,{pi.id},100.00,USD")
+    deadline = time.time() + 20  # the pages (and the build state) are rebuilt in the background
+    while time.time() < deadline and customer_accounts(ledger.settings(), "C1", date.today())[1][0].balance != 50:
+        time.sleep(0.05)
     _, (acct,) = customer_accounts(ledger.settings(), "C1", date.today())
     assert acct.balance == Decimal("50.00")
