@@ -65,7 +65,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         head = None
     body = None
     if head is not None:
-        sigs, names, changed, removed, customers_changed = changed_inputs(settings, head)
+        sigs, names, changed, removed, customers_changed, grown = changed_inputs(settings, head)
         if not (changed or removed or customers_changed):
             if sigs != head.files:  # touched but identical: remember the new times
                 head.files = sigs
@@ -76,7 +76,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     if body is not None:
         result.mode = "incremental"
         body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, body,
-                                                   head.totals, names, changed, removed, customers_changed)
+                                                   head.totals, names, changed, removed, customers_changed, grown)
     else:
         body, sigs, result.written = full(settings, as_of, gdigest, signer, pages, publisher, workers, progress)
         totals = st.totals(body.pages)

@@ -7,7 +7,10 @@ rewritten; the changed ones are published through the journal (see publish.py).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 from collections import defaultdict
+from itertools import accumulate
 
 from . import journal, ledger, state as st
 from .fullbuild import Job, customer_digest, render_customer
@@ -18,7 +21,8 @@ from .timing import phase
 
 
 def changed_inputs(settings, head: st.Head):
-    """(new file signatures, changed entry files, removed entry files, customers.csv changed)."""
+    """What changed since the last build: (file signatures, entry files by name, changed entry files,
+    removed entry files, whether customers.csv changed, {grown file: its old size})."""
     cpath = settings.ledger_dir / ledger.CUSTOMERS
     cname = ledger.rel(cpath, settings)
     names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
@@ -26,11 +30,19 @@ def changed_inputs(settings, head: st.Head):
     sigs[cname] = st.file_sig(cpath, head.files.get(cname))
     changed = sorted(n for n in names if head.files.get(n, (0, 0, ""))[2] != sigs[n][2])
     removed = sorted(n for n in head.files if n != cname and n not in names)
-    return sigs, names, changed, removed, head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2]
+    grown = {}
+    for n in changed:
+        old = head.files.get(n)
+        if old and sigs[n][0] > old[0] > 0:
+            with open(names[n], "rb") as f:
+                prefix = f.read(old[0])
+            if prefix.endswith(b"\n") and hashlib.sha256(prefix).hexdigest() == old[2]:
+                grown[n] = old[0]  # only appended to: the rows before are where they were
+    return sigs, names, changed, removed, head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2], grown
 
 
 def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, names, changed,
-                removed, customers_changed):
+                removed, customers_changed, grown=None):
     """Bring the published site up to date with the ledger. Returns (body, pages written, totals)."""
     problems: list[Problem] = []
     affected: set[str] = set()
@@ -51,7 +63,8 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
         if name not in fno:
             fno[name] = len(files)
             files.append(name)
-    stale = {fno[n] for n in changed + removed if n in fno and fno[n] < len(body.files)}
+    grown = grown or {}
+    stale = {fno[n] for n in changed + removed if n in fno and fno[n] < len(body.files) and n not in grown}
     with phase("incremental: find touched customers"):
         if stale:  # an existing file was edited or removed: who had rows in it?
             for cid, packed in body.lines.items():
@@ -59,15 +72,18 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
                     affected.add(cid)
         fresh: dict[str, dict[str, list]] = {}
         for name in changed:
-            lines, cols, probs = reader.open(names[name], name)
-            problems += probs
-            per: dict[str, list] = defaultdict(list)
-            if not probs:
-                at = ledger.byte_offsets(names[name], lines)
-                for i, fields in ledger.records(lines):
-                    e = reader.entry(fields, cols, name, i + 1, problems)
-                    if e is not None:
-                        per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
+            if name in grown:  # appended to (the payment journal, a growing export): read the new rows only
+                per = _read_tail(names[name], name, grown[name], reader, problems)
+            else:
+                lines, cols, probs = reader.open(names[name], name)
+                problems += probs
+                per = defaultdict(list)
+                if not probs:
+                    at = ledger.byte_offsets(names[name], lines)
+                    for i, fields in ledger.records(lines):
+                        e = reader.entry(fields, cols, name, i + 1, problems)
+                        if e is not None:
+                            per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
             affected |= per.keys()
             fresh[name] = per
     for name in removed:
@@ -155,6 +171,27 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     body.files, body.customer_lines = files, customer_lines
     totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
     return body, len(written) + len(gone), totals
+
+
+def _read_tail(path, name: str, start: int, reader, problems) -> dict[str, list]:
+    """The rows appended to a file after byte `start`: {customer: [(entry, byte offset)]}."""
+    data = path.read_bytes()
+    cols = reader.columns(ledger.record_at_offset(data, 3 if data[:3] == b"\xef\xbb\xbf" else 0), name)
+    first_line = data.count(b"\n", 0, start)  # index of the first appended line
+    per: dict[str, list] = defaultdict(list)
+    try:
+        text = data[start:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        problems.append(Problem(name, first_line + data.count(b"\n", start, start + e.start) + 1,
+                                       "not UTF-8 text (export the file as UTF-8 CSV)"))
+        return per
+    lines = list(io.StringIO(text, newline=""))
+    at = list(accumulate(map(len, lines), initial=start)) if text.isascii() else None
+    for i, fields in ledger.records(lines, first=0):
+        e = reader.entry(fields, cols, name, first_line + i + 1, problems)
+        if e is not None:
+            per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
+    return per
 
 
 def read_indexed_rows(body: st.Body, files: list, names: dict, reader, customers, skip_files=(),

@@ -344,3 +344,25 @@ def test_incremental_reads_bom_crlf_quoted_newlines_and_non_ascii_files_like_a_f
            {k: v for k, v in site_files(project.settings().out).items() if k != ".publish-id"}
     html = project.page_for("C1")
     assert "two\nlines, with a comma" in html and "say &quot;hi&quot;" in html and "Café crème" in html
+
+
+def test_rows_appended_to_a_file_touch_only_their_customers_and_equal_a_full_build(built):
+    s = built.settings()
+    with open(built.ledger / "2026-q3.csv", "a") as f:
+        f.write("2026-11-03,C2,payment,PAY-7,9.99,,,INV-3,\n")
+    r = built.build()
+    assert (r.mode, r.written) == ("incremental", 1)
+    assert "€90.00" in built.page_for("C2")
+    with open(built.ledger / "2026-q3.csv", "a") as f:  # and appended again, with a quoted line break
+        f.write('2026-11-04,C1,credit,CN-5,5.00,,,INV-2,"two\nlines"\n')
+    assert built.build().written == 1
+    incremental = site_files(s.out)
+    built.build(full_build=True)
+    assert {k: v for k, v in incremental.items() if k != ".publish-id"} == \
+           {k: v for k, v in site_files(s.out).items() if k != ".publish-id"}
+
+
+def test_a_file_rewritten_shorter_is_read_whole(built):
+    (built.ledger / "2026-q3.csv").write_text(ENTRIES.replace("2026-09-10,C1,payment,PAY-1,400.00,,,INV-1,Cheque 1001\n", ""))
+    r = built.build()
+    assert r.mode == "incremental" and "$1,250.00" in built.page_for("C1")
