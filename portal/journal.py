@@ -3,7 +3,8 @@
 Online payments, refunds and disputes are appended to `online-payments.csv` in the ledger
 folder, which the build reads like any other entry file; staff files are never touched. Each
 append takes an exclusive lock (several worker processes may record at once), is written in one
-`write` and fsynced before the caller acknowledges anything. Every row carries a key naming the
+`write` and fsynced before the caller acknowledges anything (the fsync after the lock is
+released, so concurrent appends share their flushes). Every row carries a key naming the
 effect (e.g. `pi_123:succeeded`), and a key already in the file is never written again, so
 Stripe's repeated and out-of-order deliveries record each effect exactly once. A crash mid-write
 can leave a torn last row: it was never acknowledged (Stripe will deliver again), so the next
@@ -87,11 +88,17 @@ class Journal:
                 text = ("" if self._read_to else HEADER) + "".join(r.csv() for r in new)
                 data = text.encode()
                 os.write(fd, data)
-                os.fsync(fd)
                 self._read_to += len(data)
+            # What to record was decided under the lock; the fsync can wait outside it, so several
+            # processes' fsyncs overlap (a group commit). Nothing is acknowledged before its own
+            # fsync returns, and a row lost to a crash before then was never acknowledged: Stripe
+            # delivers it again.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            if new:
+                os.fsync(fd)
             return new
         finally:
-            os.close(fd)  # releases the lock
+            os.close(fd)
 
     def recorded(self, key: str) -> bool:
         """Whether an effect is in the file (reads what other processes appended)."""

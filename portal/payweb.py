@@ -40,7 +40,8 @@ def init(app, settings) -> None:
             log.error("rebuild after a payment failed: %d problem(s) in the ledger, first: %s",
                       len(e.problems), e.problems[0])
 
-    rebuilder = Rebuilder(rebuild)
+    # Each worker process rebuilds at most ~5 times a second however many payments arrive.
+    rebuilder = Rebuilder(rebuild, delay=app.config.get("REBUILD_DELAY", 0.2))
 
     app.extensions["portal.pay"] = {
         "settings": settings, "gateway": gateway, "webhook_ready": bool(secret and hook),

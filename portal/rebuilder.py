@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +17,9 @@ log = logging.getLogger(__name__)
 class Rebuilder:
     """Runs `build` in a background thread whenever asked, coalescing requests."""
 
-    def __init__(self, build):
+    def __init__(self, build, delay: float = 0.0):
         self._build = build
+        self._delay = delay  # seconds to gather more requests before building (a burst → one build)
         self._cond = threading.Condition()
         self._asked = 0  # requests so far
         self._done = 0  # requests covered by a finished build
@@ -40,6 +42,8 @@ class Rebuilder:
 
     def _run(self) -> None:
         while True:
+            if self._delay:
+                time.sleep(self._delay)
             with self._cond:
                 if self._done >= self._asked:
                     self._thread = None
