@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from flask import Flask, abort, redirect, request, send_from_directory
@@ -12,6 +13,29 @@ from .publish import Publisher
 log = logging.getLogger(__name__)
 
 
+TOKEN_IN_PATH = re.compile(r"/s/[^/\s\"?]+")
+
+
+class RedactTokens(logging.Filter):
+    """Statement URLs are credentials: access logs show /s/[token] instead of the token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(TOKEN_IN_PATH.sub("/s/[token]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = TOKEN_IN_PATH.sub("/s/[token]", record.msg)
+        return True
+
+
+def _quiet_secrets() -> None:
+    """No tokens, keys or payment details in logs (the SDK's DEBUG output carries request bodies)."""
+    logging.getLogger("stripe").setLevel(logging.INFO)
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactTokens) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactTokens())
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """App factory: settings from the project root (PORTAL_ROOT or the working directory), then overrides."""
     app = Flask(__name__, static_folder=None)
@@ -19,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("PORTAL")
     if test_config:
         app.config.update(test_config)
+    _quiet_secrets()
     settings = settings_mod.load(app.config["PORTAL_ROOT"])
     app.extensions["portal.settings"] = settings
     Publisher(settings.out).recover()  # finish a publish a crashed build committed

@@ -212,3 +212,15 @@ def test_sync_applies_what_webhooks_missed_once(flow, monkeypatch, capsys):
     assert "1 ledger rows recorded" in capsys.readouterr().out and flow.balance() == Decimal("0.00")
     assert main(["--root", str(flow.project.root), "sync"]) == 0
     assert "0 ledger rows recorded" in capsys.readouterr().out and len(flow.rows()) == 1
+
+
+def test_no_secrets_tokens_or_card_numbers_in_the_logs(flow, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    form = flow.form()
+    flow.complete(flow.checkout(**form), cardNumber="4242424242424242")
+    flow.fake.wait_delivered()
+    text = caplog.text
+    assert "recorded" in text  # the service does log what it records
+    for secret in (form["token"], flow.signer.link_token("C1", 1), "sk_test_fake", WHSEC, "4242424242424242"):
+        assert secret not in text

@@ -67,3 +67,10 @@ def test_security_headers(client):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert "Strict-Transport-Security" not in r.headers  # plain HTTP here
     assert "Strict-Transport-Security" in client.get("/", base_url="https://localhost").headers
+
+
+def test_access_logs_do_not_show_statement_tokens(client, project, caplog):
+    import logging
+    token = _token(project)
+    logging.getLogger("werkzeug").info('%s - - "%s" %s', "127.0.0.1", f"GET /s/{token}/ HTTP/1.1", "200")
+    assert token not in caplog.text and '"GET /s/[token]/ HTTP/1.1"' in caplog.text
