@@ -108,7 +108,7 @@ def check(settings: Settings, as_of: date | None = None, workers: int | None = N
 def global_digest(settings: Settings, as_of: date, signer: Signer) -> str:
     """A digest of everything every page depends on besides its own rows."""
     h = hashlib.sha256()
-    h.update(f"{as_of}|{settings.out}|{signer.link_token('', 0)}\n".encode())
+    h.update(f"{as_of}|{settings.out}|{settings.checkout_origin}|{signer.link_token('', 0)}\n".encode())
     h.update(settings.raw.encode())
     here = Path(__file__).parent
     for p in [here / c for c in CODE] + input_files(settings):

@@ -1,6 +1,7 @@
 """The settings file (content/settings.toml): company details, portal options, ledger format."""
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -117,7 +118,8 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
         base_url=str(portal.get("base_url", "http://localhost:8000")).rstrip("/"),
         currency=currency,
         pay_url=str(portal.get("pay_url", "/pay")),
-        checkout_origin=str(portal.get("checkout_origin", "https://checkout.stripe.com")).rstrip("/"),
+        checkout_origin=(os.environ.get("PORTAL_CHECKOUT_ORIGIN")
+                         or str(portal.get("checkout_origin", "https://checkout.stripe.com"))).rstrip("/"),
         min_payment=min_payment,
         recent_days=recent_days,
         ledger_dir=(content / str(ledger.get("dir", "ledger"))),

@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
-# Install the portal into .venv, build the demo company's statements and serve them.
-#   bash scripts/demo.sh [--port N]
+# Install the portal into .venv, build the demo company's statements and serve them with the
+# payment service. With no STRIPE_SECRET_KEY set, a local Stripe fake (portal.stripefake) stands in
+# for Stripe, so the Pay button works offline: test card 4242 4242 4242 4242, or a US bank account.
+#   bash scripts/demo.sh            (PORT=9000 bash scripts/demo.sh for another port)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+PORT=${PORT:-8000}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
+
+if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+  FAKE_PORT=${FAKE_PORT:-12111}
+  export STRIPE_SECRET_KEY=sk_test_offline_demo
+  export STRIPE_WEBHOOK_SECRET=whsec_offline_demo_secret
+  export STRIPE_API_BASE="http://127.0.0.1:$FAKE_PORT"
+  export PORTAL_CHECKOUT_ORIGIN="http://127.0.0.1:$FAKE_PORT"
+  .venv/bin/python -m portal.stripefake --port "$FAKE_PORT" --webhook-secret "$STRIPE_WEBHOOK_SECRET" \
+    --webhook-url "http://127.0.0.1:$PORT/stripe/webhook" &
+  FAKE_PID=$!
+  trap 'kill $FAKE_PID 2>/dev/null || true' EXIT
+  echo "Offline demo: payments go to the local Stripe fake at $STRIPE_API_BASE (no Stripe account needed)."
+fi
+
 .venv/bin/python build.py
 echo
 echo "Statement links for the demo customers are in staff/links.csv, e.g.:"
-sed -n '2,4p' staff/links.csv | cut -d, -f2,4 | sed 's/^/  /'
+sed -n '2,4p' staff/links.csv | cut -d, -f2,4 | sed "s|http://localhost:8000|http://localhost:$PORT|; s/^/  /"
 echo
-exec .venv/bin/python serve.py "$@"
+.venv/bin/python serve.py --port "$PORT"
