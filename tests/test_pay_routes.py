@@ -92,3 +92,16 @@ def test_webhook_without_configuration_is_refused(app):
     with app.test_client() as c:
         r = c.post("/stripe/webhook", data=b"{}", headers={"Stripe-Signature": "t=1,v1=0"})
     assert r.status_code == 503 and nothing_recorded(app)
+
+
+def test_payment_only_deployment_serves_no_statements_and_links_back_to_the_static_host(project, monkeypatch):
+    monkeypatch.setenv("PORTAL_SERVE_SITE", "false")
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n")
+    project.build(as_of=date.today().isoformat())
+    app = create_app({"PORTAL_ROOT": str(project.root)})
+    token = Signer([KEY]).link_token("C1", 1)
+    with app.test_client() as c:
+        assert c.get(f"/s/{token}/").status_code == 404 and c.get("/").status_code == 404
+        r = c.post("/pay", data={"token": Signer([KEY]).pay_token("C1", 1, date.today()), "currency": "USD",
+                                 "choice": "balance"})
+    assert r.status_code == 503 and f"https://pay.acme.example/s/{token}/" in r.get_data(as_text=True)
