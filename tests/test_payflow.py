@@ -224,3 +224,17 @@ def test_no_secrets_tokens_or_card_numbers_in_the_logs(flow, caplog):
     assert "recorded" in text  # the service does log what it records
     for secret in (form["token"], flow.signer.link_token("C1", 1), "sk_test_fake", WHSEC, "4242424242424242"):
         assert secret not in text
+
+
+def test_a_won_dispute_and_an_expired_session_change_nothing(flow):
+    flow.complete(flow.checkout(**flow.form(choice="amount", amount="20")), cardNumber="4242424242424242")
+    pi = flow.rows()[0].split(",")[3]
+    dispute = flow.fake.dispute(flow.fake.object(pi)["latest_charge"])
+    flow.fake.close_dispute(dispute["id"], "won")
+    abandoned = flow.checkout(**flow.form(choice="amount", amount="30")).rsplit("/", 1)[1]
+    flow.fake.expire(abandoned)
+    flow.fake.wait_delivered()
+    types = [e["type"] for e in flow.fake.store.events]
+    assert "charge.dispute.closed" in types and "checkout.session.expired" in types
+    assert all(status == 200 for _, status in flow.fake.delivered)
+    assert len(flow.rows()) == 1 and flow.balance() == Decimal("120.00")
