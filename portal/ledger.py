@@ -196,22 +196,12 @@ def customer_from(fields, cols, width, settings, name, line, problems) -> Custom
     currency = get("currency").upper() or settings.currency
     if not is_currency(currency):
         problems.append(Problem(name, line, f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
-    terms = None
-    if get("terms_days"):
-        try:
-            terms = int(get("terms_days"))
-            if terms < 0:
-                raise ValueError
-        except ValueError:
-            problems.append(Problem(name, line, f"terms_days {get('terms_days')!r} is not a whole number of days"))
-    version = 1
-    if get("link_version"):
-        try:
-            version = int(get("link_version"))
-            if version < 1:
-                raise ValueError
-        except ValueError:
-            problems.append(Problem(name, line, f"link_version {get('link_version')!r} is not a whole number ≥ 1"))
+    terms = _whole(get("terms_days"), 0, None)
+    if terms is False:
+        problems.append(Problem(name, line, f"terms_days {get('terms_days')!r} is not a whole number of days"))
+    version = _whole(get("link_version"), 1, 1)
+    if version is False:
+        problems.append(Problem(name, line, f"link_version {get('link_version')!r} is not a whole number ≥ 1"))
     paused = get("paused").lower()
     if paused not in ("", "0", "no", "false", "1", "yes", "true", "y"):
         problems.append(Problem(name, line, f"paused {get('paused')!r} is not yes/no"))
@@ -219,6 +209,17 @@ def customer_from(fields, cols, width, settings, name, line, problems) -> Custom
         return None
     return Customer(cid, cname, email, currency, terms, get("contact"), get("phone"), get("address"),
                     version, paused in ("1", "yes", "true", "y"), name, line)
+
+
+def _whole(text: str, minimum: int, default):
+    """A whole number ≥ minimum from a cell; `default` when empty; False when it is not one."""
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        return False
+    return value if value >= minimum else False
 
 
 class EntryReader:
