@@ -61,7 +61,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
     size = cpath.stat().st_size if cpath.exists() else 0
     files = ledger.entry_files(settings)
     cpus = os.cpu_count() or 1
-    shards = max(1, min(workers or cpus, cpus)) if (size >= PARALLEL_FROM_BYTES or workers) else 1
+    shards = max(1, workers or cpus) if (size >= PARALLEL_FROM_BYTES or workers) else 1
     # The parent reads no customers itself: each worker reads customers.csv and keeps only its
     # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
     staging = publisher.begin() if publisher else None
