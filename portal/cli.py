@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--as-of", type=_date)
     ln = sub.add_parser("link", help="print a customer's statement URL")
     ln.add_argument("customer_id")
+    no = sub.add_parser("note", help="log a call, note or promise to pay in contacts.csv")
+    no.add_argument("customer_id")
+    no.add_argument("text")
+    no.add_argument("--channel", default="note", choices=["note", "call", "email", "letter"])
+    no.add_argument("--promise-date", type=_date, help="the day the customer promised to pay by")
+    no.add_argument("--promise-amount", help="how much they promised (in their currency)")
     sy = sub.add_parser("sync", help="apply Stripe events that webhooks missed (events are kept 30 days)")
     sy.add_argument("--since", type=_date, help="from this day (default: 3 days ago)")
     s = sub.add_parser("serve", help="serve the site (and payment routes) locally")
@@ -132,7 +138,38 @@ def cmd_sync(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync}
+def cmd_note(args) -> int:
+    from . import contacts, ledger
+    from .model import Problem
+    from .money import MoneyError, parse_amount
+    s = _settings(args)
+    customers, _, _, problems = ledger.read_customers(s)
+    if problems:
+        raise InputError(problems)
+    c = customers.get(args.customer_id)
+    where = ledger.rel(s.ledger_dir / ledger.CUSTOMERS, s)
+    if c is None:
+        raise InputError([Problem(where, 0, f"no customer {args.customer_id!r}")])
+    if bool(args.promise_date) != bool(args.promise_amount):
+        raise InputError([Problem("portal note", 0, "a promise needs both --promise-date and --promise-amount")])
+    amount = None
+    if args.promise_amount:
+        try:
+            amount = parse_amount(args.promise_amount, c.currency)
+        except MoneyError as e:
+            raise InputError([Problem("portal note", 0, f"--promise-amount: {e} (expected e.g. 250.00)")]) from None
+        if amount <= 0:
+            raise InputError([Problem("portal note", 0, "--promise-amount must be positive")])
+    entry = contacts.Contact(date.today(), c.id, args.channel, args.text, promise_date=args.promise_date,
+                             promise_amount=amount, currency=c.currency if amount is not None else "")
+    contacts.append(s.ledger_dir, [entry])
+    promise = f"; promise of {amount} {c.currency} by {args.promise_date}" if amount is not None else ""
+    print(f"logged {args.channel} for {c.id} ({c.name}){promise}")
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync,
+            "note": cmd_note}
 
 
 def _date(text: str) -> date:
