@@ -1,0 +1,346 @@
+"""Checkout Sessions (mode=payment): create, expire, and what the hosted page does.
+
+``pay_card``/``authenticate``/``pay_bank`` are what the hosted page's forms (and
+``FakeStripe.pay_session``) call; ``settle``/``fail_payment`` are the bank's later answer for
+ACH debits. Each returns an ``Outcome`` and emits the events Stripe would.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from . import payments
+from .fees import MAXIMUM_AMOUNT, format_amount, minimum_charge
+from .params import check_metadata, not_implemented, only
+from .store import Store
+from .wire import StripeError
+
+KNOWN_METHODS = ("card", "us_bank_account")
+SESSION_KEYS = {"mode", "line_items", "allowed_payment_method_types", "customer_email",
+                "client_reference_id", "metadata", "payment_intent_data", "success_url",
+                "cancel_url", "expires_at", "expand", "ui_mode", "currency"}
+IGNORED_KEYS = frozenset({"locale", "submit_type", "billing_address_collection", "custom_text",
+                          "phone_number_collection"})
+PI_DATA_KEYS = {"metadata", "description", "receipt_email", "statement_descriptor",
+                "statement_descriptor_suffix", "capture_method"}
+ACH_FAILURES = {
+    "insufficient_funds": "The customer's account has insufficient funds to cover this payment.",
+    "account_closed": "The customer's bank account has been closed.",
+    "no_account": "The customer's bank account could not be located.",
+    "debit_not_authorized": "The customer has notified their bank that this payment was "
+                            "unauthorized.",
+}
+
+
+@dataclass
+class Outcome:
+    kind: str                      # "paid" | "processing" | "authenticate" | "error"
+    session: dict
+    message: str | None = None
+
+
+def _url(value: str | None, param: str) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise StripeError(f"Not a valid URL: {value}", param=param, code="url_invalid")
+    return value
+
+
+def _line_items(items: list[dict] | None) -> tuple[list[dict], str]:
+    if not items:
+        raise StripeError("Missing required param: line_items.", param="line_items",
+                          code="parameter_missing")
+    if len(items) > 100:
+        raise StripeError("Too many line items: at most 100 are allowed in payment mode.",
+                          param="line_items")
+    out, currency = [], None
+    for i, item in enumerate(items):
+        at = f"line_items[{i}]"
+        only(item, {"price_data", "quantity", "price"}, prefix=at)
+        if "price" in item:
+            raise StripeError(f"No such price: '{item['price']}'", param=f"{at}[price]",
+                              code="resource_missing")
+        data = item.get("price_data")
+        if not data:
+            raise StripeError(f"You must specify either `price` or `price_data` in {at}.",
+                              param=f"{at}[price_data]", code="parameter_missing")
+        only(data, {"currency", "unit_amount", "unit_amount_decimal", "product_data"},
+             frozenset({"tax_behavior"}), f"{at}[price_data]")
+        if "product_data" not in data:
+            raise StripeError(f"Missing required param: {at}[price_data][product_data].",
+                              param=f"{at}[price_data][product_data]", code="parameter_missing")
+        only(data["product_data"], {"name", "description", "metadata"}, frozenset({"images"}),
+             f"{at}[price_data][product_data]")
+        amount = data.get("unit_amount")
+        if amount is None and data.get("unit_amount_decimal") is not None:
+            decimal = data["unit_amount_decimal"]
+            if decimal != decimal.to_integral_value():
+                raise not_implemented(f"{at}[price_data][unit_amount_decimal] (fractional)")
+            amount = int(decimal)
+        if amount is None:
+            raise StripeError(f"Missing required param: {at}[price_data][unit_amount].",
+                              param=f"{at}[price_data][unit_amount]", code="parameter_missing")
+        if amount < 0:
+            raise StripeError("This value must be greater than or equal to 0.",
+                              param=f"{at}[price_data][unit_amount]")
+        quantity = item.get("quantity")
+        if quantity is None:
+            raise StripeError(f"Missing required param: {at}[quantity].",
+                              param=f"{at}[quantity]", code="parameter_missing")
+        if quantity < 1:
+            raise StripeError("This value must be greater than or equal to 1.",
+                              param=f"{at}[quantity]")
+        cur = data["currency"].lower()
+        if currency not in (None, cur):
+            raise StripeError("Checkout does not support line items in different currencies "
+                              f"({currency} and {cur}).", param=f"{at}[price_data][currency]")
+        currency = cur
+        out.append({"name": data["product_data"]["name"], "unit_amount": amount,
+                    "quantity": quantity, "currency": cur})
+    return out, currency
+
+
+def _methods(store: Store, requested: list[str] | None, currency: str) -> list[str]:
+    enabled = list(store.config.enabled_payment_method_types)
+    if requested is None:
+        return [m for m in enabled if m != "us_bank_account" or currency == "usd"]
+    for i, method in enumerate(requested):
+        if method not in KNOWN_METHODS:
+            raise not_implemented(f"allowed_payment_method_types[{i}]={method}")
+    if "us_bank_account" in requested and currency != "usd":
+        raise StripeError(
+            f"The currency provided ({currency}) is invalid for one or more payment method types "
+            "on this Checkout Session. The payment method `us_bank_account` supports only the "
+            "following currencies: usd.", param="allowed_payment_method_types")
+    methods = [m for m in enabled if m in requested]
+    if not methods:
+        raise StripeError("None of the payment method types in allowed_payment_method_types "
+                          f"({', '.join(requested)}) are enabled on this account.",
+                          param="allowed_payment_method_types")
+    return methods
+
+
+def create_session(store: Store, params: dict, base_url: str) -> dict:
+    only(params, SESSION_KEYS, IGNORED_KEYS)
+    mode = params.get("mode")
+    if mode is None:
+        raise StripeError("Missing required param: mode.", param="mode", code="parameter_missing")
+    if mode != "payment":
+        raise not_implemented(f"mode={mode}")
+    if params.get("ui_mode") not in (None, "hosted"):
+        raise not_implemented(f"ui_mode={params['ui_mode']}")
+    items, currency = _line_items(params.get("line_items"))
+    if params.get("currency") not in (None, currency):
+        raise StripeError("currency does not match the line items' currency", param="currency")
+    total = sum(i["unit_amount"] * i["quantity"] for i in items)
+    least = minimum_charge(currency)
+    if least is not None and total < least:
+        raise StripeError("The Checkout Session's total amount due must add up to at least "
+                          f"{format_amount(least, currency)}.", param="line_items",
+                          code="amount_too_small")
+    if total > MAXIMUM_AMOUNT:
+        raise StripeError(f"Amount must be no more than {MAXIMUM_AMOUNT}.", param="line_items",
+                          code="amount_too_large")
+    methods = _methods(store, params.get("allowed_payment_method_types"), currency)
+    pi_data = params.get("payment_intent_data") or {}
+    only(pi_data, PI_DATA_KEYS, prefix="payment_intent_data")
+    if pi_data.get("capture_method") not in (None, "automatic", "automatic_async"):
+        raise not_implemented(f"payment_intent_data[capture_method]={pi_data['capture_method']}")
+    if "statement_descriptor" in pi_data and "card" in methods:
+        raise StripeError("The `payment_intent_data[statement_descriptor]` parameter is not "
+                          "supported for the `card` payment method type. Use "
+                          "`payment_intent_data[statement_descriptor_suffix]` instead.",
+                          param="payment_intent_data[statement_descriptor]")
+    if len(pi_data.get("statement_descriptor_suffix") or "") > 22:
+        raise StripeError("The statement descriptor suffix must be at most 22 characters.",
+                          param="payment_intent_data[statement_descriptor_suffix]")
+    pi_data["metadata"] = check_metadata(pi_data.get("metadata"),
+                                         "payment_intent_data[metadata]")
+    email = params.get("customer_email")
+    if email is not None and ("@" not in email or len(email) > 800):
+        raise StripeError(f"Invalid email address: {email}", param="customer_email",
+                          code="email_invalid")
+    if len(params.get("client_reference_id") or "") > 200:
+        raise StripeError("client_reference_id must be at most 200 characters.",
+                          param="client_reference_id")
+    now = store.now()
+    expires_at = params.get("expires_at") or now + 24 * 3600
+    if expires_at > now + 24 * 3600:
+        raise StripeError("The `expires_at` timestamp must be less than 24 hours from Checkout "
+                          "Session creation.", param="expires_at")
+    if expires_at < now + 30 * 60:
+        raise StripeError("The `expires_at` timestamp must be at least 30 minutes from Checkout "
+                          "Session creation.", param="expires_at")
+    session_id = store.new_id("cs_test")
+    session = {
+        "id": session_id, "object": "checkout.session", "after_expiration": None,
+        "allow_promotion_codes": None, "amount_subtotal": total, "amount_total": total,
+        "billing_address_collection": None,
+        "cancel_url": _url(params.get("cancel_url"), "cancel_url"),
+        "client_reference_id": params.get("client_reference_id"), "client_secret": None,
+        "created": now, "currency": currency, "customer": None,
+        "customer_creation": "if_required", "customer_details": None, "customer_email": email,
+        "expires_at": expires_at, "livemode": False, "locale": None,
+        "metadata": check_metadata(params.get("metadata")), "mode": "payment",
+        "payment_intent": None, "payment_method_types": methods, "payment_status": "unpaid",
+        "status": "open", "submit_type": None,
+        "success_url": _url(params.get("success_url"), "success_url"),
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted", "url": f"{base_url}/c/pay/{session_id}",
+    }
+    line_items = [{"id": store.new_id("li"), "object": "item", "amount_discount": 0,
+                   "amount_subtotal": i["unit_amount"] * i["quantity"], "amount_tax": 0,
+                   "amount_total": i["unit_amount"] * i["quantity"], "currency": currency,
+                   "description": i["name"], "quantity": i["quantity"],
+                   "price": {"id": store.new_id("price"), "object": "price", "active": False,
+                             "currency": currency, "product": store.new_id("prod"),
+                             "type": "one_time", "unit_amount": i["unit_amount"]}}
+                  for i in items]
+    store.add(session, {"line_items": line_items, "pi_data": pi_data, "card": None})
+    return session
+
+
+def open_session(store: Store, session_id: str) -> dict:
+    session = store.get("checkout.session", session_id)
+    if session["status"] != "open":
+        raise StripeError(f"This Checkout Session is {session['status']}; it can no longer be "
+                          "paid.", param="session", code="checkout_session_not_open")
+    return session
+
+
+def expire(store: Store, session_id: str) -> dict:
+    session = store.get("checkout.session", session_id)
+    if session["status"] != "open":
+        raise StripeError('Only Checkout Sessions with a status in ["open"] can be expired.',
+                          param="session")
+    pi = store.find(session["payment_intent"])
+    if pi is not None and pi["status"] not in ("succeeded", "canceled", "processing"):
+        payments.cancel(store, pi, "abandoned")
+    session.update(status="expired", url=None)
+    store.emit("checkout.session.expired", session)
+    return session
+
+
+def expire_due(store: Store) -> None:
+    now = store.now()
+    for session in store.all("checkout.session"):
+        if session["status"] == "open" and session["expires_at"] <= now:
+            expire(store, session["id"])
+
+
+def _intent(store: Store, session: dict) -> dict:
+    pi = store.find(session["payment_intent"])
+    if pi is None:
+        pi = payments.create_intent(store, session, store.extras[session["id"]]["pi_data"])
+        session["payment_intent"] = pi["id"]
+    return pi
+
+
+def _complete(store: Store, session: dict, email: str | None, name: str | None) -> None:
+    pi = store.get("payment_intent", session["payment_intent"])
+    session.update(status="complete", url=None,
+                   payment_status="paid" if pi["status"] == "succeeded" else "unpaid",
+                   customer_details={"address": None, "email": email or session["customer_email"],
+                                     "name": name, "phone": None, "tax_exempt": "none",
+                                     "tax_ids": []})
+    store.emit("checkout.session.completed", session)
+
+
+def pay_card(store: Store, session_id: str, number: str, *, exp_month: int = 12,
+             exp_year: int = 2034, name: str | None = None, email: str | None = None) -> Outcome:
+    session = open_session(store, session_id)
+    if "card" not in session["payment_method_types"]:
+        return Outcome("error", session, "Cards are not accepted for this payment.")
+    number = "".join(number.split()).replace("-", "")
+    if not number.isdigit() or not payments.luhn_ok(number):
+        return Outcome("error", session, "Your card number is invalid.")
+    card = payments.CARDS.get(number)
+    if card is None:
+        return Outcome("error", session, "Your card was declined. Your request was in test mode, "
+                       "but used a non test card. Use a test card such as 4242 4242 4242 4242.")
+    today = store.now() // 86_400 // 365.2425 + 1970
+    if exp_year < today:
+        return Outcome("error", session, "Your card's expiration year is in the past.")
+    pi = _intent(store, session)
+    details = payments.card_details(number, card, exp_month, exp_year)
+    billing = {"email": email or session["customer_email"], "name": name}
+    if card.behaviour == payments.AUTHENTICATE:
+        store.extras[session_id]["card"] = (details, billing)
+        payments.require_action(store, pi, f"{session['url']}/authenticate")
+        return Outcome("authenticate", session)
+    charge = payments.new_charge(store, pi, details, billing)
+    if card.behaviour == payments.DECLINE:
+        payments.fail(store, pi, charge, card.code, card.message, card.decline_code)
+        return Outcome("error", session, card.message)
+    payments.succeed(store, pi, charge)
+    _complete(store, session, billing["email"], name)
+    return Outcome("paid", session)
+
+
+def authenticate(store: Store, session_id: str, ok: bool) -> Outcome:
+    session = open_session(store, session_id)
+    pi = store.find(session["payment_intent"])
+    pending = store.extras[session_id].get("card")
+    if pi is None or pi["status"] != "requires_action" or pending is None:
+        return Outcome("error", session, "There is no payment waiting for authentication.")
+    store.extras[session_id]["card"] = None
+    if not ok:
+        payments.authentication_failed(store, pi)
+        return Outcome("error", session, payments.AUTH_FAILED)
+    details, billing = pending
+    charge = payments.new_charge(store, pi, details, billing)
+    payments.succeed(store, pi, charge)
+    _complete(store, session, billing["email"], billing["name"])
+    return Outcome("paid", session)
+
+
+def pay_bank(store: Store, session_id: str, routing: str = payments.TEST_ROUTING,
+             account: str = payments.TEST_ACCOUNT, *, name: str | None = None,
+             email: str | None = None) -> Outcome:
+    session = open_session(store, session_id)
+    if "us_bank_account" not in session["payment_method_types"]:
+        return Outcome("error", session, "US bank accounts are not accepted for this payment.")
+    routing, account = routing.strip(), account.strip()
+    if routing != payments.TEST_ROUTING:
+        return Outcome("error", session, "Invalid routing number. In test mode use 110000000.")
+    if account != payments.TEST_ACCOUNT:
+        return Outcome("error", session, "Invalid account number. In test mode use "
+                       "000123456789.")
+    pi = _intent(store, session)
+    billing = {"email": email or session["customer_email"], "name": name}
+    charge = payments.new_charge(store, pi, payments.bank_details(routing, account), billing)
+    payments.processing(store, pi, charge)
+    _complete(store, session, billing["email"], name)
+    return Outcome("processing", session)
+
+
+def _ach(store: Store, pi_id: str) -> tuple[dict, dict, dict | None]:
+    pi = store.get("payment_intent", pi_id)
+    if pi["status"] != "processing":
+        raise StripeError(f"PaymentIntent {pi_id} is not processing (status: {pi['status']}).",
+                          param="payment_intent", code="payment_intent_unexpected_state")
+    charge = store.get("charge", pi["latest_charge"])
+    sessions = [s for s in store.all("checkout.session") if s["payment_intent"] == pi_id]
+    return pi, charge, sessions[0] if sessions else None
+
+
+def settle(store: Store, pi_id: str) -> dict:
+    pi, charge, session = _ach(store, pi_id)
+    payments.succeed(store, pi, charge)
+    if session is not None:
+        session["payment_status"] = "paid"
+        store.emit("checkout.session.async_payment_succeeded", session)
+    return pi
+
+
+def fail_payment(store: Store, pi_id: str, code: str = "insufficient_funds") -> dict:
+    if code not in ACH_FAILURES:
+        raise StripeError(f"Unknown failure code {code}; use one of {', '.join(ACH_FAILURES)}",
+                          param="code")
+    pi, charge, session = _ach(store, pi_id)
+    payments.fail(store, pi, charge, code, ACH_FAILURES[code])
+    if session is not None:
+        store.emit("checkout.session.async_payment_failed", session)
+    return pi
