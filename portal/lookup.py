@@ -21,8 +21,7 @@ class NotBuilt(Exception):
 
 def customer_accounts(settings: Settings, customer_id: str, as_of: date) -> tuple[Customer | None, list[Account]]:
     """(customer, accounts as of a date) from the ledger as the last build indexed it."""
-    head = st.load_head(settings.state_dir)
-    body = st.load_body(settings.state_dir, head) if head else None
+    _, body = st.load_both(settings.state_dir)
     if body is None:
         raise NotBuilt("no build state: run `portal build`")
     if customer_id not in body.customer_lines:

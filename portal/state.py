@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import time
 from array import array
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -100,6 +101,20 @@ def load_body(state_dir: Path, head: Head) -> Body | None:
     if body is None or body[0] != _tag(head):
         return None  # written by another build than the head: do a full build
     return body[1]
+
+
+def load_both(state_dir: Path, tries: int = 50) -> tuple[Head | None, Body | None]:
+    """A head and the body written with it, for a reader while builds may be saving (they write
+    the body, then the head: a reader between the two retries)."""
+    for _ in range(tries):
+        head = load_head(state_dir)
+        if head is None:
+            return None, None
+        body = load_body(state_dir, head)
+        if body is not None:
+            return head, body
+        time.sleep(0.02)
+    return head, None
 
 
 def save(state_dir: Path, head: Head, body: Body | None) -> None:

@@ -33,3 +33,21 @@ def test_unknown_customer_and_missing_state(project):
         customer_accounts(project.settings(), "C1", date(2026, 11, 25))
     project.build()
     assert customer_accounts(project.settings(), "NOPE", date(2026, 11, 25)) == (None, [])
+
+
+def test_a_reader_between_a_builds_body_and_head_gets_a_matching_pair(project):
+    import pickle
+    import threading
+
+    from portal import state as st
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n")
+    project.build()
+    s = project.settings()
+    head_path, _ = st.paths(s.state_dir)
+    head = st.load_head(s.state_dir)
+    stale = pickle.dumps(st.Head(global_digest="an older build", out=head.out, files=head.files))
+    good = head_path.read_bytes()
+    head_path.write_bytes(stale)  # the body is new, the head not yet written
+    threading.Timer(0.1, lambda: head_path.write_bytes(good)).start()
+    customer, (acct,) = customer_accounts(s, "C1", date(2026, 11, 25))
+    assert acct.balance == Decimal("100.00")
