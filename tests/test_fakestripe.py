@@ -46,7 +46,8 @@ class Receiver:
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True,
                                   request_handler=_Quiet)
         self.url = f"http://127.0.0.1:{self.server.server_port}/stripe/webhook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
         self.thread.start()
 
     def app(self, environ, start_response):

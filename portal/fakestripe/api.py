@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import balance, checkout, refunds
-from .params import not_implemented, only
+from .params import only
 from .store import Store
 from .wire import StripeError, in_range, paginate
 
@@ -215,5 +215,3 @@ ROUTES = [
     Route("GET", "/v1/payouts/<id>", "PayoutRetrieveParams", retrieve("payout")),
     Route("GET", "/v1/balance", "BalanceRetrieveParams", retrieve_balance),
 ]
-
-__all__ = ["ROUTES", "Route", "expand", "not_implemented"]

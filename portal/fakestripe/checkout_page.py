@@ -16,12 +16,14 @@ A successful payment answers 303 to ``success_url`` with ``{CHECKOUT_SESSION_ID}
 """
 from __future__ import annotations
 
+import copy
 import html
 import re
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 
+from . import confirm
 from .fees import format_amount
 from .payments import TEST_ACCOUNT, TEST_ROUTING
 from .wire import StripeError
@@ -151,16 +153,15 @@ def _expiry(text: str) -> tuple[int, int] | None:
 
 def handle(fake: FakeStripe, request: Request) -> Response:
     match = re.fullmatch(r"/c/pay/([A-Za-z0-9_]+)(/authenticate)?/?", request.path)
-    store = fake.store
-    with store.lock:
-        session = store.find(match.group(1)) if match else None
+    fake._run(lambda store: None)               # let time act (expiry) and deliver its events
+    with fake.store.lock:
+        session = fake.store.find(match.group(1)) if match else None
         if session is None or session["object"] != "checkout.session":
             return Response("<!doctype html><title>Not found</title><h1>Something went wrong"
                             "</h1><p>The page you were looking for could not be found.</p>",
                             status=404, mimetype="text/html")
-        fake.tick()
-        session = store.find(match.group(1))
-        pi = store.find(session["payment_intent"])
+        session = copy.deepcopy(session)
+        pi = fake.store.find(session["payment_intent"])
         waiting = pi is not None and pi["status"] == "requires_action"
     if session["status"] != "open":
         return render_closed(session)
@@ -169,10 +170,10 @@ def handle(fake: FakeStripe, request: Request) -> Response:
     form = request.form.to_dict()
     try:
         if match.group(2):
-            outcome = fake._run(lambda s: fake._checkout.authenticate(
+            outcome = fake._run(lambda s: confirm.authenticate(
                 s, session["id"], form.get("action") == "complete"))
         elif form.get("method") == "bank":
-            outcome = fake._run(lambda s: fake._checkout.pay_bank(
+            outcome = fake._run(lambda s: confirm.pay_bank(
                 s, session["id"], form.get("routingNumber", ""), form.get("accountNumber", ""),
                 name=form.get("accountHolderName") or None, email=form.get("email") or None))
         else:
@@ -180,7 +181,7 @@ def handle(fake: FakeStripe, request: Request) -> Response:
             if expiry is None:
                 return render_form(fake, session, "Your card's expiration date is incomplete.",
                                    form)
-            outcome = fake._run(lambda s: fake._checkout.pay_card(
+            outcome = fake._run(lambda s: confirm.pay_card(
                 s, session["id"], form.get("cardNumber", ""), exp_month=expiry[0],
                 exp_year=expiry[1], name=form.get("billingName") or None,
                 email=form.get("email") or None))

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from . import balance, checkout, disputes, refunds
+from . import balance, checkout, confirm, disputes, refunds
 from .fees import Fees
 from .server import App
 from .store import Config, Store
@@ -26,8 +26,6 @@ class FakeStripe:
     ``deliver``: "sync" (webhooks sent before the causing call returns), "async" or "manual".
     ``settlement_days``: how long charge funds stay pending before payouts can sweep them.
     """
-
-    _checkout = checkout
 
     def __init__(self, webhook_url: str | None = None,
                  webhook_secret: str = "whsec_test_fakestripe",
@@ -59,8 +57,8 @@ class FakeStripe:
                                    request_handler=None if self.log_requests else _QuietHandler)
         self.port = self._server.server_port
         self.base_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fakestripe",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="fakestripe", daemon=True)
         self._thread.start()
         return self.base_url
 
@@ -119,28 +117,28 @@ class FakeStripe:
         method="bank": a US bank account debit, left ``processing``.
         """
         if method == "bank":
-            return self._run(lambda s: checkout.pay_bank(s, session_id, routing, account,
+            return self._run(lambda s: confirm.pay_bank(s, session_id, routing, account,
                                                          name=name, email=email).session)
         if method != "card":
             raise ValueError("method must be 'card' or 'bank'")
-        outcome = self._run(lambda s: checkout.pay_card(s, session_id, card, name=name,
+        outcome = self._run(lambda s: confirm.pay_card(s, session_id, card, name=name,
                                                         email=email))
         if outcome.kind == "authenticate" and authenticate in ("complete", "fail"):
-            outcome = self._run(lambda s: checkout.authenticate(s, session_id,
+            outcome = self._run(lambda s: confirm.authenticate(s, session_id,
                                                                 authenticate == "complete"))
         return outcome.session
 
     def authenticate(self, session_id: str, ok: bool = True) -> dict:
-        return self._run(lambda s: checkout.authenticate(s, session_id, ok).session)
+        return self._run(lambda s: confirm.authenticate(s, session_id, ok).session)
 
     def expire_session(self, session_id: str) -> dict:
         return self._run(lambda s: checkout.expire(s, session_id))
 
     def settle(self, payment_intent_id: str) -> dict:
-        return self._run(lambda s: checkout.settle(s, payment_intent_id))
+        return self._run(lambda s: confirm.settle(s, payment_intent_id))
 
     def fail(self, payment_intent_id: str, code: str = "insufficient_funds") -> dict:
-        return self._run(lambda s: checkout.fail_payment(s, payment_intent_id, code))
+        return self._run(lambda s: confirm.fail_payment(s, payment_intent_id, code))
 
     # -- after the payment -------------------------------------------------------------------
     def dispute(self, charge_id: str, reason: str | None = None,

@@ -120,9 +120,9 @@ class App:
                                              {**headers, "Idempotent-Replayed": "true",
                                               "Original-Request": saved["request_id"]})
                 params = validate(raw, route.params)
-                store.context = RequestContext(request_id, idempotency_key)
                 try:
                     self.fake.tick()
+                    store.context = RequestContext(request_id, idempotency_key)
                     result = route.handler(store, params, self.fake.base_url, **args)
                     body = expand(store, result, params.get("expand"))
                 finally:
