@@ -162,6 +162,22 @@ def test_form_decoding_of_bracketed_keys():
         {"a": {"b": [{"c": "1"}, {"c": "true"}]}, "d": ""}
 
 
+def test_raw_wire_expand_forms_and_list_envelope(client, fake):
+    s = paid_card_session(client, fake)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    r = requests.get(f"{fake.base_url}/v1/checkout/sessions/{s.id}?expand[]=payment_intent",
+                     headers=auth, timeout=10)
+    assert r.json()["payment_intent"]["object"] == "payment_intent"
+    r = requests.get(f"{fake.base_url}/v1/charges", headers=auth, timeout=10,
+                     params={"expand[0]": "data.payment_intent", "limit": "1"})
+    body = r.json()
+    assert set(body) == {"object", "data", "has_more", "url"}
+    assert (body["object"], body["has_more"], body["url"]) == ("list", False, "/v1/charges")
+    assert body["data"][0]["payment_intent"]["id"] == s.payment_intent.id
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert r.headers["Stripe-Version"] == API_VERSION
+
+
 def test_api_key_required_with_stripe_error_envelope(fake):
     r = requests.get(f"{fake.base_url}/v1/events", timeout=10)
     assert r.status_code == 401
@@ -666,6 +682,10 @@ def test_payout_reconciles_with_balance_transactions(receiver):
         assert {"payout.paid", "payout.reconciliation_completed"} <= set(receiver.types())
         assert [p.id for p in client.v1.payouts.list({"status": "paid"}).data] == [payout.id]
         assert client.v1.payouts.list({"status": "failed"}).data == []
+        assert [p.id for p in client.v1.payouts.list(
+            {"arrival_date": {"gte": payout.arrival_date}, "created": {"lte": fake.now()}}
+        ).data] == [payout.id]
+        assert client.v1.payouts.list({"arrival_date": {"gt": payout.arrival_date}}).data == []
 
         lines = list(client.v1.balance_transactions.list(
             {"payout": payout.id, "expand": ["data.source"]}).auto_paging_iter())
