@@ -47,7 +47,8 @@ def test_a_reader_between_a_builds_body_and_head_gets_a_matching_pair(project):
     head = st.load_head(s.state_dir)
     stale = pickle.dumps(st.Head(global_digest="an older build", out=head.out, files=head.files))
     good = head_path.read_bytes()
-    head_path.write_bytes(stale)  # the body is new, the head not yet written
-    threading.Timer(0.1, lambda: head_path.write_bytes(good)).start()
+    from portal.publish import write_atomic
+    write_atomic(head_path, stale, durable=False)  # the body is new, the head not yet written
+    threading.Timer(0.1, lambda: write_atomic(head_path, good, durable=False)).start()  # as save() does
     customer, (acct,) = customer_accounts(s, "C1", date(2026, 11, 25))
     assert acct.balance == Decimal("100.00")
