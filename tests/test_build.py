@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
 from decimal import Decimal
 
 from portal import state as st
-from portal.builder import build
 from portal.model import InputError
 
 ENTRIES = """\

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import typing
 
 import pytest
 import requests

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
-import os
 import random
 import signal
 import subprocess
@@ -12,7 +11,6 @@ import time
 from datetime import date
 from decimal import Decimal
 
-import pytest
 
 from portal.journal import FILE, Journal, Row
 
