@@ -105,3 +105,15 @@ def test_payment_only_deployment_serves_no_statements_and_links_back_to_the_stat
         r = c.post("/pay", data={"token": Signer([KEY]).pay_token("C1", 1, date.today()), "currency": "USD",
                                  "choice": "balance"})
     assert r.status_code == 503 and f"https://pay.acme.example/s/{token}/" in r.get_data(as_text=True)
+
+
+def test_oversized_requests_are_refused(project, monkeypatch):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_x")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_x")
+    project.build()
+    app = create_app({"PORTAL_ROOT": str(project.root)})
+    with app.test_client() as c:
+        assert c.post("/stripe/webhook", data=b"x" * (300 * 1024),
+                      headers={"Stripe-Signature": "t=1,v1=0"}).status_code == 413
+        assert c.post("/pay", data={"token": "x" * (300 * 1024)}).status_code == 413
+    assert not (project.ledger / FILE).exists()
