@@ -85,18 +85,23 @@ def cmd_check(args) -> int:
     return 0
 
 
-def cmd_link(args) -> int:
+def _customer(s, customer_id: str):
+    """A customer from customers.csv, or InputError naming what is wrong."""
     from . import ledger
     from .model import Problem
-    from .signing import Signer, load_keys, statement_url
-    s = _settings(args)
     customers, _, _, problems = ledger.read_customers(s)
     if problems:
         raise InputError(problems)
-    c = customers.get(args.customer_id)
+    c = customers.get(customer_id)
     if c is None:
-        raise InputError([Problem(ledger.rel(s.ledger_dir / ledger.CUSTOMERS, s), 0,
-                                  f"no customer {args.customer_id!r}")])
+        raise InputError([Problem(ledger.rel(s.ledger_dir / ledger.CUSTOMERS, s), 0, f"no customer {customer_id!r}")])
+    return c
+
+
+def cmd_link(args) -> int:
+    from .signing import Signer, load_keys, statement_url
+    s = _settings(args)
+    c = _customer(s, args.customer_id)
     print(statement_url(s.base_url, Signer(load_keys(s.state_dir)).link_token(c.id, c.link_version)))
     return 0
 
@@ -139,17 +144,11 @@ def cmd_sync(args) -> int:
 
 
 def cmd_note(args) -> int:
-    from . import contacts, ledger
+    from . import contacts
     from .model import Problem
     from .money import MoneyError, parse_amount
     s = _settings(args)
-    customers, _, _, problems = ledger.read_customers(s)
-    if problems:
-        raise InputError(problems)
-    c = customers.get(args.customer_id)
-    where = ledger.rel(s.ledger_dir / ledger.CUSTOMERS, s)
-    if c is None:
-        raise InputError([Problem(where, 0, f"no customer {args.customer_id!r}")])
+    c = _customer(s, args.customer_id)
     if bool(args.promise_date) != bool(args.promise_amount):
         raise InputError([Problem("portal note", 0, "a promise needs both --promise-date and --promise-amount")])
     amount = None
