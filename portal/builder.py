@@ -6,10 +6,9 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
-from . import state as st
+from . import aging, report, state as st
 from .fullbuild import full
 from .incremental import changed_inputs, incremental
 from .publish import Publisher
@@ -21,7 +20,7 @@ from .timing import phase, report_memory
 
 # Code whose change alters the pages: part of every page's inputs.
 CODE = ("accounts.py", "site.py", "money.py", "ledger.py", "model.py", "signing.py", "fullbuild.py", "staff.py",
-        "state.py")
+        "state.py", "aging.py", "report.py")
 
 
 @dataclass
@@ -67,8 +66,12 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     if head is not None:
         sigs, names, changed, removed, customers_changed, grown = changed_inputs(settings, head)
         if not (changed or removed or customers_changed):
-            if sigs != head.files:  # touched but identical: remember the new times
-                head.files = sigs
+            contacts = report.contacts_signature(settings)
+            if contacts != head.contacts or not report.report_path(settings.staff_dir, None)[0].exists():
+                with phase("aging report"):
+                    report.write(settings, as_of, head.totals, st.load_body(settings.state_dir, head))
+            if sigs != head.files or contacts != head.contacts:  # touched but identical: remember the new times
+                head.files, head.contacts = sigs, contacts
                 st.save(settings.state_dir, head, None)  # the body stays valid: see load_body
             return _done(result, head, started, "no change")
         with phase("load state"):
@@ -78,14 +81,16 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, body,
                                                    head.totals, names, changed, removed, customers_changed, grown)
     else:
-        body, sigs, result.written = full(settings, as_of, gdigest, signer, pages, publisher, workers, progress)
-        totals = st.totals(body.pages)
+        body, sigs, result.written, totals = full(settings, as_of, gdigest, signer, pages, publisher, workers,
+                                                  progress)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
-                   customers=len(body.pages))
+                   customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.contacts_signature(settings))
     with phase("save state"):
         st.save(settings.state_dir, head, body)
     with phase("links.csv"):
         write_links(settings, body.pages, st.LINK_ROWS)
+    with phase("aging report"):
+        report.write(settings, as_of, totals, body)
     report_memory("build")
     return _done(result, head, started)
 
@@ -93,7 +98,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
 def _done(result: Result, head: st.Head, started: float, mode: str | None = None) -> Result:
     result.mode = mode or result.mode
     result.customers = head.customers
-    result.receivables = {c: (Decimal(b), Decimal(o)) for c, (b, o) in head.totals.items()}
+    result.receivables = {c: (v[aging.BALANCE], v[aging.OVERDUE]) for c, v in st.read_totals(head.totals).items()}
     result.seconds = time.perf_counter() - started
     return result
 
@@ -101,7 +106,7 @@ def _done(result: Result, head: st.Head, started: float, mode: str | None = None
 def check(settings: Settings, as_of: date | None = None, workers: int | None = None) -> int:
     """Read and validate everything, write nothing. Returns the number of customers."""
     signer = Signer(load_keys(settings.state_dir))
-    body, _, _ = full(settings, as_of or date.today(), "", signer, [], None, workers)
+    body, _, _, _ = full(settings, as_of or date.today(), "", signer, [], None, workers)
     return len(body.customer_lines)
 
 

@@ -19,11 +19,12 @@ from datetime import date
 from pathlib import Path
 
 from . import accounts as acc
+from . import aging, report
 from . import journal, ledger, state as st
 from .model import Customer, Entry, InputError, Problem
 from .publish import Publisher, write_file, write_page
 from .settings import Settings
-from .signing import Signer
+from .signing import Signer, statement_url
 from .site import SiteRenderer, entries_digest
 from .staff import link_rows
 from .timing import note, phase, report_memory
@@ -45,6 +46,7 @@ class Job:
     pages: list
     estimate: int = 0  # customers, for progress
     customers: dict | None = None  # set for an incremental build's single process
+    figures_only: bool = False  # no staging: still compute the page records (for a report as of a date)
 
 
 _JOB: Job | None = None
@@ -52,10 +54,11 @@ _PROGRESS = None
 
 
 def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: list,
-         publisher: Publisher | None, workers: int | None = None, progress=None):
-    """Read, check and render everything; publish unless `publisher` is None (check only).
+         publisher: Publisher | None, workers: int | None = None, progress=None, figures_only: bool = False):
+    """Read, check and render everything; publish unless `publisher` is None (check only, or with
+    `figures_only` the page records without pages, for a report as of another date).
 
-    Returns (state body, file signatures, pages written).
+    Returns (state body, file signatures, pages written, totals for the head).
     """
     cpath = settings.ledger_dir / ledger.CUSTOMERS
     size = cpath.stat().st_size if cpath.exists() else 0
@@ -66,7 +69,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
     # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
     staging = publisher.begin() if publisher else None
     job = Job(settings, shards, files, as_of, gdigest, staging, signer, pages,
-              estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0)
+              estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only)
     problems: list[Problem] = []
     try:
         with phase("workers"):
@@ -84,13 +87,17 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
             raise InputError(problems)
         with phase("merge"):
             body = st.Body(files=[ledger.rel(p, settings) for p in files])
+            totals: dict = {}
             for r in results:
+                for cur, v in r["totals"].items():
+                    aging.add(totals, {cur: v})
                 body.pages.update(r["pages"])
                 body.lines.update(r["lines"])
                 body.customer_lines.update(r["customer_lines"])
             sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [settings.ledger_dir / ledger.CUSTOMERS, *files]}
+            totals = st.text_totals(totals)
         if publisher is None:
-            return body, sigs, 0
+            return body, sigs, 0, totals
         with phase("publish"):
             _, body.shared = stage_shared(settings, pages, staging, {}, fresh=True)
             publisher.swap()
@@ -98,7 +105,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         if publisher:
             publisher.abort()
         raise
-    return body, sigs, len(body.pages)
+    return body, sigs, len(body.pages), totals
 
 
 def _where(packed: str) -> tuple:
@@ -156,21 +163,23 @@ def _shard(w: int) -> dict:
     finally:
         gc.enable()
     out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
-           "customer_lines": {cid: where[cid] for cid in customers}}
-    if problems or customer_problems or unresolved or job.staging is None:
+           "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}}
+    if problems or customer_problems or unresolved or (job.staging is None and not job.figures_only):
         return out
     with phase(f"shard {w} render+write"):
-        renderer = SiteRenderer(settings, job.pages)
-        pages, lines = out["pages"], out["lines"]
+        renderer = SiteRenderer(settings, job.pages) if job.staging is not None else None
+        pages, lines, totals = out["pages"], out["lines"], out["totals"]
         clock = time.perf_counter
         rendering = 0.0
         staging = str(job.staging)
-        os.makedirs(f"{staging}/s", exist_ok=True)
+        if renderer is not None:
+            os.makedirs(f"{staging}/s", exist_ok=True)
         for n, c in enumerate(mine, 1):
             t = clock()
-            record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id])
+            record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id], totals=totals)
             rendering += clock() - t
-            write_page(staging, record[st.TOKEN], html)
+            if html is not None:
+                write_page(staging, record[st.TOKEN], html)
             pages[c.id] = record
             pairs = index.get(c.id)
             lines[c.id] = pairs.tobytes() if pairs is not None else b""
@@ -258,9 +267,10 @@ class _Counter:
             self.callback(self.done, self.total)
 
 
-def render_customer(job: Job, renderer: SiteRenderer, c: Customer, entries: list[Entry], refs,
-                    previous: tuple | None = None):
-    """One customer's statement: (page record, html); html is None when `previous` is still current."""
+def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,
+                    previous: tuple | None = None, totals: dict | None = None):
+    """One customer's statement: (page record, html); html is None when `previous` is still current
+    or there is no renderer (figures only, for a report). Adds the customer's figures to `totals`."""
     digest = entries_digest(entries)
     cdigest = customer_digest(c)
     page_digest = hashlib.sha256(f"{job.global_digest}|{cdigest}|{digest[0]}".encode()).hexdigest()
@@ -268,10 +278,16 @@ def render_customer(job: Job, renderer: SiteRenderer, c: Customer, entries: list
     if previous is not None and previous[st.DIGEST] == page_digest and previous[st.TOKEN] == token:
         return previous, None
     accts = acc.accounts(entries, job.as_of, job.settings.recent_days)
-    html = renderer.statement_html(c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), digest)
+    html = None if renderer is None else renderer.statement_html(
+        c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), digest)
+    figures = aging.figures(accts, entries, job.as_of)
+    if totals is not None:
+        aging.add(totals, figures)
     balances = {a.currency: (a.balance, a.overdue) for a in accts}
-    rows = link_rows(job.settings, c, token, balances)
-    return st.page(page_digest, token, balances, refs, cdigest, rows), html
+    url = statement_url(job.settings.base_url, token)
+    return st.page(page_digest, token, figures, refs, cdigest, link_rows(c, url, balances),
+                   report.customer_rows(c, accts, entries, job.as_of, url),
+                   max(map(aging.oldest_days, accts), default=0)), html
 
 
 def customer_digest(c: Customer) -> str:

@@ -11,7 +11,7 @@ from datetime import date
 from . import journal, ledger, state as st
 from .accounts import Account, accounts
 from .incremental import read_indexed_rows
-from .model import Customer
+from .model import Customer, Entry
 from .settings import Settings
 
 
@@ -24,14 +24,26 @@ def customer_accounts(settings: Settings, customer_id: str, as_of: date) -> tupl
     _, body = st.load_both(settings.state_dir)
     if body is None:
         raise NotBuilt("no build state: run `portal build`")
-    if customer_id not in body.customer_lines:
-        return None, []
+    found = accounts_of(settings, body, [customer_id], as_of)
+    return found.get(customer_id, (None, []))
+
+
+def accounts_of(settings: Settings, body: st.Body, ids, as_of: date) -> dict[str, tuple[Customer, list[Account]]]:
+    """{customer id: (customer, accounts as of a date)} for many customers, reading the ledger once."""
     customers = ledger.CustomerIndex(settings, body.customer_lines)
-    customer = customers.get(customer_id)
+    return {cid: (customers[cid], accounts(es, as_of, settings.recent_days))
+            for cid, es in entries_of(settings, body, ids, customers).items()}
+
+
+def entries_of(settings: Settings, body: st.Body, ids, customers=None) -> dict[str, list[Entry]]:
+    """{customer id: entries} where the last build indexed them, each online payment at its latest
+    state. Ids the build does not know are left out."""
+    customers = customers or ledger.CustomerIndex(settings, body.customer_lines)
     names = {name: settings.root / name for name in body.files if name}
     reader = ledger.EntryReader(settings, customers)
-    rows = read_indexed_rows(body, body.files, names, reader, [customer_id])[customer_id]
-    entries = [e for e, _ in sorted(rows, key=lambda x: (x[0].path, x[0].line))]
-    if any(e.path.endswith(journal.FILE) for e in entries):
-        entries = journal.collapse(entries)
-    return customer, accounts(entries, as_of, settings.recent_days)
+    wanted = [cid for cid in ids if cid in body.customer_lines]
+    out = {}
+    for cid, rows in read_indexed_rows(body, body.files, names, reader, wanted).items():
+        entries = [e for e, _ in sorted(rows, key=lambda x: (x[0].path, x[0].line))]
+        out[cid] = journal.collapse(entries) if any(e.path.endswith(journal.FILE) for e in entries) else entries
+    return out

@@ -7,7 +7,6 @@ import io
 from .money import plain
 from .publish import write_atomic
 from .settings import Settings
-from .signing import statement_url
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -20,11 +19,10 @@ def safe_cell(value: str) -> str:
 LINKS_HEADER = "customer_id,name,email,url,currency,balance,overdue\n"
 
 
-def link_rows(settings: Settings, customer, token: str, balances: dict) -> str:
+def link_rows(customer, url: str, balances: dict) -> str:
     """A customer's links.csv rows (one per currency), made when its page is rendered."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    url = statement_url(settings.base_url, token)
     for cur, (bal, overdue) in sorted(balances.items()) or [(customer.currency, (None, None))]:
         w.writerow([safe_cell(customer.id), safe_cell(customer.name), safe_cell(customer.email), url, cur,
                     plain(bal, cur) if bal is not None else plain(0, cur),

@@ -15,27 +15,32 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from . import aging
 from .publish import write_atomic
 
-FORMAT = 6
+FORMAT = 7
 
-# A customer's page record: a plain tuple, fields by position.
-DIGEST, TOKEN, BALANCES, INVOICES, CUSTOMER_DIGEST, LINK_ROWS = range(6)
+# A customer's page record: a plain tuple, fields by position. FIGURES is the customer's aging
+# figures (aging.encode); REPORT_ROWS their aging-report CSV rows but the contact columns; RANK
+# the days past due of their oldest unpaid item, to order the report without decoding figures.
+DIGEST, TOKEN, FIGURES, INVOICES, CUSTOMER_DIGEST, LINK_ROWS, REPORT_ROWS, RANK = range(8)
 
 
-def page(digest: str, token: str, balances: dict, invoices, customer_digest: str, link_rows: str) -> tuple:
-    """A page record. balances: {currency: (balance, overdue)} as Decimals; stored as text."""
-    bal = "|".join(f"{c}:{b}:{o}" for c, (b, o) in sorted(balances.items()))
-    return (digest, token, bal, "\x1f".join(invoices), customer_digest, link_rows)
+def page(digest: str, token: str, figures: dict, invoices, customer_digest: str, link_rows: str,
+         report_rows: str, rank: int) -> tuple:
+    """A page record. figures: {currency: aging figures vector}; stored as text."""
+    return (digest, token, aging.encode(figures), "\x1f".join(invoices), customer_digest, link_rows,
+            report_rows, rank)
+
+
+def figures(record: tuple) -> dict:
+    """{currency: aging figures vector} of a page record."""
+    return aging.decode(record[FIGURES])
 
 
 def balances(record: tuple) -> dict:
     """{currency: (balance, overdue)} of a page record, as Decimals."""
-    out = {}
-    for part in record[BALANCES].split("|") if record[BALANCES] else ():
-        c, b, o = part.split(":")
-        out[c] = (Decimal(b), Decimal(o))
-    return out
+    return {cur: (v[aging.BALANCE], v[aging.OVERDUE]) for cur, v in figures(record).items()}
 
 
 def invoice_refs(record: tuple) -> list[str]:
@@ -65,7 +70,9 @@ class Head:
     global_digest: str = ""
     out: str = ""
     files: dict = field(default_factory=dict)  # rel path -> (size, mtime_ns, sha256)
-    totals: dict = field(default_factory=dict)  # currency -> (balance, overdue) as text
+    totals: dict = field(default_factory=dict)  # currency -> aging figures summed over customers, as text
+    as_of: str = ""  # the statement date the pages were built for
+    contacts: tuple = ()  # contacts.csv's signature when the report was last written
     customers: int = 0
 
 
@@ -143,25 +150,21 @@ def owner_of(pages: dict, ref: str, skip=()) -> str | None:
 
 def adjust_totals(totals: dict, removed: list[tuple], added: list[tuple]) -> dict:
     """Totals after replacing some page records by others (an incremental build)."""
-    out = {c: [Decimal(b), Decimal(o)] for c, (b, o) in totals.items()}
+    out = read_totals(totals)
     for sign, records in ((-1, removed), (1, added)):
         for rec in records:
-            for cur, (bal, overdue) in balances(rec).items():
-                t = out.setdefault(cur, [Decimal(0), Decimal(0)])
-                t[0] += sign * bal
-                t[1] += sign * overdue
-    return {k: (str(v[0]), str(v[1])) for k, v in sorted(out.items()) if v[0] or v[1] or k in totals}
+            aging.add(out, figures(rec), sign)
+    return {cur: v for cur, v in text_totals(out).items() if any(v) or cur in totals}
 
 
-def totals(pages: dict) -> dict:
-    """Total balance and overdue per currency over all page records (as text)."""
-    out: dict[str, list] = {}
-    for rec in pages.values():
-        for cur, (bal, overdue) in balances(rec).items():
-            t = out.setdefault(cur, [Decimal(0), Decimal(0)])
-            t[0] += bal
-            t[1] += overdue
-    return {k: (str(v[0]), str(v[1])) for k, v in sorted(out.items())}
+def read_totals(totals: dict) -> dict:
+    """Head totals as {currency: figures vector of Decimals}."""
+    return {cur: [Decimal(x) if x else aging.ZERO for x in v] for cur, v in totals.items()}
+
+
+def text_totals(totals: dict) -> dict:
+    """Totals for the head: {currency: tuple of text}, zeros empty."""
+    return {cur: tuple(str(x) if x else "" for x in v) for cur, v in sorted(totals.items())}
 
 
 def file_sig(path: Path, old: tuple | None) -> tuple:
