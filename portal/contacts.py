@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import io
+import json
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -18,7 +19,7 @@ from .staff import safe_cell
 
 FILE = "contacts.csv"
 COLUMNS = ("date", "customer_id", "channel", "stage", "recipient", "note", "promise_date", "promise_amount",
-           "currency")
+           "currency", "items")  # new columns only ever go at the end: old files stay readable
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,15 @@ class Contact:
     promise_date: date | None = None
     promise_amount: Decimal | None = None
     currency: str = ""
+    items: tuple[str, ...] = ()  # the item refs a reminder named (its identity, with the stage)
 
     def csv(self) -> str:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow([
             self.date.isoformat(), safe_cell(self.customer_id), self.channel, self.stage, safe_cell(self.recipient),
             safe_cell(self.note), self.promise_date.isoformat() if self.promise_date else "",
-            "" if self.promise_amount is None else str(self.promise_amount), self.currency])
+            "" if self.promise_amount is None else str(self.promise_amount), self.currency,
+            json.dumps(list(self.items)) if self.items else ""])
         return buf.getvalue()
 
 
@@ -69,16 +72,29 @@ def read(ledger_dir: Path) -> list[Contact]:
         return []
     out = []
     with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
+        for row in csv.DictReader(f, restkey="more"):
+            # A file begun before the items column: its header is shorter than the rows appended since.
+            items = row.get("items") or (row.get("more") or [""])[0]
             try:
                 out.append(Contact(
                     date.fromisoformat(row["date"]), row["customer_id"].lstrip("'"), row["channel"], row["note"],
                     row["stage"], row["recipient"],
                     date.fromisoformat(row["promise_date"]) if row.get("promise_date") else None,
-                    Decimal(row["promise_amount"]) if row.get("promise_amount") else None, row.get("currency", "")))
+                    Decimal(row["promise_amount"]) if row.get("promise_amount") else None, row.get("currency") or "",
+                    _items(items)))
             except (KeyError, ValueError, TypeError, ArithmeticError):
                 continue
     return out
+
+
+def _items(cell: str) -> tuple[str, ...]:
+    """A JSON list of refs (refs may hold any character, so no separator would do)."""
+    if not cell:
+        return ()
+    refs = json.loads(cell)
+    if not isinstance(refs, list):
+        raise ValueError("items is not a list")
+    return tuple(str(r) for r in refs)
 
 
 def open_promise(contacts: list[Contact], customer_id: str, today: date) -> Contact | None:

@@ -1,4 +1,4 @@
-"""One customer's current accounts, read from the last build's state (for the payment service).
+"""Customers' current accounts, read from the last build's state (the payment service, reminders).
 
 The service never trusts the page or the form for what is owed: it reads the customer's rows from
 the ledger files where the last build indexed them, with the payment service's own recorded
@@ -10,7 +10,7 @@ from datetime import date
 
 from . import journal, ledger, state as st
 from .accounts import Account, accounts
-from .incremental import read_indexed_rows
+from .incremental import changed_inputs, read_indexed_rows
 from .model import Customer, Entry
 from .settings import Settings
 
@@ -26,6 +26,23 @@ def customer_accounts(settings: Settings, customer_id: str, as_of: date) -> tupl
         raise NotBuilt("no build state: run `portal build`")
     found = accounts_of(settings, body, [customer_id], as_of)
     return found.get(customer_id, (None, []))
+
+
+def current_state(settings: Settings) -> st.Body:
+    """The last build's state, refused if the ledger changed since (so we never act on stale figures)."""
+    head, body = st.load_both(settings.state_dir)
+    if body is None:
+        raise NotBuilt("no build state: run `portal build` first")
+    _, _, changed, removed, customers_changed, _ = changed_inputs(settings, head)
+    if changed or removed or customers_changed:
+        names = changed + removed + (["customers.csv"] if customers_changed else [])
+        raise NotBuilt(f"the ledger changed since the last build ({', '.join(names)}): run `portal build` first")
+    return body
+
+
+def owing(body: st.Body) -> list[str]:
+    """Customers whose page record shows a positive balance in some currency (no ledger read)."""
+    return [cid for cid, rec in body.pages.items() if any(b > 0 for b, _ in st.balances(rec).values())]
 
 
 def accounts_of(settings: Settings, body: st.Body, ids, as_of: date) -> dict[str, tuple[Customer, list[Account]]]:
