@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ARTIFACTS, SETTINGS
 from portal.signing import Signer, load_keys
-from portal.stripefake import FakeStripe
+from portal.fakestripe import FakeStripe
 from portal.web import create_app
 
 WHSEC = "whsec_browser_test_secret"
@@ -18,17 +18,17 @@ HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 
 @pytest.fixture
 def shop(project, live_server, monkeypatch):
-    fake = FakeStripe(webhook_secret=WHSEC)
+    fake = FakeStripe(webhook_secret=WHSEC, deliver="async")  # webhooks race the return page, as on Stripe
     fake.start()
     (project.root / "content" / "settings.toml").write_text(
-        SETTINGS.replace('min_payment = "1.00"', f'min_payment = "1.00"\ncheckout_origin = "{fake.base}"'))
+        SETTINGS.replace('min_payment = "1.00"', f'min_payment = "1.00"\ncheckout_origin = "{fake.base_url}"'))
     project.write("customers.csv", "customer_id,name,email,currency,terms_days\nC1,First Customer,ap@first.example,USD,30\n")
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,Widgets\n"
                                     "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,Gadgets\n")
     project.build(as_of=date.today().isoformat())
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
-    monkeypatch.setenv("STRIPE_API_BASE", fake.base)
+    monkeypatch.setenv("STRIPE_API_BASE", fake.base_url)
     base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
     fake.webhook_url = base + "/stripe/webhook"
     token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
@@ -48,9 +48,11 @@ def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop):
     page.get_by_label("Chosen invoices:").check()
     page.get_by_label("INV-2: $40.00").check()
     page.get_by_role("button", name="Pay now").click()
-    page.wait_for_url(f"{fake.base}/checkout/**")
+    page.wait_for_url(f"{fake.base_url}/c/pay/**")
     assert page.locator("h1").inner_text() == "Pay 40.00 USD"
     page.fill("#cardNumber", "4242 4242 4242 4242")
+    page.fill("#cardExpiry", "12 / 34")
+    page.fill("#cardCvc", "123")
     page.click("#submit")
     page.wait_for_url("**/pay/return?session_id=cs_test_*")
     assert "We received $40.00" in page.locator("main").inner_text()
@@ -68,7 +70,9 @@ def test_bank_payment_is_processing_then_settled(chrome, shop):
     page = chrome.new_page()
     page.goto(url)
     page.get_by_role("button", name="Pay now").click()  # the whole balance is chosen by default
-    page.wait_for_url(f"{fake.base}/checkout/**")
+    page.wait_for_url(f"{fake.base_url}/c/pay/**")
+    page.fill("#routingNumber", "110000000")  # Stripe's test bank account
+    page.fill("#accountNumber", "000123456789")
     page.click("#pay-bank")
     page.wait_for_url("**/pay/return?session_id=cs_test_*")
     assert "Bank payment processing" in page.locator("main").inner_text()
@@ -77,7 +81,8 @@ def test_bank_payment_is_processing_then_settled(chrome, shop):
     assert "$140.00 in bank payments is processing" in page.locator("main").inner_text()
     assert page.locator("form.pay").count() == 0  # nothing is asked for again
     page.screenshot(path=str(ARTIFACTS / "statement-processing.png"), full_page=True)
-    pi = next(o for o in fake.store.objects.values() if o["object"] == "payment_intent")["id"]
+    (processing,) = fake.events_for(type="payment_intent.processing")
+    pi = processing["data"]["object"]["id"]
     fake.settle(pi)
     deadline = time.time() + 15
     while time.time() < deadline:

@@ -188,6 +188,9 @@ def test_api_key_required_with_stripe_error_envelope(fake):
         r.json()["error"]["message"] and "0123456789ab" not in r.json()["error"]["message"]
     with pytest.raises(stripe.AuthenticationError):
         stripe.StripeClient("sk_live_x", base_addresses={"api": fake.base_url}).v1.events.list()
+    r = requests.get(f"{fake.base_url}/v1/events", timeout=10,
+                     headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401 and r.json()["error"]["type"] == "invalid_request_error"
     r = requests.get(f"{fake.base_url}/v1/nothing", timeout=10,
                      headers={"Authorization": f"Bearer {KEY}"})
     assert r.status_code == 404 and "Unrecognized request URL" in r.json()["error"]["message"]
@@ -254,7 +257,7 @@ def test_unknown_and_missing_params_rejected_like_stripe(client, fake):
     # payment_method_types is not a create param on 2026-10-28.endive
     with pytest.raises(stripe.InvalidRequestError) as err:
         client.v1.checkout.sessions.create({**portal_params(), "payment_method_types": ["card"]})
-    assert err.value.code == "parameter_unknown"
+    assert (err.value.code, err.value.param) == ("parameter_unknown", "payment_method_types")
     with pytest.raises(stripe.InvalidRequestError) as err:
         client.v1.checkout.sessions.create({k: v for k, v in portal_params().items()
                                             if k != "mode"})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import deque
 from typing import Any, Callable
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -11,7 +12,7 @@ from . import balance, checkout, confirm, disputes, refunds
 from .fees import Fees
 from .server import App
 from .store import Config, Store
-from .webhooks import Deliverer, event_body
+from .webhooks import MODES, Deliverer, event_body
 from .wire import StripeError
 
 
@@ -25,6 +26,7 @@ class FakeStripe:
 
     ``deliver``: "sync" (webhooks sent before the causing call returns), "async" or "manual".
     ``settlement_days``: how long charge funds stay pending before payouts can sweep them.
+    ``requests``: (method, path, params as sent) of recent authenticated API calls.
     """
 
     def __init__(self, webhook_url: str | None = None,
@@ -46,8 +48,31 @@ class FakeStripe:
                                   retries=webhook_retries, backoff=webhook_backoff,
                                   timeout=webhook_timeout)
         self.base_url: str | None = None
+        self.requests: deque[tuple[str, str, dict]] = deque(maxlen=10_000)
         self._server = None
         self._thread: threading.Thread | None = None
+
+    # Tests learn the receiver's address only after starting the fake (the app needs the
+    # fake's address first), and switch modes mid-test: both are settable after start.
+    @property
+    def webhook_url(self) -> str | None:
+        return self.webhooks.url
+
+    @webhook_url.setter
+    def webhook_url(self, url: str | None) -> None:
+        with self.store.lock:
+            self.webhooks.url = url
+            self.store.config.webhook_endpoints = 1 if url else 0
+
+    @property
+    def deliver(self) -> str:
+        return self.webhooks.mode
+
+    @deliver.setter
+    def deliver(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"deliver must be one of {MODES}, not {mode!r}")
+        self.webhooks.mode = mode
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> str:
@@ -180,6 +205,7 @@ class FakeStripe:
         with self.store.lock:
             self.store.reset()
         self.webhooks.clear()
+        self.requests.clear()
 
     def get(self, object_id: str) -> dict:
         with self.store.lock:

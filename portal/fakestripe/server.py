@@ -102,6 +102,7 @@ class App:
             route = self.routes[endpoint]
             raw = decode_form(request.get_data() if request.method == "POST"
                               else request.query_string)
+            self.fake.requests.append((request.method, request.path, raw))   # as sent, for tests
             if idempotency_key and len(idempotency_key) > 255:
                 raise StripeError("Idempotency keys must be at most 255 characters long.",
                                   type="idempotency_error")
