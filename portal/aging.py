@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from .accounts import BUCKETS, Account
 from .model import Entry
@@ -114,8 +114,8 @@ def countback_dso(balance: Decimal, sales: list[Decimal], as_of: date) -> Decima
 
 
 def bucket_shares(total: list[Decimal]) -> list[tuple[str, str, Decimal, int]]:
-    """(key, label, amount, whole percent of the open items) for each bucket, for the chart."""
+    """(key, label, amount, percent of the open items, rounded) for each bucket, for the chart."""
     amounts = [total[BUCKET[k]] for k, _ in BUCKETS]
     whole = sum((a for a in amounts if a > 0), ZERO)
-    return [(k, label, a, int(a * 100 / whole) if whole > 0 and a > 0 else 0)
+    return [(k, label, a, int((a * 100 / whole).to_integral_value(ROUND_HALF_UP)) if whole > 0 and a > 0 else 0)
             for (k, label), a in zip(BUCKETS, amounts)]

@@ -120,3 +120,24 @@ def global_digest(settings: Settings, as_of: date, signer: Signer) -> str:
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def write_report(settings: Settings, as_of: date | None = None) -> tuple[Path, Path, dict]:
+    """The aging report as of a date, without touching the site: from the last build's state when it
+    is current for that date, otherwise from a read of the whole ledger. With no date: today's,
+    replacing the build's aging.html/.csv; with one, aging-<date>.html/.csv beside them.
+
+    Returns (html path, csv path, {currency: figures vector}).
+    """
+    day = as_of or date.today()
+    signer = Signer(load_keys(settings.state_dir))
+    head = st.load_head(settings.state_dir)
+    body = None
+    if head is not None and head.as_of == day.isoformat() and head.global_digest == global_digest(settings, day, signer):
+        _, _, changed, removed, customers_changed, _ = changed_inputs(settings, head)
+        if not (changed or removed or customers_changed):
+            body, totals = st.load_body(settings.state_dir, head), head.totals
+    if body is None:
+        body, _, _, totals = full(settings, day, "", signer, [], None, figures_only=True)
+    html_path, csv_path = report.write(settings, day, totals, body, dated=as_of is not None)
+    return html_path, csv_path, st.read_totals(totals)

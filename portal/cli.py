@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     no.add_argument("--channel", default="note", choices=["note", "call", "email", "letter"])
     no.add_argument("--promise-date", type=_date, help="the day the customer promised to pay by")
     no.add_argument("--promise-amount", help="how much they promised (in their currency)")
+    rp = sub.add_parser("report", help="write the aging report (staff/aging.html and .csv) without rebuilding the site")
+    rp.add_argument("--as-of", type=_date, help="as of this day (default: today); writes aging-<date>.html/.csv")
     sy = sub.add_parser("sync", help="apply Stripe events that webhooks missed (events are kept 30 days)")
     sy.add_argument("--since", type=_date, help="from this day (default: 3 days ago)")
     s = sub.add_parser("serve", help="serve the site (and payment routes) locally")
@@ -167,8 +169,22 @@ def cmd_note(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from . import aging
+    from .builder import write_report
+    from .money import fmt
+    s = _settings(args)
+    html_path, csv_path, totals = write_report(s, args.as_of)
+    for cur, v in totals.items():
+        dso = aging.countback_dso(v[aging.BALANCE], v[aging.SALES:], args.as_of or date.today())
+        print(f"  {cur}: receivables {fmt(v[aging.BALANCE], cur)}, overdue {fmt(v[aging.OVERDUE], cur)}, "
+              f"over 90 days {fmt(v[aging.BUCKET['90+']], cur)}, DSO {'over 12 months' if dso is None else f'{dso} days'}")
+    print(f"Report: {_show(html_path)}   CSV: {_show(csv_path)}")
+    return 0
+
+
 COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync,
-            "note": cmd_note}
+            "note": cmd_note, "report": cmd_report}
 
 
 def _date(text: str) -> date:

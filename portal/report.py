@@ -144,8 +144,8 @@ def csv_text(pages: dict, rows_at: int, contacts: dict[str, ContactSummary]) -> 
 
 
 def chart_svg_width(percent: int) -> int:
-    """Bar width in the chart's 0–300 viewBox units for a whole percent."""
-    return percent * 3
+    """Bar width in the chart's 0–200 viewBox units for a whole percent."""
+    return percent * 2
 
 
 def report_path(staff_dir: Path, as_of: date | None) -> tuple[Path, Path]:

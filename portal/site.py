@@ -24,6 +24,7 @@ LATE = ' class="late"'
 KIND = {"payment": "Payment", "credit": "Credit note", "writeoff": "Write-off", "refund": "Refund",
         "adjustment": "Adjustment", "invoice": "Invoice"}
 STATIC_FILES = ("robots.txt",)
+STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any statement's inputs
 
 
 def environment(settings: Settings) -> Environment:
@@ -45,7 +46,8 @@ def content_pages(settings: Settings) -> list[dict]:
 
 def input_files(settings: Settings) -> list[Path]:
     """Every file other than the ledger that a statement page depends on."""
-    files = [p for p in settings.templates_dir.rglob("*") if p.is_file()]
+    files = [p for p in settings.templates_dir.rglob("*")
+             if p.is_file() and p.relative_to(settings.templates_dir).parts[0] not in STAFF_TEMPLATES]
     files += list((settings.content_dir / "pages").glob("*.md"))
     return sorted(files)
 

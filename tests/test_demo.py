@@ -20,10 +20,10 @@ def demo_settings(tmp_path):
     return replace(s, out=tmp_path / "site", staff_dir=tmp_path / "staff", state_dir=tmp_path / "state")
 
 
-def oracle() -> dict[tuple[str, str], list[Decimal]]:
+def oracle(as_of: date = AS_OF) -> dict[tuple[str, str], list[Decimal]]:
     """content/make_demo_ledger.py --check: its own arithmetic, sharing no code with portal/."""
     out = subprocess.run([sys.executable, str(REPO / "content" / "make_demo_ledger.py"), "--check",
-                          "--as-of", AS_OF.isoformat()], capture_output=True, text=True, check=True).stdout
+                          "--as-of", as_of.isoformat()], capture_output=True, text=True, check=True).stdout
     figures = {}
     for line in out.splitlines():
         if line[:1] == "C" and line[1:5].isdigit():
