@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the portal into .venv, build the demo company's statements and serve them with the
-# payment service. With no STRIPE_SECRET_KEY set, a local Stripe fake (portal.stripefake) stands in
-# for Stripe, so the Pay button works offline: test card 4242 4242 4242 4242, or a US bank account.
+# payment service. With no STRIPE_SECRET_KEY set, a local Stripe fake (portal.fakestripe) stands in
+# for Stripe, so the Pay button works offline: test card 4242 4242 4242 4242, or a US bank account
+# (routing 110000000, account 000123456789).
 #   bash scripts/demo.sh            (PORT=9000 bash scripts/demo.sh for another port)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +18,8 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   export STRIPE_WEBHOOK_SECRET=whsec_offline_demo_secret
   export STRIPE_API_BASE="http://127.0.0.1:$FAKE_PORT"
   export PORTAL_CHECKOUT_ORIGIN="http://127.0.0.1:$FAKE_PORT"
-  .venv/bin/python -m portal.stripefake --port "$FAKE_PORT" --webhook-secret "$STRIPE_WEBHOOK_SECRET" \
-    --webhook-url "http://127.0.0.1:$PORT/stripe/webhook" &
+  .venv/bin/python -m portal.fakestripe --port "$FAKE_PORT" --webhook-secret "$STRIPE_WEBHOOK_SECRET" \
+    --webhook-url "http://127.0.0.1:$PORT/stripe/webhook" --deliver async --quiet &
   FAKE_PID=$!
   trap 'kill $FAKE_PID 2>/dev/null || true' EXIT
   echo "Offline demo: payments go to the local Stripe fake at $STRIPE_API_BASE (no Stripe account needed)."
