@@ -22,7 +22,7 @@ from .money import fmt, plain
 from .publish import write_atomic
 from .staff import safe_cell
 
-HTML_ROWS = 2000  # customers listed on the HTML page; every customer is in the CSV
+HTML_ROWS = 500  # customers listed on the HTML page; every customer is in the CSV
 MOST_OVERDUE = 10
 COLUMNS = ("customer_id", "name", "email", "currency", "balance", "overdue",
            *(f"days_{k.replace('-', '_').replace('+', '_plus')}" for k, _ in BUCKETS),
