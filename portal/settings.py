@@ -21,7 +21,19 @@ _SECTIONS = {
     "portal": {"base_url", "currency", "pay_url", "min_payment", "recent_days", "checkout_origin"},
     "ledger": {"dir", "date_formats", "columns", "customer_columns", "types"},
     "build": {"out", "staff_dir", "state_dir"},
+    "smtp": {"host", "port", "starttls", "user", "from"},
 }
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """Where `portal remind --send` hands its mail; the password comes from PORTAL_SMTP_PASSWORD."""
+
+    host: str = "localhost"
+    port: int = 587
+    starttls: bool = True
+    user: str = ""
+    sender: str = ""  # the From address; the company email when empty
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class Settings:
     templates_dir: Path = Path("site_templates")
     source: Path | None = None
     raw: str = ""  # the file's text, part of every page's inputs
+    smtp: Smtp | None = None  # None: no [smtp] section, so reminders cannot be sent
 
 
 def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
@@ -109,6 +122,7 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
         if target not in ENTRY_TYPES:
             problems.append(Problem(rel, _line_of(text.lower(), alias) or _line_of(text, "[ledger.types]"),
                                     f"[ledger.types] maps {alias!r} to {target!r} (expected one of {', '.join(ENTRY_TYPES)})"))
+    smtp = _smtp(data.get("smtp"), text, rel, problems)
     if problems:
         raise InputError(problems)
     content = root / "content"
@@ -134,7 +148,47 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
         templates_dir=root / "site_templates",
         source=path,
         raw=text,
+        smtp=smtp,
     )
+
+
+def _smtp(table, text: str, rel: str, problems: list) -> Smtp | None:
+    """The [smtp] section, each bad value reported at its own line."""
+    if not isinstance(table, dict):
+        return None
+
+    def bad(key: str, msg: str) -> None:
+        problems.append(Problem(rel, _key_line(text, "smtp", key), f"'{key}' in [smtp] {msg}"))
+
+    before = len(problems)
+    d = Smtp()
+    host, port, starttls = table.get("host", d.host), table.get("port", d.port), table.get("starttls", d.starttls)
+    user, sender = table.get("user", ""), table.get("from", "")
+    if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host.strip()):
+        bad("host", "must be a host name such as \"smtp.example.com\"")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        bad("port", "must be a port number such as 587")
+    if not isinstance(starttls, bool):
+        bad("starttls", "must be true or false")
+    if not isinstance(user, str):
+        bad("user", "must be text (the login name; the password comes from PORTAL_SMTP_PASSWORD)")
+    if not isinstance(sender, str) or (sender and ("@" not in sender or any(c.isspace() for c in sender))):
+        bad("from", "must be an email address such as \"ar@example.com\"")
+    if len(problems) > before:
+        return None
+    return Smtp(host.strip(), port, starttls, user, sender)
+
+
+def _key_line(text: str, section: str, key: str) -> int:
+    """The line of `key = …` inside [section] (a bare search would find 'port' in [portal])."""
+    inside = False
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inside = stripped == f"[{section}]"
+        elif inside and re.match(rf"\s*\"?{re.escape(key)}\"?\s*=", line):
+            return n
+    return _line_of(text, f"[{section}]")
 
 
 def _column_map(table, ours, name, bad) -> dict:
