@@ -74,6 +74,51 @@ class Event:
     payment: Payment | None = None  # a PaymentIntent event's own copy of the intent, when complete
 
 
+@dataclass(frozen=True)
+class Payout:
+    """A payout to the bank: what arrived (or should have) on `arrival`."""
+
+    id: str
+    amount: Decimal
+    currency: str
+    arrival: date
+    status: str  # paid, in_transit, pending, failed, canceled
+    automatic: bool  # Stripe lists what a payout paid out only for automatic payouts
+    reconciled: bool = True  # reconciliation_status "completed": its transaction list is final
+
+
+@dataclass(frozen=True)
+class BalanceLine:
+    """One balance transaction, with what its source (charge, refund, dispute) says."""
+
+    id: str
+    type: str  # charge, payment (ACH), refund, adjustment, payout, ...
+    category: str  # reporting_category: charge, refund, dispute, dispute_reversal, refund_failure, ...
+    amount: Decimal  # gross, signed: money in is positive
+    fee: Decimal
+    net: Decimal
+    currency: str
+    day: date
+    source_id: str
+    source_type: str  # charge, refund, dispute, payout, ... ("" when there is none)
+    payment_intent: str  # "" when the source has none
+    source_status: str  # a refund's or dispute's status
+    method: str  # the charge's or dispute's payment method type, when it says
+    customer_id: str  # a charge's metadata.customer_id (set by the portal), else ""
+
+
+@dataclass(frozen=True)
+class Funds:
+    """Where a PaymentIntent's money is: its status, and its charge's funds (pending until `available_on`)."""
+
+    id: str
+    status: str  # the PaymentIntent's own status (succeeded, processing, requires_payment_method, ...)
+    amount: Decimal
+    currency: str
+    balance_status: str  # pending, available, or "" before the money has moved
+    available_on: date | None
+
+
 class Gateway:
     """Stripe through one StripeClient."""
 
@@ -166,6 +211,45 @@ class Gateway:
         events = [_event(e) for e in page.auto_paging_iter()]
         return sorted(events, key=lambda e: (e.created, e.id))
 
+    def payouts(self, since: int, until: int | None = None, page_size: int = 100) -> list[Payout]:
+        """Payouts arriving from `since` (and before `until`), oldest first; every page is read."""
+        arrival = {"gte": since} if until is None else {"gte": since, "lt": until}
+        try:
+            found = list(self.client.v1.payouts.list({"arrival_date": arrival, "limit": page_size}).auto_paging_iter())
+            return sorted((Payout(p.id, _amount(p.amount, p.currency), p.currency.upper(), _day(p.arrival_date),
+                                  p.status, bool(_field(p, "automatic", True)),
+                                  _field(p, "reconciliation_status", "completed") == "completed") for p in found),
+                          key=lambda p: (p.arrival, p.id))
+        except stripe.StripeError as e:
+            raise GatewayError(f"cannot list payouts: {e.user_message or e.code or type(e).__name__}") from e
+
+    def payout_lines(self, payout_id: str, page_size: int = 100) -> list[BalanceLine]:
+        """The balance transactions a payout paid out (its own `payout` transaction included), oldest first."""
+        params = {"payout": payout_id, "expand": ["data.source"], "limit": page_size}
+        try:
+            found = list(self.client.v1.balance_transactions.list(params).auto_paging_iter())
+        except stripe.StripeError as e:
+            raise GatewayError(f"cannot list the balance transactions of {payout_id}: "
+                               f"{e.user_message or e.code or type(e).__name__}") from e
+        return sorted((_balance_line(t) for t in found), key=lambda t: (t.day, t.id))
+
+    def funds(self, intent_id: str) -> Funds | None:
+        """A PaymentIntent's status and where its money is; None if Stripe has no such payment."""
+        try:
+            pi = self.client.v1.payment_intents.retrieve(intent_id, {"expand": ["latest_charge.balance_transaction"]})
+        except stripe.InvalidRequestError as e:
+            if e.http_status == 404:
+                return None
+            raise GatewayError(f"cannot read PaymentIntent: {e.code or type(e).__name__}") from e
+        except stripe.StripeError as e:
+            raise GatewayError(f"cannot read PaymentIntent: {e.code or type(e).__name__}") from e
+        charge = _field(pi, "latest_charge")
+        txn = _field(charge, "balance_transaction") if charge is not None and not isinstance(charge, str) else None
+        if txn is None or isinstance(txn, str):
+            return Funds(pi.id, pi.status, _amount(pi.amount, pi.currency), pi.currency.upper(), "", None)
+        return Funds(pi.id, pi.status, _amount(pi.amount, pi.currency), pi.currency.upper(), txn.status,
+                     _day(txn.available_on))
+
     def _payment(self, pi) -> Payment:
         meta = pi.metadata.to_dict() if _field(pi, "metadata") is not None else {}
         status = {"processing": "processing", "succeeded": "succeeded", "canceled": "failed"}.get(pi.status, "open")
@@ -190,6 +274,30 @@ class Gateway:
 def _field(obj, key: str, default=None):
     """A field that an API version or a Stripe-compatible server may leave out."""
     return obj[key] if key in obj else default
+
+
+def _amount(minor: int, currency: str) -> Decimal:
+    """Stripe's integer minor units to Decimal, refusing a currency whose exponent we do not know."""
+    try:
+        return from_minor(minor, currency.upper())
+    except KeyError:
+        raise GatewayError(f"Stripe sent an amount in {currency.upper()}, a currency this portal does not know") from None
+
+
+def _balance_line(t) -> BalanceLine:
+    src = _field(t, "source")
+    kind = "" if src is None else _field(src, "object", "") if not isinstance(src, str) else ""
+    pi = _field(src, "payment_intent") if kind else None
+    pi = pi if isinstance(pi, str) or pi is None else pi.id
+    details = _field(src, "payment_method_details") if kind in ("charge", "dispute") else None
+    meta = _field(src, "metadata") if kind == "charge" else None
+    return BalanceLine(
+        t.id, t.type, _field(t, "reporting_category", t.type), _amount(t.amount, t.currency),
+        _amount(t.fee, t.currency), _amount(t.net, t.currency), t.currency.upper(), _day(t.created),
+        src if isinstance(src, str) else "" if src is None else src.id, kind, pi or "",
+        _field(src, "status", "") if kind in ("refund", "dispute") else "",
+        _field(details, "type", "") if details is not None else "",
+        (_field(meta, "customer_id", "") or "") if meta is not None else "")
 
 
 def _event(e) -> Event:

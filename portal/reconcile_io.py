@@ -1,0 +1,137 @@
+"""`portal reconcile`'s reading and writing: Stripe and the ledger in, three staff files out.
+
+Everything is read and checked before anything is written; the HTML page, the CSV of balance
+transactions and the accounting journal are then each replaced atomically in the staff folder
+(never inside the public site). The ledger is only read.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from . import ledger
+from .journal import FILE
+from .model import InputError
+from .money import fmt, plain
+from .publish import write_atomic
+from .reconcile import Posting, Recorded, Report, awaiting_payout, journal, reconcile, recorded
+from .settings import Settings
+from .site import environment
+from .staff import safe_cell
+from .stripe_gateway import Gateway
+
+TEMPLATE = "staff/reconcile.html"
+CSV_COLUMNS = ("payout", "arrival_date", "balance_transaction", "type", "reporting_category", "source",
+               "payment_intent", "customer_id", "customer_name", "currency", "gross", "fee", "net",
+               "ledger_status", "ledger_amount", "ledger_row", "note")
+JOURNAL_COLUMNS = ("date", "journal", "account", "debit", "credit", "currency", "memo")
+
+
+@dataclass(frozen=True)
+class Written:
+    html: Path
+    csv: Path
+    journal: Path
+
+
+def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, str]]:
+    """(the ledger's online payments and reversals by Stripe id, customer names); InputError if unreadable."""
+    customers, _, _, problems = ledger.read_customers(settings)
+    path = settings.ledger_dir / FILE
+    entries = []
+    if path.exists() and not problems:
+        name = ledger.rel(path, settings)
+        reader = ledger.EntryReader(settings, customers)
+        lines, cols, problems = reader.open(path, name)
+        if not problems:
+            for i, fields in ledger.records(lines):
+                e = reader.entry(fields, cols, name, i + 1, problems)
+                if e is not None:
+                    entries.append(e)
+    if problems:
+        raise InputError(problems)
+    return recorded(entries), {cid: c.name for cid, c in customers.items()}
+
+
+def fetch(gateway: Gateway, since: date, page_size: int = 100) -> list:
+    """Payouts arriving from `since` on (later ones too: what they carried is not "waiting"), with
+    their transactions; None for a manual payout, whose transactions Stripe does not list."""
+    return [(p, gateway.payout_lines(p.id, page_size) if p.automatic else None)
+            for p in gateway.payouts(_midnight(since), page_size=page_size)]
+
+
+def run(settings: Settings, gateway: Gateway, since: date, until: date,
+        page_size: int = 100) -> tuple[Report, Written]:
+    """Reconcile payouts arriving in [since, until] and write the three staff files."""
+    recs, names = read_recorded(settings)
+    payouts = fetch(gateway, since, page_size)
+    waiting = awaiting_payout(payouts, recs, since, until)
+    funds = {r.stripe_id: gateway.funds(r.stripe_id) for r in waiting if r.kind == "payment"}
+    report = reconcile(payouts, recs, since, until, funds)
+    stem = f"{since.isoformat()}-{until.isoformat()}"
+    out = Written(settings.staff_dir / f"reconcile-{stem}.html", settings.staff_dir / f"reconcile-{stem}.csv",
+                  settings.staff_dir / f"reconcile-journal-{stem}.csv")
+    postings = journal(report)
+    texts = {out.html: render_html(settings, report, postings, names, out),
+             out.csv: render_csv(report, names), out.journal: render_journal(postings)}
+    for path, text in texts.items():
+        write_atomic(path, text)
+    return report, out
+
+
+def render_csv(report: Report, names: dict[str, str]) -> str:
+    """One row per balance transaction of each payout, then one per recorded payment not yet paid out."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for pr in report.payouts:
+        p = pr.payout
+        for ln in pr.lines:
+            t, rec = ln.txn, ln.ledger
+            w.writerow([safe_cell(p.id), p.arrival.isoformat(), safe_cell(t.id), safe_cell(t.type),
+                        safe_cell(t.category), safe_cell(t.source_id), safe_cell(t.payment_intent),
+                        safe_cell(ln.customer_id), safe_cell(names.get(ln.customer_id, "")), t.currency,
+                        plain(t.amount, t.currency), plain(t.fee, t.currency), plain(t.net, t.currency),
+                        ln.status, plain(rec.amount, rec.currency) if rec else "", safe_cell(rec.where) if rec else "",
+                        safe_cell(ln.note)])
+    for u in report.unpaid:
+        r = u.rec
+        w.writerow(["", "", "", safe_cell(r.kind), "", safe_cell(r.stripe_id),
+                    safe_cell(r.stripe_id) if r.kind == "payment" else "", safe_cell(r.customer_id),
+                    safe_cell(names.get(r.customer_id, "")), r.currency, "", "", "", "not yet paid out",
+                    plain(r.amount, r.currency), safe_cell(r.where), safe_cell(u.note)])
+    return buf.getvalue()
+
+
+def render_journal(postings: list[Posting]) -> str:
+    """The accounting journal: one balanced entry per payout, for an accountant to import."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(JOURNAL_COLUMNS)
+    for j in postings:
+        w.writerow([j.day.isoformat(), safe_cell(j.payout), safe_cell(j.account),
+                    plain(j.debit, j.currency) if j.debit else "", plain(j.credit, j.currency) if j.credit else "",
+                    j.currency, safe_cell(j.memo)])
+    return buf.getvalue()
+
+
+def render_html(settings: Settings, report: Report, postings: list[Posting], names: dict[str, str],
+                out: Written) -> str:
+    template = environment(settings).get_template(TEMPLATE)
+    return template.render(r=report, postings=postings, names=names, fmt=fmt, problems=report.problems(),
+                           company=settings.company.get("name", ""), csv_name=out.csv.name,
+                           journal_name=out.journal.name,
+                           made=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def _midnight(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+
+
+def default_range(since: date | None, until: date | None, today: date) -> tuple[date, date]:
+    """--until defaults to today, --since to 30 days before --until."""
+    until = until or today
+    return since or until - timedelta(days=30), until

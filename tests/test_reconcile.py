@@ -1,0 +1,306 @@
+"""Payout reconciliation against the Stripe fake, through the SDK, with payments the webhooks recorded.
+
+Expected figures are worked out here from the payments each test makes (Stripe's published fee
+schedule: cards 2.9 % + 30¢, US bank debits 0.8 % capped at $5, disputes $15), never read back
+from the code under test.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from portal import reconcile as rc
+from portal.cli import main
+from portal.fakestripe import FakeStripe
+from portal.journal import FILE
+from portal.model import InputError
+from portal.reconcile_io import read_recorded, run
+from portal.stripe_gateway import Gateway
+from portal.web import create_app
+
+WHSEC = "whsec_reconcile_test_secret"
+KEY = "sk_test_reconcile"
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+CUSTOMERS = ("customer_id,name,email,currency,terms_days\n"
+             "C1,First Customer,ap@first.example,USD,30\n"
+             "C2,Second Customer,ap@second.example,USD,30\n"
+             "C3,Tokyo KK,ap@tokyo.example,JPY,30\n"
+             "C4,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",ap@evil.example,USD,30\n")
+TODAY = date.today()
+SINCE, UNTIL = TODAY - timedelta(days=1), TODAY + timedelta(days=30)
+DAY = 86_400
+
+
+def card_fee(minor: int, fixed: int = 30) -> int:
+    """2.9 % rounded half up, plus the fixed part (30¢; ¥0 for yen)."""
+    return (minor * 29 + 500) // 1000 + fixed
+
+
+def ach_fee(minor: int) -> int:
+    return min((minor * 8 + 500) // 1000, 500)
+
+
+def usd(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+class Shop:
+    """A project whose payment service records what the Stripe fake's webhooks report."""
+
+    def __init__(self, project, fake: FakeStripe):
+        self.project, self.fake = project, fake
+        self.gateway = Gateway(KEY, WHSEC, fake.base_url)
+        self.client = fake.client(KEY)
+
+    def pay(self, cid: str, minor: int, currency: str = "USD", method: str = "card", invoice: str = "") -> str:
+        """A Checkout payment exactly as /pay makes it, completed on the fake; returns the PaymentIntent id."""
+        exp = 0 if currency == "JPY" else 2
+        amount = Decimal(minor).scaleb(-exp)
+        co = self.gateway.create_checkout(
+            customer_id=cid, email=f"ap@{cid}.example", currency=currency, amount=amount,
+            invoices=(invoice,) if invoice else (), allocations=((invoice, amount),) if invoice else (),
+            description=f"test {minor}", success_url="http://x/pay/return?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url="http://x/")
+        session = self.fake.pay_session(co.id, method="bank" if method == "bank" else "card")
+        return session["payment_intent"]
+
+    def charge(self, pi: str) -> str:
+        return self.fake.get(pi)["latest_charge"]
+
+    def payout(self, currency: str = "usd") -> dict:
+        return self.fake.create_payout(currency, include_pending=True)
+
+    def reconcile(self, since=SINCE, until=UNTIL, page_size=100):
+        return run(self.project.settings(), self.gateway, since, until, page_size)
+
+    def rows(self) -> list[dict]:
+        path = self.project.ledger / FILE
+        return list(csv.DictReader(io.StringIO(path.read_text()))) if path.exists() else []
+
+    def cli(self, *args: str) -> int:
+        return main(["--root", str(self.project.root), "reconcile", "--since", SINCE.isoformat(),
+                     "--until", UNTIL.isoformat(), *args])
+
+
+@pytest.fixture
+def shop(project, live_server, monkeypatch):
+    project.write("customers.csv", CUSTOMERS)
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,5000.00,,2030-10-31,,\n"
+                                    "2026-10-01,C2,invoice,INV-2,5000.00,,2030-10-31,,\n"
+                                    "2026-10-02,C3,invoice,INV-9,900000,,2030-01-31,,\n")
+    project.build(as_of=TODAY.isoformat())
+    fake = FakeStripe(webhook_secret=WHSEC)
+    fake.start()
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    monkeypatch.setenv("STRIPE_API_BASE", fake.base_url)
+    base = live_server(create_app({"PORTAL_ROOT": str(project.root), "STRIPE_SECRET_KEY": KEY,
+                                   "STRIPE_WEBHOOK_SECRET": WHSEC, "STRIPE_API_BASE": fake.base_url}))
+    fake.webhook_url = base + "/stripe/webhook"
+    yield Shop(project, fake)
+    fake.stop()
+
+
+def lines_by_source(report) -> dict[str, rc.Line]:
+    return {(ln.txn.payment_intent if ln.txn.category == "charge" else ln.txn.source_id): ln
+            for pr in report.payouts for ln in pr.lines}
+
+
+def journal_rows(path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def test_a_payout_of_matched_charges_ties_out_to_the_cent(shop):
+    paid = {shop.pay("C1", 10_000): 10_000, shop.pay("C2", 123_456): 123_456, shop.pay("C1", 4_001, invoice="INV-1"): 4_001}
+    ach = shop.pay("C2", 250_000, method="bank")
+    shop.fake.settle(ach)
+    paid[ach] = 250_000
+    payout = shop.payout()
+    report, out = shop.reconcile()
+
+    (pr,) = report.payouts
+    gross = sum(paid.values())
+    fees = sum(card_fee(m) for pi, m in paid.items() if pi != ach) + ach_fee(250_000)
+    assert (pr.gross, pr.fees, pr.net) == (usd(gross), usd(fees), usd(gross - fees))
+    assert pr.payout.amount == usd(gross - fees) == usd(payout["amount"]) and pr.ties_out
+    lines = lines_by_source(report)
+    assert set(lines) == set(paid) and all(ln.status == rc.MATCHED for ln in lines.values())
+    assert lines[ach].txn.type == "payment" and lines[ach].txn.category == "charge"  # ACH: type payment
+    assert report.problems() == [] and report.unpaid == ()
+
+    j = journal_rows(out.journal)
+    assert [(r["account"], r["debit"], r["credit"]) for r in j] == [
+        ("Bank", f"{usd(gross - fees)}", ""), ("Stripe fees", f"{usd(fees)}", ""),
+        ("Accounts receivable", "", f"{usd(gross)}")]
+    assert {r["journal"] for r in j} == {payout["id"]} and {r["currency"] for r in j} == {"USD"}
+
+
+def test_a_charge_that_never_reached_the_ledger_is_reported_until_sync_records_it(shop, capsys):
+    kept = shop.pay("C1", 7_000)
+    shop.fake.webhook_url = None  # this payment's webhooks are lost, and the customer never came back
+    lost = shop.pay("C2", 3_300)
+    assert [r["ref"] for r in shop.rows()] == [kept]
+    shop.payout()
+
+    assert shop.cli() == 1
+    out, err = capsys.readouterr()
+    problem = next(ln for ln in out.splitlines() if ln.startswith("PROBLEM"))
+    assert lost in problem and "not in the ledger" in problem and f"portal sync --since {TODAY}" in problem
+    assert "1 missing" in out and "problem" in err
+    report, _ = shop.reconcile()
+    assert lines_by_source(report)[lost].status == rc.MISSING and lines_by_source(report)[kept].status == rc.MATCHED
+    assert report.payouts[0].ties_out  # Stripe's side is whole; only the ledger lacks a row
+
+    assert main(["--root", str(shop.project.root), "sync", "--since", TODAY.isoformat()]) == 0
+    assert shop.cli() == 0
+    assert "PROBLEM" not in capsys.readouterr().out
+
+
+def test_refund_and_disputes_net_in_the_payout_and_the_journal(shop):
+    refunded = shop.pay("C1", 20_000)
+    shop.client.v1.refunds.create({"payment_intent": refunded, "amount": 5_000})
+    lost = shop.pay("C2", 8_000)
+    lost_dispute = shop.fake.dispute(shop.charge(lost))
+    shop.fake.close_dispute(lost_dispute["id"], "lost")
+    open_ = shop.pay("C1", 6_500)
+    open_dispute = shop.fake.dispute(shop.charge(open_))
+    won = shop.pay("C2", 1_200)
+    won_dispute = shop.fake.dispute(shop.charge(won))
+    shop.fake.close_dispute(won_dispute["id"], "won")
+    shop.payout()
+    report, out = shop.reconcile()
+
+    (pr,) = report.payouts
+    charges = 20_000 + 8_000 + 6_500 + 1_200
+    refunds, withdrawn, reinstated = 5_000, 8_000 + 6_500 + 1_200, 1_200
+    fees = card_fee(20_000) + card_fee(8_000) + card_fee(6_500) + card_fee(1_200) + 3 * 1_500 - 1_500
+    gross = charges - refunds - withdrawn + reinstated
+    assert (pr.gross, pr.fees, pr.net, pr.payout.amount) == (usd(gross), usd(fees), usd(gross - fees), usd(gross - fees))
+    assert pr.ties_out and report.problems() == []
+    lines = lines_by_source(report)
+    refund_id = next(r["ref"] for r in shop.rows() if r["type"] == "refund" and r["ref"].startswith("re_"))
+    assert lines[refund_id].status == rc.MATCHED and lines[refund_id].txn.amount == -usd(5_000)
+    assert lines[lost_dispute["id"]].status == rc.MATCHED  # recorded (a refund row) when it was lost
+    assert lines[open_dispute["id"]].status == rc.NO_EFFECT and "only if lost" in lines[open_dispute["id"]].note
+    assert lines[won_dispute["id"]].status == rc.NO_EFFECT
+    assert sorted(pr.by_category().items()) == [
+        ("charge", usd(charges)), ("dispute", -usd(withdrawn)), ("dispute_reversal", usd(reinstated)),
+        ("refund", -usd(refunds))]
+
+    j = [(r["account"], r["debit"], r["credit"]) for r in journal_rows(out.journal)]
+    assert j == [("Bank", f"{usd(gross - fees)}", ""), ("Stripe fees", f"{usd(fees)}", ""),
+                 ("Accounts receivable", "", f"{usd(charges)}"), ("Accounts receivable", f"{usd(refunds)}", ""),
+                 ("Accounts receivable", f"{usd(withdrawn)}", ""), ("Accounts receivable", "", f"{usd(reinstated)}")]
+    debits = sum(Decimal(d or 0) for _, d, _ in j)
+    assert debits == sum(Decimal(c or 0) for _, _, c in j) == usd(charges + reinstated)
+
+
+def test_every_page_of_payouts_and_transactions_is_read(shop):
+    made = []
+    for n in range(3):  # three payouts of three payments each: pages of 2 split both lists
+        amounts = {shop.pay("C1", 1_000 + 10 * n + k): 1_000 + 10 * n + k for k in range(3)}
+        made.append(amounts)
+        shop.payout()
+    small, _ = shop.reconcile(page_size=2)
+    whole, _ = shop.reconcile(page_size=100)
+    assert len(small.payouts) == 3 and small == whole
+    for pr in small.payouts:
+        amounts = next(m for m in made if set(m) == {ln.txn.payment_intent for ln in pr.lines})
+        assert len(pr.lines) == 3
+        assert pr.gross == usd(sum(amounts.values()))
+        assert pr.net == pr.payout.amount == usd(sum(m - card_fee(m) for m in amounts.values()))
+
+
+def test_currencies_are_paid_out_and_totalled_apart_with_yen_in_whole_units(shop):
+    jpy = shop.pay("C3", 184_000, currency="JPY")
+    dollars = shop.pay("C1", 9_999)
+    shop.payout("jpy")
+    shop.payout("usd")
+    report, out = shop.reconcile()
+
+    by_cur = {pr.payout.currency: pr for pr in report.payouts}
+    yen_fee = card_fee(184_000, fixed=0)  # 5,336: no ×100, no 30¢
+    assert (by_cur["JPY"].gross, by_cur["JPY"].fees, by_cur["JPY"].net) == (
+        Decimal(184_000), Decimal(yen_fee), Decimal(184_000 - yen_fee))
+    assert by_cur["USD"].net == usd(9_999 - card_fee(9_999))
+    assert report.totals() == {"JPY": (1, Decimal(184_000), Decimal(yen_fee), Decimal(184_000 - yen_fee)),
+                               "USD": (1, usd(9_999), usd(card_fee(9_999)), usd(9_999 - card_fee(9_999)))}
+    assert lines_by_source(report)[jpy].status == lines_by_source(report)[dollars].status == rc.MATCHED
+    yen_rows = [r for r in journal_rows(out.journal) if r["currency"] == "JPY"]
+    assert [(r["account"], r["debit"], r["credit"]) for r in yen_rows] == [
+        ("Bank", str(184_000 - yen_fee), ""), ("Stripe fees", str(yen_fee), ""), ("Accounts receivable", "", "184000")]
+
+
+def test_an_amount_that_differs_from_the_ledger_is_a_problem(shop, capsys):
+    pi = shop.pay("C1", 5_000)
+    shop.payout()
+    path = shop.project.ledger / FILE
+    path.write_text(path.read_text().replace(f",{pi},50.00,", f",{pi},55.00,"))
+    report, _ = shop.reconcile()
+    line = lines_by_source(report)[pi]
+    assert line.status == rc.DIFFERS and line.problem
+    assert "$55.00" in line.note and "$50.00" in line.note and "difference $5.00" in line.note
+    assert f"{FILE}:2" in line.note
+    assert report.payouts[0].ties_out  # Stripe's figures still tie out; the ledger is what is wrong
+    assert shop.cli() == 1 and "amount" in capsys.readouterr().out
+
+
+def test_payments_recorded_but_not_yet_paid_out_are_listed_with_where_the_money_is(shop):
+    paid_out = shop.pay("C1", 2_000)
+    shop.payout()
+    waiting = shop.pay("C2", 3_000)       # card: funds pending for two days
+    bank = shop.pay("C1", 4_000, method="bank")   # still processing
+    report, out = shop.reconcile()
+
+    by_id = {u.rec.stripe_id: u for u in report.unpaid}
+    assert set(by_id) == {waiting, bank} and paid_out not in by_id
+    assert by_id[waiting].rec.amount == usd(3_000) and not by_id[waiting].problem
+    assert f"until {TODAY + timedelta(days=2)}" in by_id[waiting].note
+    assert by_id[bank].rec.status == "processing" and "processing" in by_id[bank].note
+    assert report.problems() == []
+    rows = [r for r in csv.DictReader(io.StringIO(out.csv.read_text())) if r["ledger_status"] == "not yet paid out"]
+    assert {r["payment_intent"] for r in rows} == {waiting, bank}
+
+
+def test_cli_writes_staff_files_only_neutralises_formulas_and_escapes_html(shop, capsys):
+    pi = shop.pay("C4", 1_500)
+    shop.payout()
+    assert shop.cli() == 0
+    out = capsys.readouterr().out
+    assert "ties out" in out and "1 matched" in out
+    s = shop.project.settings()
+    stem = f"{SINCE}-{UNTIL}"
+    html = (s.staff_dir / f"reconcile-{stem}.html").read_text()
+    table = (s.staff_dir / f"reconcile-{stem}.csv").read_text()
+    assert (s.staff_dir / f"reconcile-journal-{stem}.csv").exists()
+    assert not any(p.name.startswith("reconcile") for p in s.out.rglob("*"))  # never in the public site
+    (row,) = csv.DictReader(io.StringIO(table))
+    assert row["payment_intent"] == pi and row["customer_id"] == "C4"
+    assert row["customer_name"].startswith("'=HYPERLINK(")  # a spreadsheet shows it as text
+    assert row["gross"] == "15.00" and row["fee"] == str(usd(card_fee(1_500))) and row["ledger_status"] == "matched"
+    assert "=HYPERLINK(&#34;http://evil.example&#34;" in html and '<a href="http://evil' not in html
+    assert "src=" not in html and "<link" not in html  # no assets from anywhere
+
+
+def test_cli_errors_write_nothing(shop, monkeypatch, capsys):
+    s = shop.project.settings()
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+    assert shop.cli() == 2 and "STRIPE_SECRET_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    shop.fake.stop()  # Stripe unreachable
+    assert shop.cli() == 2 and "nothing was written" in capsys.readouterr().err
+    assert not list(s.staff_dir.glob("reconcile*"))
+
+
+def test_an_unreadable_ledger_row_is_reported_by_file_and_line(shop, capsys):
+    shop.pay("C1", 1_000)
+    path = shop.project.ledger / FILE
+    path.write_text(path.read_text() + f"{TODAY},C1,payment,pi_x,ten,USD,,,,succeeded,pi_x:succeeded\n")
+    with pytest.raises(InputError) as e:
+        read_recorded(shop.project.settings())
+    assert [str(p) for p in e.value.problems] == [
+        f"content/ledger/{FILE}:3: amount 'ten' is not an amount (expected a decimal such as 1234.50)"]
+    assert shop.cli() == 1 and f"{FILE}:3" in capsys.readouterr().err
