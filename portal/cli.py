@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--as-of", type=_date, help="as of this day (default: today); writes aging-<date>.html/.csv")
     sy = sub.add_parser("sync", help="apply Stripe events that webhooks missed (events are kept 30 days)")
     sy.add_argument("--since", type=_date, help="from this day (default: 3 days ago)")
+    rc = sub.add_parser("reconcile", help="reconcile Stripe payouts with the ledger; write staff/reconcile-*.html/.csv")
+    rc.add_argument("--since", type=_date, help="payouts arriving from this day (default: 30 days before --until)")
+    rc.add_argument("--until", type=_date, help="payouts arriving up to this day (default: today)")
     s = sub.add_parser("serve", help="serve the site (and payment routes) locally")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--host", default="127.0.0.1")
@@ -185,6 +188,41 @@ def cmd_report(args) -> int:
 
 COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync,
             "note": cmd_note, "report": cmd_report}
+
+
+def cmd_reconcile(args) -> int:
+    import os
+
+    from .reconcile import summary
+    from .reconcile_io import default_range, run
+    from .stripe_gateway import Gateway, GatewayError
+    s = _settings(args)
+    key = os.environ.get("STRIPE_SECRET_KEY", "")
+    if not key:
+        print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
+        return 2
+    since, until = default_range(args.since, args.until, date.today())
+    if since > until:
+        print(f"error: --since {since} is after --until {until}", file=sys.stderr)
+        return 2
+    try:
+        report, out = run(s, Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None), since, until)
+    except GatewayError as e:
+        print(f"error: {e}; nothing was written", file=sys.stderr)
+        return 2
+    for line in summary(report):
+        print(line)
+    print(f"Report: {_show(out.html)}   CSV: {_show(out.csv)}   Journal: {_show(out.journal)}")
+    problems = report.problems()
+    if problems:
+        n = len(problems)
+        print(f"{n} problem{'s' if n != 1 else ''}: record what is missing with the `portal sync` commands above "
+              "(or correct the ledger), then reconcile again", file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMANDS["reconcile"] = cmd_reconcile
 
 
 def _date(text: str) -> date:
