@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from portal import reconcile as rc
 from portal.cli import main
@@ -304,3 +305,134 @@ def test_an_unreadable_ledger_row_is_reported_by_file_and_line(shop, capsys):
     assert [str(p) for p in e.value.problems] == [
         f"content/ledger/{FILE}:3: amount 'ten' is not an amount (expected a decimal such as 1234.50)"]
     assert shop.cli() == 1 and f"{FILE}:3" in capsys.readouterr().err
+
+
+# -- the pure matching and the journal, on hand-made Stripe records -------------------------------
+def payout(amount: str, status: str = "paid", automatic: bool = True, currency: str = "USD", pid: str = "po_1"):
+    from portal.stripe_gateway import Payout
+    return Payout(pid, Decimal(amount), currency, TODAY, status, automatic)
+
+
+def txn(tid: str, category: str, amount: str, fee: str = "0", source: str = "", pi: str = "", status: str = "",
+        currency: str = "USD", net: str | None = None):
+    from portal.stripe_gateway import BalanceLine
+    types = {"charge": "charge", "refund": "refund", "dispute": "adjustment", "payout": "payout"}
+    net = Decimal(amount) - Decimal(fee) if net is None else Decimal(net)
+    return BalanceLine(tid, types.get(category, "adjustment"), category, Decimal(amount), Decimal(fee), net, currency,
+                       TODAY, source or tid, {"charge": "charge", "refund": "refund", "dispute": "dispute"}.get(category, ""),
+                       pi, status, "card", "")
+
+
+def paid(pi: str, amount: str, status: str = "succeeded", kind: str = "payment", currency: str = "USD"):
+    return rc.Recorded(pi, kind, "C1", Decimal(amount), currency, status, TODAY, "content/ledger/online-payments.csv:2")
+
+
+def test_a_payout_whose_transactions_do_not_sum_to_the_deposit_is_a_problem_and_not_journalled():
+    lines = [txn("t1", "charge", "100.00", "3.20", "ch_1", "pi_1"), txn("t2", "payout", "-96.81", source="po_1")]
+    report = rc.reconcile([(payout("96.81"), lines)], {"pi_1": paid("pi_1", "100.00")}, SINCE, UNTIL)
+    (pr,) = report.payouts
+    assert not pr.ties_out and pr.net == Decimal("96.80")
+    assert report.problems() == ["po_1: does not tie out: transactions net $96.80 but the bank deposit is $96.81 "
+                                 "(difference -$0.01)"]
+    assert rc.journal(report) == []
+
+
+def test_a_transaction_whose_gross_less_fee_is_not_its_net_is_named():
+    lines = [txn("t1", "charge", "10.00", "0.59", "ch_1", "pi_1", net="9.40")]
+    report = rc.reconcile([(payout("9.40"), lines)], {"pi_1": paid("pi_1", "10.00")}, SINCE, UNTIL)
+    assert any("t1: gross $10.00 - fee $0.59 is not its net $9.40" in p for p in report.problems())
+
+
+def test_failed_and_manual_payouts_are_problems_outside_the_totals_and_journal():
+    lines = [txn("t1", "charge", "10.00", "0.59", "ch_1", "pi_1")]
+    ledger = {"pi_1": paid("pi_1", "10.00")}
+    report = rc.reconcile([(payout("9.41", status="failed"), lines), (payout("5.00", automatic=False, pid="po_2"), None)],
+                          ledger, SINCE, UNTIL)
+    problems = report.problems()
+    assert problems[0].startswith("po_1: payout failed: no bank deposit") and problems[1].startswith("po_2: a manual payout")
+    assert report.totals() == {"USD": (1, Decimal(0), Decimal(0), Decimal(0))} and rc.journal(report) == []
+
+
+def test_the_ledger_still_processing_a_paid_out_payment_says_to_sync():
+    lines = [txn("t1", "charge", "40.00", "0.32", "py_1", "pi_1")]
+    report = rc.reconcile([(payout("39.68"), lines)], {"pi_1": paid("pi_1", "40.00", "processing")}, SINCE, UNTIL)
+    (problem,) = report.problems()
+    assert "ledger has it processing" in problem and f"portal sync --since {TODAY}" in problem
+
+
+def test_a_refund_the_ledger_records_but_stripe_failed_is_a_problem():
+    lines = [txn("t1", "refund", "-5.00", source="re_1", pi="pi_1", status="failed"),
+             txn("t2", "refund_failure", "5.00", source="re_1", pi="pi_1", status="failed"),
+             txn("t3", "charge", "20.00", "0.88", "ch_1", "pi_1")]
+    ledger = {"pi_1": paid("pi_1", "20.00"), "re_1": paid("re_1", "5.00", kind="refund")}
+    report = rc.reconcile([(payout("19.12"), lines)], ledger, SINCE, UNTIL)
+    assert report.payouts[0].ties_out
+    assert [ln.status for ln in report.payouts[0].lines] == [rc.STALE, rc.STALE, rc.MATCHED]
+
+
+def test_a_payment_split_over_invoices_is_one_payment_at_its_latest_state():
+    from portal.model import Entry
+
+    def row(ref, amount, status, line, etype="payment"):
+        return Entry(TODAY, "C1", etype, ref, Decimal(amount), "USD", None, "", "", "content/ledger/online-payments.csv",
+                     line, status)
+    found = rc.recorded([row("pi_1/INV-1", "30.00", "processing", 2), row("pi_1/INV-2", "10.00", "processing", 3),
+                         row("pi_1/INV-1", "30.00", "", 4), row("pi_1/INV-2", "10.00", "", 5),
+                         row("pi_2", "7.00", "processing", 6), row("pi_2", "7.00", "failed", 7),
+                         row("re_1", "4.00", "", 8, "refund")])
+    assert found["pi_1"].amount == Decimal("40.00") and found["pi_1"].status == "succeeded"
+    assert found["pi_1"].where == "content/ledger/online-payments.csv:4"
+    assert found["pi_2"].status == "failed" and found["re_1"].kind == "refund"
+    assert rc.awaiting_payout([], found, SINCE, UNTIL) == [found["pi_1"], found["re_1"]]  # a failed one never pays out
+
+
+def test_payments_paid_out_after_the_range_are_not_waiting():
+    later = payout("9.41", pid="po_9")
+    later = type(later)(later.id, later.amount, later.currency, UNTIL + timedelta(days=2), later.status, True)
+    report = rc.reconcile([(later, [txn("t1", "charge", "10.00", "0.59", "ch_1", "pi_1")])],
+                          {"pi_1": paid("pi_1", "10.00")}, SINCE, UNTIL)
+    assert report.payouts == () and report.unpaid == ()
+
+
+MOVES = st.lists(st.tuples(st.sampled_from(["charge", "refund", "dispute", "dispute_reversal", "other_adjustment"]),
+                           st.integers(min_value=1, max_value=10_000_000), st.integers(min_value=-2_000, max_value=2_000)),
+                 min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(MOVES, st.sampled_from(["USD", "JPY"]))
+def test_each_payouts_journal_balances_to_the_cent(moves, currency):
+    exp = 0 if currency == "JPY" else 2
+    lines = []
+    for n, (cat, amount, fee) in enumerate(moves):
+        sign = {"charge": 1, "dispute_reversal": 1, "refund": -1, "dispute": -1}.get(cat, 1 if fee % 2 else -1)
+        lines.append(txn(f"t{n}", cat, str(Decimal(sign * amount).scaleb(-exp)), str(Decimal(fee).scaleb(-exp)),
+                         f"x{n}", currency=currency))
+    net = sum(t.net for t in lines)
+    report = rc.reconcile([(payout(str(net), currency=currency), lines)], {}, SINCE, UNTIL)
+    postings = rc.journal(report)
+    assert sum(p.debit for p in postings) == sum(p.credit for p in postings) > 0
+    assert all(p.debit >= 0 and p.credit >= 0 and (p.debit == 0) != (p.credit == 0) for p in postings)
+    assert sum(p.debit - p.credit for p in postings if p.account == rc.BANK) == net
+    assert sum(p.debit - p.credit for p in postings if p.account == rc.FEES) == sum(t.fee for t in lines)
+
+
+def test_the_demo_reconciles_the_demo_company_offline_without_touching_its_ledger(tmp_path):
+    import hashlib
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    def digest():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO / "content" / "ledger").glob("*")}
+    before = digest()
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "demo_reconcile.py"), str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    first, second = r.stdout.split("$ portal sync")
+    assert "in Stripe but not in the ledger" in first and "(exit status 1)" in first
+    assert "1 ledger rows recorded" in second and "(exit status 0)" in second and "PROBLEM" not in second
+    assert second.count("ties out") == 3  # one payout per currency: EUR, JPY, USD
+    assert digest() == before
+    assert list((tmp_path / "demo" / "staff").glob("reconcile-journal-*.csv"))
