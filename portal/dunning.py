@@ -145,7 +145,7 @@ def summary(report: Report, settings: Settings, show: int = 20) -> list[str]:
             if who:
                 lines.append(f"  {REASONS[reason]}: {_ids([f'{c} ({d})' if d else c for c, d in who], show)}")
     if report.owing_nothing:
-        lines.append(f"{report.owing_nothing} customer{'s' if report.owing_nothing != 1 else ''} owe nothing")
+        lines.append(f"{report.owing_nothing} customer{'s owe' if report.owing_nothing != 1 else ' owes'} nothing")
     if report.failure:
         lines.append(f"error: {report.failure}; {n} sent before it stopped, run again to send the rest")
     return lines
