@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     no.add_argument("--promise-amount", help="how much they promised (in their currency)")
     rp = sub.add_parser("report", help="write the aging report (staff/aging.html and .csv) without rebuilding the site")
     rp.add_argument("--as-of", type=_date, help="as of this day (default: today); writes aging-<date>.html/.csv")
+    rm = sub.add_parser("remind", help="reminder emails for overdue accounts: preview in staff/outbox/, or --send")
+    rm.add_argument("--as-of", type=_date, help="which items are overdue as of this day (default: today)")
+    rm.add_argument("--send", action="store_true", help="send through [smtp] and log each in contacts.csv")
+    rm.add_argument("--only", nargs="+", metavar="CUSTOMER", help="only these customers")
     sy = sub.add_parser("sync", help="apply Stripe events that webhooks missed (events are kept 30 days)")
     sy.add_argument("--since", type=_date, help="from this day (default: 3 days ago)")
     rc = sub.add_parser("reconcile", help="reconcile Stripe payouts with the ledger; write staff/reconcile-*.html/.csv")
@@ -223,6 +227,23 @@ def cmd_reconcile(args) -> int:
 
 
 COMMANDS["reconcile"] = cmd_reconcile
+
+
+def cmd_remind(args) -> int:
+    from .dunning import remind, summary
+    from .lookup import NotBuilt
+    s = _settings(args)
+    try:
+        report = remind(s, args.as_of or date.today(), send=args.send, only=args.only or ())
+    except NotBuilt as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for line in summary(report, s):
+        print(line, file=sys.stderr if line.startswith(("error:", "refused:")) else sys.stdout)
+    return 0 if report.ok else 1
+
+
+COMMANDS["remind"] = cmd_remind
 
 
 def _date(text: str) -> date:
