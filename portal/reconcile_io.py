@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,6 +29,8 @@ CSV_COLUMNS = ("payout", "arrival_date", "balance_transaction", "type", "reporti
                "payment_intent", "customer_id", "customer_name", "currency", "gross", "fee", "net",
                "ledger_status", "ledger_amount", "ledger_row", "note")
 JOURNAL_COLUMNS = ("date", "journal", "account", "debit", "credit", "currency", "memo")
+# A ref in a staff file that names a Stripe PaymentIntent, refund or dispute (`pi_…/INV-1` too).
+STRIPE_ID = re.compile(r"(pi|re|pyr|dp|du)_[A-Za-z0-9]+(/.*)?")
 
 
 @dataclass(frozen=True)
@@ -38,18 +41,25 @@ class Written:
 
 
 def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, str]]:
-    """(the ledger's online payments and reversals by Stripe id, customer names); InputError if unreadable."""
+    """(the ledger's online payments and reversals by Stripe id, customer names); InputError if unreadable.
+
+    Every entry file is read: besides the payment service's own file, staff may have recorded a
+    payment by hand under its PaymentIntent id (when Stripe no longer has the event to sync).
+    """
     customers, _, _, problems = ledger.read_customers(settings)
-    path = settings.ledger_dir / FILE
     entries = []
-    if path.exists() and not problems:
-        name = ledger.rel(path, settings)
+    if not problems:
         reader = ledger.EntryReader(settings, customers)
-        lines, cols, problems = reader.open(path, name)
-        if not problems:
+        for path in ledger.entry_files(settings):
+            name = ledger.rel(path, settings)
+            lines, cols, found = reader.open(path, name)
+            problems += found
+            if found:
+                continue
+            ours = path.name == FILE
             for i, fields in ledger.records(lines):
                 e = reader.entry(fields, cols, name, i + 1, problems)
-                if e is not None:
+                if e is not None and (ours or STRIPE_ID.fullmatch(e.ref)):
                     entries.append(e)
     if problems:
         raise InputError(problems)

@@ -160,6 +160,18 @@ def test_a_charge_that_never_reached_the_ledger_is_reported_until_sync_records_i
     assert "PROBLEM" not in capsys.readouterr().out
 
 
+def test_a_payment_staff_recorded_by_hand_under_its_payment_intent_matches(shop):
+    shop.fake.webhook_url = None
+    lost = shop.pay("C2", 4_200)
+    shop.payout()
+    shop.project.write("manual.csv", HEADER + f"{TODAY},C2,payment,{lost},42.00,USD,,,Stripe payment (events expired)\n"
+                                              f"{TODAY},C1,payment,CHQ-7,42.00,USD,,,cheque\n")
+    report, _ = shop.reconcile()
+    line = lines_by_source(report)[lost]
+    assert line.status == rc.MATCHED and line.ledger.where == "content/ledger/manual.csv:2"
+    assert report.unpaid == ()  # the cheque is not an online payment
+
+
 def test_refund_and_disputes_net_in_the_payout_and_the_journal(shop):
     refunded = shop.pay("C1", 20_000)
     shop.client.v1.refunds.create({"payment_intent": refunded, "amount": 5_000})
