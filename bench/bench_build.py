@@ -1,6 +1,6 @@
 """Build benchmark: full build, no-change rebuild and 1%-changed rebuild of a generated ledger.
 
-    python bench/bench_build.py [--customers 100000] [--workdir DIR]
+    python bench/bench_build.py [--customers 100000] [--workdir DIR] [--reuse] [--only full]
 
 Each build runs as `portal build` in its own process; peak memory is the largest sum of PSS
 over the build's process tree (the parent and its worker processes, shared pages split between
@@ -91,6 +91,20 @@ def change_one_percent(project: Path, customers: int, seed: int = 7) -> int:
     return len(picked)
 
 
+def reset(work: Path) -> None:
+    """Back to a freshly generated project: no site, build state, staff files or billing run."""
+    wait_for_background_removal()
+    for name in ("site", ".portal", "staff", "site_templates"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    for leftover in work.glob(".site.*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink()
+    (work / "content" / "ledger" / "2026-12-run.csv").unlink(missing_ok=True)
+    shutil.copytree(ROOT / "site_templates", work / "site_templates")
+
+
 def wait_for_background_removal() -> None:
     """A full rebuild deletes the replaced site in the background; don't time the next build over it."""
     while subprocess.run(["pgrep", "-f", "rm -rf -- .*\\.old-"], capture_output=True).returncode == 0:
@@ -102,32 +116,48 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--rows", type=int, default=10, help="rows per customer (about)")
     ap.add_argument("--workdir", type=Path, help="where to generate the project (default: a temp dir)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep a ledger generated earlier in --workdir with the same options (the site, build "
+                         "state and templates are still made afresh)")
+    ap.add_argument("--only", choices=("full", "no-change", "changed", "rebuild"), action="append",
+                    help="run only these builds (repeatable; 'changed' runs after the full build it needs)")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    shutil.copytree(ROOT / "site_templates", work / "site_templates")
-    t = time.perf_counter()
-    counts = generate(work, args.customers, args.rows)
-    print(f"generated {counts['customers']:,} customers, {counts['rows']:,} rows in {counts['files']} files "
-          f"({time.perf_counter() - t:.1f} s) in {work}")
+    stamp = f"{args.customers} {args.rows}\n"
+    marker = work / "generated.txt"
+    if args.reuse and marker.exists() and marker.read_text() == stamp:
+        reset(work)
+        print(f"reusing the ledger generated earlier in {work}")
+    else:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        shutil.copytree(ROOT / "site_templates", work / "site_templates")
+        t = time.perf_counter()
+        counts = generate(work, args.customers, args.rows)
+        marker.write_text(stamp)
+        print(f"generated {counts['customers']:,} customers, {counts['rows']:,} rows in {counts['files']} files "
+              f"({time.perf_counter() - t:.1f} s) in {work}")
+    only = set(args.only or ("full", "no-change", "changed", "rebuild"))
     figures = []
-    for label, prepare, extra in (
-        ("full build", None, ()),
-        ("no-change rebuild", None, ()),
-        ("1%-changed rebuild", lambda: change_one_percent(work, args.customers), ()),
-        ("full rebuild over the site (--full)", None, ("--full",)),
+    for key, label, prepare, extra in (
+        ("full", "full build", None, ()),
+        ("no-change", "no-change rebuild", None, ()),
+        ("changed", "1%-changed rebuild", lambda: change_one_percent(work, args.customers), ()),
+        ("rebuild", "full rebuild over the site (--full)", None, ("--full",)),
     ):
+        if key not in only and not (key == "full" and "changed" in only):
+            continue
         if prepare:
             prepare()
         wait_for_background_removal()
         os.sync()  # don't time this build against the writeback of the last one
+        load = os.getloadavg()[0]  # others' work on the same cores, just before this build
         seconds, peak, pss, out = run_build(work, *extra)
         figures.append((label, seconds, peak, pss))
         summary = next((ln for ln in out.splitlines() if " customers · " in ln), out.strip())
         print(f"{label:38s} {seconds:7.2f} s   peak PSS {pss / 2**20:5.0f} MiB (RSS sum {peak / 2**20:5.0f})"
-              f"   | {summary}")
+              f"   load {load:4.2f}   | {summary}")
         timings = [ln for ln in out.splitlines() if ln.startswith("[timing]")]
         if timings:
             print("    " + "\n    ".join(timings))
