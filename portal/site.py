@@ -7,10 +7,11 @@ import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import markdown
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError, select_autoescape
 from markupsafe import Markup
 
 from .accounts import BUCKETS, ZERO, Account
@@ -24,6 +25,12 @@ LATE = ' class="late"'
 KIND = {"payment": "Payment", "credit": "Credit note", "writeoff": "Write-off", "refund": "Refund",
         "adjustment": "Adjustment", "invoice": "Invoice"}
 STATIC_FILES = ("robots.txt",)
+BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
+ROOT = "../../"  # from s/<token>/ back to the site root
+# The blocks of statement.html that differ from customer to customer. The rest of the page (the
+# masthead, the help links, the contact section, the footer…) is rendered once per build: see _frame.
+PAGE_BLOCKS = ("title", "header", "accounts", "signature")
+_SLOT = re.compile("\x00(" + "|".join(PAGE_BLOCKS) + ")\x00")
 STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any statement's inputs
 
 
@@ -65,67 +72,119 @@ class SiteRenderer:
     def __init__(self, settings: Settings, pages: list[dict]):
         self.settings = settings
         self.env = environment(settings)
+        self.env.auto_reload = False  # a renderer lives for one build: no stat of the templates per page
         self.pages = pages
         self.statement = self.env.get_template("statement.html")
+        # The contact page is also shown on each statement, its headings one level down.
+        contact = next((p["html"] for p in pages if p["slug"] == "contact"), "")
         self.common = {
-            "company": settings.company,
+            # Attributes rather than keys: Jinja tries an attribute first, and a dict makes it raise.
+            "company": SimpleNamespace(**settings.company),
             "nav": [{"title": p["title"], "slug": p["slug"]} for p in pages],
             # A browser applies form-action to the redirect after the post too: allow Checkout.
             "form_origin": f"{_origin(settings.pay_url)} {settings.checkout_origin}",
+            "contact": re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact),
         }
-        # The contact page is also shown on each statement, its headings one level down.
-        contact = next((p["html"] for p in pages if p["slug"] == "contact"), "")
-        self.contact = re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact)
+        self.frame = self._frame()
+        # Each page's context is these plus its own values, taken as they are (shared): the globals
+        # are added here once instead of merged into every page's context.
+        self.fixed = {**self.statement.globals, **self.common, "root": ROOT}
+        self.money: dict[str, tuple] = {}  # currency -> (formatter, zero, minimum payment), made once
+        self.memos: dict[str, str] = {}  # memo -> escaped: a few texts repeat on most rows
+
+    def _frame(self) -> list[str] | None:
+        """statement.html rendered once, each per-customer block (PAGE_BLOCKS) left as a slot.
+
+        [text, block name, text, block name, …, text]; a page fills the slots by rendering only those
+        blocks. None if the template does not split so (a per-customer value outside those blocks, or
+        a block it does not define itself): then each page is rendered whole, the same but slower.
+        """
+        slots = "".join(f"{{% block {b} %}}\x00{b}\x00{{% endblock %}}" for b in PAGE_BLOCKS)
+        try:
+            text = self.env.from_string('{% extends "statement.html" %}' + slots).render(**self.common, root=ROOT)
+        except UndefinedError:
+            return None
+        parts = _SLOT.split(text)
+        return parts if all(b in self.statement.blocks for b in parts[1::2]) else None
 
     def statement_html(self, customer: Customer, accounts: list[Account], as_of: date, pay_token: str,
                        digest: tuple[str, int]) -> str:
         """One customer's statement page."""
         if not accounts:
             accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
-        # The customer's own currency first, the others after it.
-        accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
-        return self.statement.render(
-            **self.common,
-            root="../../",
-            customer=customer,
-            as_of=_day(as_of),
-            accounts=[self._account(a, as_of) for a in accounts],
-            pay={"action": self.settings.pay_url, "token": pay_token,
-                 "min": fmt(quantize(self.settings.min_payment, accounts[0].currency), accounts[0].currency)},
-            digest=digest[0], entry_count=digest[1],
-            contact=self.contact,
-        )
+        elif len(accounts) > 1:  # the customer's own currency first, the others after it
+            accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
+        values = {
+            **self.fixed,
+            "customer": customer,
+            "as_of": _day(as_of),
+            "accounts": [self._account(a, as_of) for a in accounts],
+            "pay": {"action": self.settings.pay_url, "token": pay_token, "min": self._money(accounts[0].currency)[2]},
+            "digest": digest[0], "entry_count": digest[1],
+        }
+        if self.frame is None:
+            return self.statement.render(values)
+        context = self.statement.new_context(values, shared=True)
+        blocks = self.statement.blocks
+        out = []
+        for i, part in enumerate(self.frame):
+            if i % 2:
+                out.extend(blocks[part](context))
+            else:
+                out.append(part)
+        return "".join(out)
+
+    def _money(self, currency: str) -> tuple:
+        """(formatter, zero, minimum payment) for a currency, all plain text (nothing to escape)."""
+        m = self.money.get(currency)
+        if m is None:
+            def money(amount) -> str:
+                return fmt(amount, currency)
+            m = self.money[currency] = (money, fmt(ZERO, currency),
+                                        fmt(quantize(self.settings.min_payment, currency), currency))
+        return m
+
+    def _memo(self, memo: str) -> str:
+        text = self.memos.get(memo)
+        if text is None:
+            text = f"<br><small>{esc(memo)}</small>" if memo else ""
+            if len(self.memos) < 10_000:
+                self.memos[memo] = text
+        return text
 
     def _account(self, a: Account, as_of: date) -> "AccountView":
         cur = a.currency
-        money = _money_formatter(cur)
+        money, zero, _ = self._money(cur)
+        memo = self._memo
         item_rows, picks = [], []
         for i in a.items:
             e = i.entry
             ref = esc(e.ref or KIND[e.type])
             kind = "" if e.type == "invoice" else f" <small>({KIND[e.type]})</small>"
-            memo = f"<br><small>{esc(e.memo)}</small>" if e.memo else ""
+            left = money(i.open)
             item_rows.append(
-                f'<tr{LATE if i.days_overdue else ""}><th scope="row">{ref}{kind}{memo}</th><td>{_day(e.date)}</td>'
+                f'<tr{LATE if i.days_overdue else ""}><th scope="row">{ref}{kind}{memo(e.memo)}</th><td>{_day(e.date)}</td>'
                 f'<td>{_day(i.due)}</td><td class="num">{i.days_overdue or "–"}</td>'
-                f'<td class="num">{money(e.amount)}</td><td class="num">{money(i.open)}</td></tr>')
+                f'<td class="num">{money(e.amount)}</td><td class="num">{left}</td></tr>')
             if e.type == "invoice":
                 picks.append(f'<li><label><input type="checkbox" name="invoice" value="{ref}"> {ref}: '
-                             f'{money(i.open)}</label></li>')
+                             f'{left}</label></li>')
         recent_rows = []
         for e in a.recent:
             amount = money(abs(e.amount) if e.type != "adjustment" else -e.amount)
             badge = ' <span class="badge">processing</span>' if e.status == "processing" else ""
-            memo = f"<br><small>{esc(e.memo)}</small>" if e.memo else ""
-            recent_rows.append(f'<tr><td>{_day(e.date)}</td><td>{KIND[e.type]}{badge}</td><td>{esc(e.ref)}{memo}</td>'
+            recent_rows.append(f'<tr><td>{_day(e.date)}</td><td>{KIND[e.type]}{badge}</td><td>{esc(e.ref)}{memo(e.memo)}</td>'
                                f'<td>{esc(e.applies_to)}</td><td class="num">{amount}</td></tr>')
+        cells = []
+        for k in BUCKET_KEYS:
+            v = a.buckets[k]
+            cells.append(f'<td class="num zero">{zero}</td>' if not v else
+                         f'<td class="num">{money(v)}</td>' if k == "current" else f'<td class="num late">{money(v)}</td>')
         overdue = a.overdue
         return AccountView(
             cur, money(a.balance), plain(a.balance, cur), a.balance > 0, money(overdue), overdue > 0,
             money(a.unapplied) if a.unapplied else "", money(a.processing) if a.processing else "",
-            [BucketView(money(a.buckets[k]), " zero" if not a.buckets[k] else "" if k == "current" else " late")
-             for k, _ in BUCKETS],
-            len(item_rows), Markup("\n".join(item_rows)), Markup("\n".join(picks)),
+            Markup("".join(cells)), len(item_rows), Markup("\n".join(item_rows)), Markup("\n".join(picks)),
             len(recent_rows), Markup("\n".join(recent_rows)))
 
     def shared_pages(self) -> dict[str, str]:
@@ -158,21 +217,9 @@ def _day(d: date) -> Markup:
     return Markup(f"{d.day} {d:%b %Y}")
 
 
-def _money_formatter(currency: str):
-    """fmt() for one currency. Plain text: digits, separators and a symbol, nothing to escape."""
-    def money(amount) -> str:
-        return fmt(amount, currency)
-    return money
-
-
 def esc(text: str) -> str:
     """HTML-escape customer text (names, refs, memos come from a CSV someone else typed)."""
     return html.escape(text, quote=True)
-
-
-class BucketView(NamedTuple):
-    amount: str
-    css: str  # extra classes for the cell: " zero" or " late"
 
 
 class AccountView(NamedTuple):
@@ -186,7 +233,7 @@ class AccountView(NamedTuple):
     has_overdue: bool
     unapplied: str
     processing: str
-    buckets: list
+    aging_cells: Markup  # the aging table's <td> per bucket
     open_count: int
     open_rows: Markup  # <tr> per open item, composed in Python: see _account
     invoice_picks: Markup  # <li> per payable invoice for the pay form
