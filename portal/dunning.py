@@ -95,8 +95,7 @@ def remind(settings: Settings, as_of: date, send: bool = False, only=(), environ
                 yield composer.letter(d, as_of, now)
 
     if not send:
-        report.outbox, written = mailer.write_outbox(settings.staff_dir, letters())
-        report.letters = [(x.customer_id, x.stage) for x in written]
+        report.outbox, report.letters = mailer.write_outbox(settings.staff_dir, letters())
         return report
 
     def logged(letter: mailer.Letter) -> None:
@@ -105,8 +104,7 @@ def remind(settings: Settings, as_of: date, send: bool = False, only=(), environ
             recipient=letter.recipient, items=letter.keys)])
 
     delivery = mailer.send(settings.smtp, password, letters(), logged)
-    report.letters = [(x.customer_id, x.stage) for x in delivery.sent]
-    report.refused = [(x.customer_id, x.recipient, why) for x, why in delivery.refused]
+    report.letters, report.refused = delivery.sent, delivery.refused
     report.failure = delivery.failure
     return report
 

@@ -10,9 +10,11 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 import markdown
@@ -20,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from .money import ZERO, fmt
-from .publish import _exchange
+from .publish import _exchange, remove_later
 from .reminders import PLACEHOLDER, Decision, Stage, days_past_due
 from .settings import Settings, Smtp
 from .signing import Signer, statement_url
@@ -38,7 +40,7 @@ class Letter:
     recipient: str
     subject: str
     keys: tuple[str, ...]
-    message: EmailMessage
+    message: Message
 
     @property
     def filename(self) -> str:
@@ -64,8 +66,9 @@ class Composer:
         sender = (settings.smtp.sender if settings.smtp else "") or self.company.get("email", "")
         if not sender:
             raise ValueError("reminders need a From address: set [company] email (or [smtp] from) in the settings")
-        self.sender = Address(_one_line(self.company["name"]), addr_spec=sender)
+        self.sender = formataddr((_one_line(self.company["name"]), sender), "utf-8")
         self.reply_to = self.company.get("email") or sender
+        self.domain = sender.rpartition("@")[2]
         self._stage_html: dict[str, str] = {}
 
     def letter(self, d: Decision, as_of: date, now: datetime) -> Letter:
@@ -83,18 +86,22 @@ class Composer:
         body = self._body_html(stage).replace('href="{pay_link}"', f'href="{html.escape(url)}"')
         common = {"company": self.company, "customer": c, "pay_link": url, "as_of": as_of.isoformat(),
                   "subject": subject}
-        msg = EmailMessage()
-        msg["Subject"] = subject
+        # The compat32 classes: the newer EmailMessage API parses every header it is given and cost
+        # ~4 ms a message (measured), 7 minutes for 100,000 reminders; these build the same MIME.
+        msg = MIMEMultipart("alternative")
+        msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
         msg["From"] = self.sender
-        msg["To"] = Address(_one_line(c.name), addr_spec=c.email)
+        msg["To"] = formataddr((_one_line(c.name), c.email), "utf-8")
         msg["Reply-To"] = self.reply_to
         msg["Date"] = format_datetime(now)
         # The same reminder always has the same id, so a resend after a crash can be recognised.
         identity = hashlib.sha256("\x1f".join((c.id, stage.slug, *d.keys)).encode()).hexdigest()[:24]
-        msg["Message-ID"] = f"<reminder-{identity}@{self.sender.domain}>"
+        msg["Message-ID"] = f"<reminder-{identity}@{self.domain}>"
+        # "=_" never occurs in base64 parts; a set boundary also spares the generator a regex per message.
+        msg.set_boundary(f"=_reminder_{identity}")
         msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(self.text.render(body=text_body, **common))
-        msg.add_alternative(self.html.render(body=Markup(_fill(body, esc)), **common), subtype="html")
+        msg.attach(MIMEText(self.text.render(body=text_body, **common), "plain", "utf-8"))
+        msg.attach(MIMEText(self.html.render(body=Markup(_fill(body, esc)), **common), "html", "utf-8"))
         return Letter(c.id, stage.slug, c.email, subject, d.keys, msg)
 
     def _body_html(self, stage: Stage) -> str:
@@ -170,7 +177,7 @@ def _groups(d: Decision, as_of: date) -> tuple[list[dict], dict]:
     return groups, widths
 
 
-def write_outbox(staff_dir: Path, letters) -> tuple[Path, list[Letter]]:
+def write_outbox(staff_dir: Path, letters) -> tuple[Path, list[tuple[str, str]]]:
     """Replace <staff>/outbox with one .eml file per letter, in one swap: never half a preview."""
     outbox = staff_dir / "outbox"
     staging = staff_dir / ".outbox.new"
@@ -179,10 +186,12 @@ def write_outbox(staff_dir: Path, letters) -> tuple[Path, list[Letter]]:
     written = []
     for letter in letters:
         (staging / letter.filename).write_bytes(letter.message.as_bytes())
-        written.append(letter)
+        written.append((letter.customer_id, letter.stage))  # not the letter: 100k messages would not fit
     if outbox.exists():
         _exchange(staging, outbox)
-        shutil.rmtree(staging)
+        old = staff_dir / f".outbox.old-{os.getpid()}"
+        os.rename(staging, old)
+        remove_later(old)
     else:
         os.rename(staging, outbox)
     return outbox, written
@@ -192,8 +201,8 @@ def write_outbox(staff_dir: Path, letters) -> tuple[Path, list[Letter]]:
 class Delivery:
     """What an SMTP run did: sent, refused one by one, or stopped by a failure."""
 
-    sent: list[Letter] = field(default_factory=list)
-    refused: list[tuple[Letter, str]] = field(default_factory=list)
+    sent: list[tuple[str, str]] = field(default_factory=list)  # (customer, stage)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (customer, recipient, why)
     failure: str = ""
 
 
@@ -226,13 +235,13 @@ def send(smtp: Smtp, password: str, letters, on_sent) -> Delivery:
             try:
                 conn.send_message(letter.message)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as e:
-                out.refused.append((letter, _reason(e)))
+                out.refused.append((letter.customer_id, letter.recipient, _reason(e)))
                 continue
             except (smtplib.SMTPException, OSError) as e:
                 out.failure = f"{where}: stopped at {letter.customer_id}: {_reason(e)}"
                 break
             on_sent(letter)
-            out.sent.append(letter)
+            out.sent.append((letter.customer_id, letter.stage))
     finally:
         try:
             conn.quit()
