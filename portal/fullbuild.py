@@ -152,12 +152,12 @@ def _shard(w: int) -> dict:
                 settings, keep=None if shards == 1 else (lambda cid: zlib.crc32(cid.encode()) % shards == w))
             if w == 0:
                 problems += customer_problems
-            shard_of = {cid: zlib.crc32(cid.encode()) % shards for cid in where} if shards > 1 else None
         reader = ledger.EntryReader(settings, customers)
         with phase(f"shard {w} parse"):
-            _parse_shard(w, job, reader, shard_of, problems, by_customer, index)
+            online = _parse_shard(w, job, reader, where, problems, by_customer, index)
         with phase(f"shard {w} validate"):
-            _collapse_online_payments(settings, by_customer)
+            for cid in online:  # each online payment at its latest state
+                by_customer[cid] = journal.collapse(by_customer[cid])
             mine, unresolved, invoices, refs = _validate_shard(customers, by_customer, problems)
         gc.freeze()
     finally:
@@ -190,8 +190,16 @@ def _shard(w: int) -> dict:
     return out
 
 
-def _parse_shard(w, job, reader, shard_of, problems, by_customer, index) -> None:
+def _parse_shard(w, job, reader, known, problems, by_customer, index) -> set[str]:
+    """Parse this worker's customers' rows into by_customer and index; returns those with online payments.
+
+    Every worker splits every row, and parses only its own customers' (reader.customers). A row
+    naming no known customer is worker 0's to report.
+    """
     settings = job.settings
+    journal_name = ledger.rel(settings.ledger_dir / journal.FILE, settings)
+    online: set[str] = set()
+    slots = {cid: ([], array("I")) for cid in reader.customers}  # entries, (file, line, offset) per row
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
         lines, cols, probs = reader.open(path, name)
@@ -212,25 +220,22 @@ def _parse_shard(w, job, reader, shard_of, problems, by_customer, index) -> None
                 continue  # blank line
             else:
                 cid = ""
-            if shard_of is not None and shard_of.get(cid, 0) != w:
+            slot = slots.get(cid)
+            if slot is None:
+                if not w and cid not in known:
+                    entry(fields, cols, name, start + 1, problems)  # says what is wrong with it
                 continue
             e = entry(fields, cols, name, start + 1, problems)
             if e is not None:
-                pairs = index.get(cid)
-                if pairs is None:
-                    pairs = index[cid] = array("I")
-                pairs.append(fno)
-                pairs.append(start)
-                pairs.append(offsets[start] if offsets else ledger.NO_OFFSET)
-                by_customer.setdefault(cid, []).append(e)
-
-
-def _collapse_online_payments(settings, by_customer) -> None:
-    """Each online payment at its latest state (journal.collapse), for the customers that have any."""
-    name = ledger.rel(settings.ledger_dir / journal.FILE, settings)
-    for cid, es in by_customer.items():
-        if any(e.path == name for e in es):
-            by_customer[cid] = journal.collapse(es)
+                slot[0].append(e)
+                slot[1].extend((fno, start, offsets[start] if offsets else ledger.NO_OFFSET))
+        if name == journal_name:
+            online.update(cid for cid, (es, _) in slots.items() if es and es[-1].path == name)
+    for cid, (es, pairs) in slots.items():
+        if es:
+            by_customer[cid] = es
+            index[cid] = pairs
+    return online
 
 
 def _validate_shard(customers, by_customer, problems):

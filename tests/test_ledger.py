@@ -539,3 +539,27 @@ def test_settings_types_read_the_exports_own_type_names(project):
     assert [str(p) for p in e.value.problems] == [
         "content/ledger/a.csv:3: unknown type 'Bounced' "
         "(expected one of invoice, credit, payment, refund, adjustment, writeoff)"]
+
+
+@pytest.mark.parametrize("currency, text", [
+    ("USD", "1234.50"), ("USD", "0.00"), ("USD", "00012.30"), ("USD", "1234.5"), ("USD", "1,234.50"),
+    ("USD", "$12.00"), ("USD", " 12.00 "), ("USD", "12.000"), ("USD", "(12.00)"), ("USD", "-0.00"),
+    ("USD", "\u0661\u0662.00"), ("USD", "9" * 15 + ".99"), ("USD", "9" * 16 + ".99"), ("JPY", "184000"),
+    ("JPY", "0184000"), ("JPY", "184000.00"), ("KWD", "1.234"), ("KWD", "1.23"), ("EUR", "12.5e1")])
+def test_entry_amounts_are_what_parse_amount_makes_of_the_text(project, currency, text):
+    from portal.money import MoneyError, parse_amount
+    s = project.settings()
+    customers, *_ = ledger.read_customers(s)
+    fields = ["2026-11-01", "C1", "adjustment", "A1", text, currency, "", "", ""]
+    cols = ledger.Columns({c: i for i, c in enumerate(HEADER.strip().split(","))}, 9)
+    found: list = []
+    got = ledger.EntryReader(s, customers).entry(fields, cols, "x.csv", 2, found)
+    try:
+        expected = parse_amount(text, currency)
+    except MoneyError:
+        assert got is None and found
+        return
+    if not expected:  # an adjustment of zero is refused
+        assert got is None and found
+        return
+    assert got is not None and str(got.amount) == str(expected) and got.amount.as_tuple() == expected.as_tuple()
