@@ -110,6 +110,8 @@ def parse_stage(text: str, path: str) -> tuple[Stage | None, list[Problem]]:
     body = "\n".join(lines[end + 1:]).strip("\n") + "\n"
     for n, line in enumerate(lines[end + 1:], end + 2):
         problems += _placeholders(line, path, n, allowed=PLACEHOLDERS)
+    if "{items}" not in body:
+        problems.append(Problem(path, end + 1, "the body has no {items} (expected it where the table of items goes)"))
     if problems:
         return None, problems
     return Stage(slug, days, subject, body, path, end + 2), []

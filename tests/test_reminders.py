@@ -298,7 +298,8 @@ def test_front_matter_errors_are_reported_at_their_file_and_line(dunning, capsys
     (folder / "70-bad.md").write_text("---\nstage: Bad Name\ndays: soon\nsubjct: hi\n---\nDear {contact},\n\n"
                                       "{itemz}\n")
     (folder / "80-noclose.md").write_text("---\ndays: 5\n")
-    (folder / "90-twice.md").write_text("---\nstage: again\ndays: 30\nsubject: x\n---\nbody\n")
+    (folder / "85-noitems.md").write_text("---\ndays: 5\nsubject: x\n---\nDear {customer}\n")
+    (folder / "90-twice.md").write_text("---\nstage: again\ndays: 30\nsubject: x\n---\n{items}\n")
     assert remind(dunning) == 1
     err = capsys.readouterr().err
     assert "content/reminders/70-bad.md:2: stage 'Bad Name' is not a name" in err
@@ -306,8 +307,9 @@ def test_front_matter_errors_are_reported_at_their_file_and_line(dunning, capsys
     assert "content/reminders/70-bad.md:4: unknown key 'subjct' (expected one of stage, days, subject)" in err
     assert "content/reminders/70-bad.md:8: unknown placeholder {itemz}" in err
     assert "content/reminders/80-noclose.md:1: front matter is not closed" in err
+    assert "content/reminders/85-noitems.md:4: the body has no {items}" in err
     assert not (dunning.settings().staff_dir / "outbox").exists()
-    for name in ("70-bad.md", "80-noclose.md"):
+    for name in ("70-bad.md", "80-noclose.md", "85-noitems.md"):
         (folder / name).unlink()
     assert remind(dunning) == 1
     assert "content/reminders/90-twice.md:1: days 30 is also used by content/reminders/40-overdue-30.md" in \
@@ -376,6 +378,16 @@ def test_the_demo_company_sends_its_reminders_from_the_cli(tmp_path, smtp, capsy
     n = len(inbox.messages)
     assert main(["--root", str(root), "remind", "--as-of", AS_OF, "--send"]) == 0
     assert len(inbox.messages) == n
+
+
+def test_only_one_run_at_a_time(dunning, smtp, capsys):
+    import fcntl
+    _, inbox = smtp
+    with open(dunning.settings().state_dir / "remind.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another run holding it
+        assert remind(dunning, "--send") == 2
+    assert "another `portal remind` is running" in capsys.readouterr().err
+    assert inbox.messages == [] and emails_logged(dunning) == []
 
 
 # Pure rules, without files or servers.
