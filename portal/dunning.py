@@ -137,8 +137,8 @@ def summary(report: Report, settings: Settings, show: int = 20) -> list[str]:
         by_stage.setdefault(stage, []).append(cid)
     n = len(report.letters)
     if report.sent:
-        lines.append(f"sent {n} reminder{'s' if n != 1 else ''}, each logged in "
-                     f"{rel(settings.ledger_dir / contacts.FILE, settings)}")
+        logged = f", each logged in {rel(settings.ledger_dir / contacts.FILE, settings)}" if n else ""
+        lines.append(f"sent {n} reminder{'s' if n != 1 else ''}{logged}")
     else:
         lines.append(f"{n} reminder{'s' if n != 1 else ''} previewed in {_show(report.outbox)} "
                      "(nothing sent or logged; --send sends them)")
