@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from . import contacts, lookup, mailer
+from . import contacts, lookup, mailer, state
 from .ledger import CUSTOMERS, rel
 from .model import InputError, Problem
 from .reminders import REASONS, Stage, check_stages, decide, parse_stage
@@ -92,7 +92,11 @@ def _run(settings: Settings, as_of: date, send: bool, only, stages: list[Stage],
                               for cid in unknown])
         ids = sorted(set(only))
     else:
-        ids = sorted(lookup.owing(body))
+        built = state.load_head(settings.state_dir)
+        # The build's records show balances as of its own date: for a later date, an invoice dated
+        # after the build can make someone owe who owed nothing then, so everyone is a candidate.
+        later = built is None or as_of.isoformat() > built.as_of
+        ids = sorted(body.customer_lines if later else lookup.owing(body))
     composer = mailer.Composer(settings, Signer(load_keys(settings.state_dir)))
     log = contacts.read(settings.ledger_dir)
     report = Report(sent=send, stages=[st.slug for st in sorted(stages, key=lambda st: st.days)],

@@ -444,3 +444,13 @@ def test_already_sent_means_every_item_had_this_stage():
     assert reminders.decide(_customer(), two, STAGES, sent, today).skip == "already-sent"
     one = _accounts(("A", "10", date(2026, 11, 10)))  # B paid: A alone already had it
     assert reminders.decide(_customer(), one, STAGES, sent, today).skip == "already-sent"
+
+
+def test_reminders_dated_after_the_build_see_invoices_the_build_had_not_reached(dunning, smtp, capsys):
+    # Built as of 2026-11-01: INV-8 (dated 2026-11-20) was not on anyone's statement yet, so C7 owed
+    # nothing in the build's records; by 2027-01-05 it is 16 days overdue.
+    dunning.build("2026-11-01")
+    assert main(["--root", str(dunning.root), "remind", "--as-of", "2027-01-05", "--only", "C7"]) == 0
+    assert main(["--root", str(dunning.root), "remind", "--as-of", "2027-01-05"]) == 0
+    outbox = sorted(p.name for p in (dunning.settings().staff_dir / "outbox").iterdir())
+    assert "C7-overdue-7.eml" in outbox
