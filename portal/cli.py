@@ -123,22 +123,30 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_sync(args) -> int:
+def _gateway():
+    """The Stripe gateway from the environment, or None after saying what to set."""
     import os
+
+    from .stripe_gateway import Gateway
+    key = os.environ.get("STRIPE_SECRET_KEY", "")
+    if not key:
+        print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
+        return None
+    return Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None)
+
+
+def cmd_sync(args) -> int:
     from datetime import datetime, timedelta, timezone
 
     from .builder import build
     from .fulfil import HANDLED, Fulfiller
     from .journal import Journal
-    from .stripe_gateway import Gateway
     s = _settings(args)
-    key = os.environ.get("STRIPE_SECRET_KEY", "")
-    if not key:
-        print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
+    gateway = _gateway()
+    if gateway is None:
         return 2
     since = args.since or (date.today() - timedelta(days=3))
     start = int(datetime(since.year, since.month, since.day, tzinfo=timezone.utc).timestamp())
-    gateway = Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None)
     fulfiller = Fulfiller(gateway, Journal(s.ledger_dir), lambda: None)
     events = gateway.events_since(start, list(HANDLED))
     recorded = []
@@ -190,27 +198,20 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync,
-            "note": cmd_note, "report": cmd_report}
-
-
 def cmd_reconcile(args) -> int:
-    import os
-
     from .reconcile import summary
     from .reconcile_io import default_range, run
-    from .stripe_gateway import Gateway, GatewayError
+    from .stripe_gateway import GatewayError
     s = _settings(args)
-    key = os.environ.get("STRIPE_SECRET_KEY", "")
-    if not key:
-        print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
+    gateway = _gateway()
+    if gateway is None:
         return 2
     since, until = default_range(args.since, args.until, date.today())
     if since > until:
         print(f"error: --since {since} is after --until {until}", file=sys.stderr)
         return 2
     try:
-        report, out = run(s, Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None), since, until)
+        report, out = run(s, gateway, since, until)
     except GatewayError as e:
         print(f"error: {e}; nothing was written", file=sys.stderr)
         return 2
@@ -224,9 +225,6 @@ def cmd_reconcile(args) -> int:
               "(or correct the ledger), then reconcile again", file=sys.stderr)
         return 1
     return 0
-
-
-COMMANDS["reconcile"] = cmd_reconcile
 
 
 def cmd_remind(args) -> int:
@@ -243,7 +241,8 @@ def cmd_remind(args) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS["remind"] = cmd_remind
+COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync,
+            "note": cmd_note, "report": cmd_report, "reconcile": cmd_reconcile, "remind": cmd_remind}
 
 
 def _date(text: str) -> date:
