@@ -48,3 +48,11 @@ def test_bad_as_of_is_a_usage_error(project, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--root", str(project.root), "build", "--as-of", "soon"])
     assert e.value.code == 2 and "'soon' is not a date" in capsys.readouterr().err
+
+
+def test_stripe_commands_without_a_key_say_what_to_set(project, monkeypatch, capsys):
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    for command in (["sync"], ["reconcile"]):
+        assert main(["--root", str(project.root), *command]) == 2
+        assert "error: set STRIPE_SECRET_KEY" in capsys.readouterr().err
+    assert not (project.root / "staff").exists()
