@@ -10,6 +10,7 @@ import csv
 import gc
 import hashlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import time
 import zlib
@@ -123,15 +124,51 @@ def _run(job: Job, progress) -> list[dict]:
         ctx = multiprocessing.get_context("fork")
         counter = ctx.Value("i", 0)
         _PROGRESS = _Counter(shared=counter)
-        with ctx.Pool(job.shards) as pool:
-            pending = pool.map_async(_shard, range(job.shards))
-            while not pending.ready():
-                pending.wait(0.5)
+        # A process per shard that exits as soon as its result is read, rather than a pool whose
+        # idle workers (their parsed ledger, ~400 MB each at 100k customers) outlive the results
+        # the parent unpickles next to them.
+        workers = {}
+        for w in range(job.shards):
+            receive, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_worker, args=(w, send), name=f"portal-build-{w}", daemon=True)
+            p.start()
+            send.close()
+            workers[receive] = (w, p)
+        results: list = [None] * job.shards
+        try:
+            while workers:
+                for conn in multiprocessing.connection.wait(list(workers), timeout=0.5):
+                    w, p = workers.pop(conn)
+                    try:
+                        ok, value = conn.recv()
+                    except EOFError:
+                        p.join()
+                        raise RuntimeError(f"build worker {w} died (exit code {p.exitcode})") from None
+                    if not ok:
+                        raise value
+                    results[w] = value
                 if progress:
                     progress(counter.value, job.estimate)
-            return pending.get()
+        finally:
+            for _, p in workers.values():  # a worker still running when another failed
+                p.kill()
+                p.join()
+        return results
     finally:
         _JOB = _PROGRESS = None
+
+
+def _worker(w: int, conn) -> None:
+    """A worker process: its shard's result, or the exception that stopped it, to the parent."""
+    try:
+        result = (True, _shard(w))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+        result = (False, e)
+    try:
+        conn.send(result)
+    except Exception as e:  # an exception that does not pickle
+        conn.send((False, RuntimeError(f"build worker {w}: {result[1]!r} ({e})")))
+    conn.close()
 
 
 def _shard(w: int) -> dict:
@@ -149,12 +186,13 @@ def _shard(w: int) -> dict:
     try:
         with phase(f"shard {w} customers"):
             customers, where, _, customer_problems = ledger.read_customers(
-                settings, keep=None if shards == 1 else (lambda cid: zlib.crc32(cid.encode()) % shards == w))
-            if w == 0:
-                problems += customer_problems
+                settings, keep=None if shards == 1 else (lambda cid: shard_of(cid, shards) == w))
+            # Each worker checks its own rows. A problem with the whole file (its header, its
+            # encoding) every worker finds: InputError reports it once.
+            problems += customer_problems
         reader = ledger.EntryReader(settings, customers)
         with phase(f"shard {w} parse"):
-            online = _parse_shard(w, job, reader, where, problems, by_customer, index)
+            online = _parse_shard(w, job, reader, problems, by_customer, index)
         with phase(f"shard {w} validate"):
             for cid in online:  # each online payment at its latest state
                 by_customer[cid] = journal.collapse(by_customer[cid])
@@ -174,28 +212,33 @@ def _shard(w: int) -> dict:
         staging = str(job.staging)
         if renderer is not None:
             os.makedirs(f"{staging}/s", exist_ok=True)
+        writing = 0.0
         for n, c in enumerate(mine, 1):
             t = clock()
             record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id], totals=totals)
-            rendering += clock() - t
+            t2 = clock()
+            rendering += t2 - t
             if html is not None:
                 write_page(staging, record[st.TOKEN], html)
+                writing += clock() - t2
             pages[c.id] = record
             pairs = index.get(c.id)
             lines[c.id] = pairs.tobytes() if pairs is not None else b""
             if n % 500 == 0 and _PROGRESS is not None:
                 _PROGRESS.add(500)
-    note(f"shard {w} of that, rendering: {rendering:.3f} s for {len(mine)} pages")
+    note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages")
     report_memory(f"shard {w}")
     return out
 
 
-def _parse_shard(w, job, reader, known, problems, by_customer, index) -> set[str]:
+def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
     """Parse this worker's customers' rows into by_customer and index; returns those with online payments.
 
-    Every worker splits every row, and parses only its own customers' (reader.customers). A row
-    naming no known customer is worker 0's to report.
+    Every worker splits every row and parses only those of its shard: its customers'
+    (reader.customers), and the rows naming a customer id of its shard that customers.csv does not
+    have (or has with problems), to report them.
     """
+    shards = job.shards
     settings = job.settings
     journal_name = ledger.rel(settings.ledger_dir / journal.FILE, settings)
     online: set[str] = set()
@@ -222,7 +265,7 @@ def _parse_shard(w, job, reader, known, problems, by_customer, index) -> set[str
                 cid = ""
             slot = slots.get(cid)
             if slot is None:
-                if not w and cid not in known:
+                if shard_of(cid, shards) == w:
                     entry(fields, cols, name, start + 1, problems)  # says what is wrong with it
                 continue
             e = entry(fields, cols, name, start + 1, problems)
@@ -236,6 +279,11 @@ def _parse_shard(w, job, reader, known, problems, by_customer, index) -> set[str
             by_customer[cid] = es
             index[cid] = pairs
     return online
+
+
+def shard_of(customer_id: str, shards: int) -> int:
+    """The worker a customer's rows belong to."""
+    return zlib.crc32(customer_id.encode()) % shards if shards > 1 else 0
 
 
 def _validate_shard(customers, by_customer, problems):

@@ -150,8 +150,9 @@ class DateReader:
 def read_customers(settings: Settings, keep=None):
     """customers.csv → ({id: Customer}, {id: line index}, lines, problems).
 
-    Every row is checked; with `keep` (a predicate on the id), only those customers are kept
-    (a build worker holds only its own shard), while the line index still covers everyone.
+    With `keep` (a predicate on a row's customer_id cell), only the rows it accepts are read and
+    checked: a build worker reads its own shard of the customers, and the other rows are another
+    worker's to check.
     """
     path = settings.ledger_dir / CUSTOMERS
     name = rel(path, settings)
@@ -166,7 +167,10 @@ def read_customers(settings: Settings, keep=None):
         return {}, {}, lines, problems
     customers: dict[str, Customer] = {}
     where: dict[str, int] = {}
+    ci = cols["customer_id"]
     for index, fields in records(lines):
+        if keep is not None and not keep(fields[ci].strip() if ci < len(fields) else ""):
+            continue
         c = customer_from(fields, cols, width, settings, name, index + 1, problems)
         if c is None:
             continue
@@ -174,8 +178,7 @@ def read_customers(settings: Settings, keep=None):
             problems.append(Problem(name, c.line, f"duplicate customer_id {c.id} (first on line {where[c.id] + 1})"))
             continue
         where[c.id] = index
-        if keep is None or keep(c.id):
-            customers[c.id] = c
+        customers[c.id] = c
     return customers, where, lines, problems
 
 

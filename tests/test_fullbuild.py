@@ -1,10 +1,9 @@
 """The parallel full build: each worker parses only its customers' rows, and the result is the same."""
 from __future__ import annotations
 
-import zlib
-
 import pytest
 
+from portal.fullbuild import shard_of
 from portal.model import InputError
 
 CUSTOMERS = "customer_id,name,email,currency,terms_days\n" + "".join(
@@ -12,7 +11,7 @@ CUSTOMERS = "customer_id,name,email,currency,terms_days\n" + "".join(
 
 
 def shard(cid: str) -> int:
-    return zlib.crc32(cid.encode()) % 2
+    return shard_of(cid, 2)
 
 
 def problems(project, workers: int) -> list[str]:
@@ -63,3 +62,42 @@ def test_online_payments_keep_their_latest_state_in_a_parallel_build(project):
     k1, k4 = project.page_for("K1"), project.page_for("K4")
     assert "$40.00" in k1 and "processing" not in k1.split('<section class="contact"')[0]
     assert "$100.00" in k4 and "pi_4" not in k4  # the bounced bank payment is gone
+
+
+def test_a_worker_that_fails_fails_the_build_and_publishes_nothing(project, monkeypatch):
+    from portal import fullbuild
+    project.write("customers.csv", CUSTOMERS.replace("K99,Bad Email,not-an-email", "K99,Fine,k99@x.example"))
+    project.write("e.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                  "2026-10-01,K4,invoice,I4,100.00,,,,\n")
+
+    def boom(job, renderer, c, *a, **kw):
+        if c.id == "K4":  # worker 0's customer; worker 1 finishes normally
+            raise ValueError("disk on fire")
+        return real(job, renderer, c, *a, **kw)
+
+    real = fullbuild.render_customer
+    monkeypatch.setattr(fullbuild, "render_customer", boom)
+    with pytest.raises(ValueError, match="disk on fire"):
+        project.build(full_build=True, workers=2)
+    out = project.settings().out
+    assert not out.exists() and not any(p.name.startswith(".site") for p in out.parent.iterdir())
+
+
+def test_customer_problems_are_reported_once_by_the_worker_that_owns_the_row(project):
+    project.write("customers.csv", CUSTOMERS + "K5,Again,k5@x.example,USD,30\n,No Id,n@x.example,USD,30\n"
+                  "K8,Bad Terms,k8@x.example,USD,soon\n")
+    project.write("e.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                  "2026-10-01,K8,invoice,I8,100.00,,,,\n")
+    assert shard("K5") != shard("K8")
+    one, two = problems(project, 1), problems(project, 2)
+    assert one == two
+    assert [p.split(": ")[0].removeprefix("content/ledger/") for p in two] == [
+        "customers.csv:42", "customers.csv:43", "customers.csv:44", "customers.csv:45"]
+    assert "duplicate customer_id K5 (first on line 7)" in two[1]
+
+
+def test_a_bad_customers_header_is_reported_once(project):
+    project.write("customers.csv", "id,name,email\n" + "".join(f"K{i},N,k{i}@x.example\n" for i in range(40)))
+    project.write("e.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n")
+    assert problems(project, 2) == problems(project, 1) == [
+        "content/ledger/customers.csv:1: missing column customer_id (header has: id,name,email)"]
