@@ -8,23 +8,29 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import NamedTuple
 
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .accounts import BUCKETS, ZERO, Account
 from .model import Customer, Entry
 from .money import fmt, plain, quantize
 from .settings import Settings
 
-# Table rows repeat on every page: they are composed here with esc() rather than in the
-# template, which measured ~3x slower per row at 100k pages (see README, Performance).
+# Each currency's account section (tables of rows, the pay form) repeats on every page: it is
+# composed here, which measured ~3x faster than the same markup in the template (see _section).
 LATE = ' class="late"'
 KIND = {"payment": "Payment", "credit": "Credit note", "writeoff": "Write-off", "refund": "Refund",
         "adjustment": "Adjustment", "invoice": "Invoice"}
 STATIC_FILES = ("robots.txt",)
+AGING_HEAD = "".join(f'<th scope="col">{label}</th>' for _, label in BUCKETS)
+UNAPPLIED_HEAD = '<th scope="col">Unapplied credit</th>'
+ITEMS_HEAD = ('<th scope="col">Invoice</th><th scope="col">Date</th><th scope="col">Due</th>'
+              '<th scope="col" class="num">Days overdue</th><th scope="col" class="num">Original</th>'
+              '<th scope="col" class="num">Open</th>')
+RECENT_HEAD = ('<th scope="col">Date</th><th scope="col">Type</th><th scope="col">Reference</th>'
+               '<th scope="col">Applied to</th><th scope="col" class="num">Amount</th>')
 BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
 ROOT = "../../"  # from s/<token>/ back to the site root
 # The blocks of statement.html that differ from customer to customer. The rest of the page (the
@@ -86,6 +92,7 @@ class SiteRenderer:
             "contact": re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact),
         }
         self.frame = self._frame()
+        self.pay_action = escape(settings.pay_url)
         # Each page's context is these plus its own values, taken as they are (shared): the globals
         # are added here once instead of merged into every page's context.
         self.fixed = {**self.statement.globals, **self.common, "root": ROOT}
@@ -114,12 +121,13 @@ class SiteRenderer:
             accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
         elif len(accounts) > 1:  # the customer's own currency first, the others after it
             accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
+        minimum = self._money(accounts[0].currency)[2]
         values = {
             **self.fixed,
             "customer": customer,
             "as_of": _day(as_of),
-            "accounts": [self._account(a, as_of) for a in accounts],
-            "pay": {"action": self.settings.pay_url, "token": pay_token, "min": self._money(accounts[0].currency)[2]},
+            "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, minimum)
+                                             for a in accounts])),
             "digest": digest[0], "entry_count": digest[1],
         }
         if self.frame is None:
@@ -152,7 +160,12 @@ class SiteRenderer:
                 self.memos[memo] = text
         return text
 
-    def _account(self, a: Account, as_of: date) -> "AccountView":
+    def _section(self, a: Account, multi: bool, pay_token: str, minimum: str) -> str:
+        """One currency's account: balance, aging, open items, payments received and the pay form.
+
+        Text from the ledger (refs, memos) is escaped with esc(); money, dates and the currency
+        code are made here from Decimals, dates and ISO codes and have nothing to escape.
+        """
         cur = a.currency
         money, zero, _ = self._money(cur)
         memo = self._memo
@@ -180,12 +193,59 @@ class SiteRenderer:
             v = a.buckets[k]
             cells.append(f'<td class="num zero">{zero}</td>' if not v else
                          f'<td class="num">{money(v)}</td>' if k == "current" else f'<td class="num late">{money(v)}</td>')
+        balance = money(a.balance)
         overdue = a.overdue
-        return AccountView(
-            cur, money(a.balance), plain(a.balance, cur), a.balance > 0, money(overdue), overdue > 0,
-            money(a.unapplied) if a.unapplied else "", money(a.processing) if a.processing else "",
-            Markup("".join(cells)), len(item_rows), Markup("\n".join(item_rows)), Markup("\n".join(picks)),
-            len(recent_rows), Markup("\n".join(recent_rows)))
+        late = money(overdue) if overdue > 0 else ""
+        unapplied = money(a.unapplied) if a.unapplied else ""
+        out = [f'<section class="account" aria-labelledby="bal-{cur}">\n  <div class="summary">\n'
+               f'    <h2 id="bal-{cur}">Balance due{f" in {cur}" if multi else ""}</h2>\n'
+               f'    <p class="balance{" is-overdue" if late else ""}">{balance}</p>\n']
+        if late:
+            out.append(f'<p class="overdue-note"><strong>{late}</strong> of this is overdue.</p>')
+        if a.processing:
+            out.append(f'<p class="processing-note">{money(a.processing)} in bank payments is processing and '
+                       'already counted as paid.</p>')
+        if unapplied:
+            out.append(f'<p class="credit-note">You have {unapplied} in unapplied credit'
+                       f'{", already taken off the balance" if a.balance > 0 else ""}.</p>')
+        if unapplied:
+            cells.append(f'<td class="num credit">-{unapplied}</td>')
+        out.append(f'  </div>\n  <table class="aging">\n    <caption>Aging of open items ({cur})</caption>\n'
+                   f'    <thead><tr>{AGING_HEAD}{UNAPPLIED_HEAD if unapplied else ""}</tr></thead>\n'
+                   f'    <tbody><tr>{"".join(cells)}</tr></tbody>\n  </table>\n')
+        if item_rows:
+            out.append(f'  <table class="items">\n    <caption>Open invoices ({cur})</caption>\n'
+                       f'    <thead><tr>{ITEMS_HEAD}</tr></thead>\n    <tbody>\n'
+                       + "\n".join(item_rows) + '\n    </tbody>\n  </table>\n')
+        else:
+            out.append('  <p class="paid-up">Nothing is open. Thank you!</p>\n')
+        if recent_rows:
+            out.append(f'  <table class="recent">\n    <caption>Payments and credits received ({cur})</caption>\n'
+                       f'    <thead><tr>{RECENT_HEAD}</tr></thead>\n    <tbody>\n'
+                       + "\n".join(recent_rows) + '\n    </tbody>\n  </table>\n')
+        if a.balance > 0:
+            out.append(f'  <form class="pay" method="post" action="{self.pay_action}">\n    <fieldset>\n'
+                       f'      <legend>Pay online ({cur})</legend>\n'
+                       f'      <input type="hidden" name="token" value="{escape(pay_token)}">\n'
+                       f'      <input type="hidden" name="currency" value="{cur}">\n'
+                       '      <div class="choice"><label><input type="radio" name="choice" value="balance" checked> '
+                       f'The whole balance, {balance}</label></div>\n')
+            if late:
+                out.append('<div class="choice"><label><input type="radio" name="choice" value="overdue"> '
+                           f'What is overdue, {late}</label></div>')
+            if picks:
+                out.append('      <div class="choice"><label><input type="radio" name="choice" value="invoices"> '
+                           'Chosen invoices:</label></div>\n      <ul class="invoice-picks">\n'
+                           + "\n".join(picks) + '\n      </ul>\n')
+            out.append('      <div class="choice"><label><input type="radio" name="choice" value="amount"> Another amount:'
+                       f'</label>\n        <label><span class="visually-hidden">Amount in {cur}</span><input type="text" '
+                       'inputmode="decimal" name="amount" size="10" autocomplete="off" '
+                       f'placeholder="{plain(a.balance, cur)}"> {cur}</label></div>\n'
+                       f'      <p class="hint">Card or US bank account. Minimum {minimum}. The amount is checked '
+                       'against your account before you pay.</p>\n      <button type="submit">Pay now</button>\n'
+                       '    </fieldset>\n  </form>\n')
+        out.append('</section>\n')
+        return "".join(out)
 
     def shared_pages(self) -> dict[str, str]:
         """The site's non-customer pages, by path: landing page, content pages, stylesheet, robots."""
@@ -220,22 +280,3 @@ def _day(d: date) -> Markup:
 def esc(text: str) -> str:
     """HTML-escape customer text (names, refs, memos come from a CSV someone else typed)."""
     return html.escape(text, quote=True)
-
-
-class AccountView(NamedTuple):
-    """What the statement template shows for one currency; money is pre-formatted."""
-
-    currency: str
-    balance: str
-    balance_raw: str
-    owed: bool
-    overdue: str
-    has_overdue: bool
-    unapplied: str
-    processing: str
-    aging_cells: Markup  # the aging table's <td> per bucket
-    open_count: int
-    open_rows: Markup  # <tr> per open item, composed in Python: see _account
-    invoice_picks: Markup  # <li> per payable invoice for the pay form
-    recent_count: int
-    recent_rows: Markup
