@@ -18,6 +18,7 @@ from array import array
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from . import accounts as acc
 from . import aging, report
@@ -76,14 +77,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         with phase("workers"):
             results = _run(job, progress)
         problems += [p for r in results for p in r["problems"]]
-        owner: dict = {}
-        for r in results:
-            for ref in owner.keys() & r["invoices"].keys():  # one invoice number, two shards
-                a, b = sorted((_where(owner[ref]), _where(r["invoices"][ref])), key=lambda w: (w[1], w[2]))
-                problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
-            owner.update(r["invoices"])
-        problems += ledger.resolve([u for r in results for u in r["unresolved"]],
-                                   {ref: _where(v) for ref, v in owner.items()} if any(r["unresolved"] for r in results) else {})
+        problems += _across_shards(results)
         if problems:
             raise InputError(problems)
         with phase("merge"):
@@ -109,9 +103,43 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
     return body, sigs, len(body.pages), totals
 
 
-def _where(packed: str) -> tuple:
-    cid, path, line = packed.split("\x1f")
-    return cid, path, int(line)
+class Invoices(NamedTuple):
+    """A shard's invoice numbers and where each is, in parallel sequences (cheap to pickle)."""
+
+    refs: list
+    customers: list
+    paths: list
+    lines: array
+
+
+def _across_shards(results: list[dict]) -> list[Problem]:
+    """What only the whole ledger shows: one invoice number in two shards, and applies_to naming
+    another shard's invoice (or none)."""
+    unresolved = [u for r in results for u in r["unresolved"]]
+    owner: dict[str, int] = {}  # invoice number -> the first shard that has it
+    clashes = []
+    for w, r in enumerate(results):
+        refs = r["invoices"].refs
+        clashes += [(ref, w) for ref in owner.keys() & refs]
+        if w + 1 < len(results) or unresolved:
+            owner = {**dict.fromkeys(refs, w), **owner}
+    if not clashes and not unresolved:
+        return []
+    index: dict[int, dict] = {}
+
+    def where(ref: str, w: int) -> tuple:
+        inv = results[w]["invoices"]
+        if w not in index:
+            index[w] = {r: i for i, r in enumerate(inv.refs)}
+        i = index[w][ref]
+        return inv.customers[i], inv.paths[i], inv.lines[i]
+
+    problems = []
+    for ref, w in clashes:  # report the later of the two, pointing at the earlier
+        a, b = sorted((where(ref, owner[ref]), where(ref, w)), key=lambda x: (x[1], x[2]))
+        problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
+    named = {u[2] for u in unresolved}
+    return problems + ledger.resolve(unresolved, {ref: where(ref, w) for ref, w in owner.items() if ref in named})
 
 
 def _run(job: Job, progress) -> list[dict]:
@@ -289,19 +317,19 @@ def shard_of(customer_id: str, shards: int) -> int:
 def _validate_shard(customers, by_customer, problems):
     mine = list(customers.values())
     unresolved: list = []
-    invoices: dict[str, tuple] = {}
+    first: dict[str, Entry] = {}  # each invoice number's earliest invoice in this shard
     refs: dict[str, tuple] = {}
     for c in mine:
         own = ledger.validate(c.id, by_customer.get(c.id, ()), problems, unresolved)
         refs[c.id] = tuple(own)
         for ref, e in own.items():
-            first = invoices.get(ref)
-            if first is not None:  # report the later of the two, pointing at the earlier
-                a, b = sorted((_where(first), (c.id, e.path, e.line)), key=lambda w: (w[1], w[2]))
-                problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
-                invoices[ref] = f"{a[0]}\x1f{a[1]}\x1f{a[2]}"
-            else:
-                invoices[ref] = f"{c.id}\x1f{e.path}\x1f{e.line}"
+            seen = first.setdefault(ref, e)
+            if seen is not e:  # report the later of the two, pointing at the earlier
+                a, b = sorted((seen, e), key=lambda x: (x.path, x.line))
+                problems.append(Problem(b.path, b.line, f"duplicate invoice ref {ref} (first at {a.path}:{a.line})"))
+                first[ref] = a
+    es = first.values()
+    invoices = Invoices(list(first), [e.customer_id for e in es], [e.path for e in es], array("I", [e.line for e in es]))
     return mine, unresolved, invoices, refs
 
 

@@ -101,3 +101,23 @@ def test_a_bad_customers_header_is_reported_once(project):
     project.write("e.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n")
     assert problems(project, 2) == problems(project, 1) == [
         "content/ledger/customers.csv:1: missing column customer_id (header has: id,name,email)"]
+
+
+def test_invoice_clashes_across_workers_are_found_as_in_one_process(project):
+    assert shard("K1") != shard("K4") and shard("K4") == shard("K5")
+    project.write("customers.csv", CUSTOMERS.replace("K99,Bad Email,not-an-email", "K99,Fine,k99@x.example"))
+    project.write("a.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n" + "".join(
+        f"2026-10-01,K{i},invoice,I{i},100.00,,,,\n" for i in range(40)))
+    project.write("b.csv", """\
+        date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
+        2026-10-02,K4,invoice,I1,10.00,,,,
+        2026-10-02,K5,invoice,I4,10.00,,,,
+        2026-10-03,K1,payment,P1,5.00,,,I4,
+        2026-10-03,K1,payment,P2,5.00,,,NOPE,
+        """)
+    one, two = problems(project, 1), problems(project, 2)
+    assert one == two == [
+        "content/ledger/b.csv:2: duplicate invoice ref I1 (first at content/ledger/a.csv:3)",
+        "content/ledger/b.csv:3: duplicate invoice ref I4 (first at content/ledger/a.csv:6)",
+        "content/ledger/b.csv:4: payment of K1 applies to I4, which is customer K4's invoice (expected one of K1's invoices)",
+        "content/ledger/b.csv:5: payment applies to unknown invoice NOPE (expected one of K1's invoice refs)"]
