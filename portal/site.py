@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import markdown
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, UndefinedError, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, nodes, select_autoescape
 from markupsafe import Markup, escape
 
 from .accounts import BUCKETS, ZERO, Account
@@ -33,10 +33,13 @@ RECENT_HEAD = ('<th scope="col">Date</th><th scope="col">Type</th><th scope="col
                '<th scope="col">Applied to</th><th scope="col" class="num">Amount</th>')
 BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
 ROOT = "../../"  # from s/<token>/ back to the site root
-# The blocks of statement.html that differ from customer to customer. The rest of the page (the
-# masthead, the help links, the contact section, the footer…) is rendered once per build: see _frame.
-PAGE_BLOCKS = ("title", "header", "accounts", "signature")
-_SLOT = re.compile("\x00(" + "|".join(PAGE_BLOCKS) + ")\x00")
+# What statement.html is given that differs from page to page; the rest is the same for a build.
+PAGE_VALUES = ("customer", "as_of", "accounts_html", "digest", "entry_count", "entries_word")
+_SLOT = re.compile("\x00((?:" + "|".join(PAGE_VALUES) + r")(?:\.\w+)*)\x00")
+# Template constructs that could transform a per-page value's marker (see _plain): with one,
+# statement.html is rendered whole for every page.
+_OPAQUE = (nodes.EvalContextModifier, nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock,
+           nodes.Import, nodes.FromImport)
 STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any statement's inputs
 
 
@@ -92,28 +95,27 @@ class SiteRenderer:
             "form_origin": f"{_origin(settings.pay_url)} {settings.checkout_origin}",
             "contact": re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact),
         }
-        self.frame = self._frame()
         self.pay_action = escape(settings.pay_url)
-        # Each page's context is these plus its own values, taken as they are (shared): the globals
-        # are added here once instead of merged into every page's context.
-        self.fixed = {**self.statement.globals, **self.common, "root": ROOT}
+        self.frame = self._frame()
         self.money: dict[str, tuple] = {}  # currency -> (formatter, zero, minimum payment), made once
         self.memos: dict[str, str] = {}  # memo -> escaped: a few texts repeat on most rows
 
-    def _frame(self) -> list[str] | None:
-        """statement.html rendered once, each per-customer block (PAGE_BLOCKS) left as a slot.
+    def _frame(self) -> tuple[list[str], list[tuple]] | None:
+        """statement.html rendered once for the build, with a marker where each per-page value goes.
 
-        [text, block name, text, block name, …, text]; a page fills the slots by rendering only those
-        blocks. None if the template does not split so (a per-customer value outside those blocks, or
-        a block it does not define itself): then each page is rendered whole, the same but slower.
+        (texts, slots): a page is texts[0], its value for slots[0], texts[1], … Each slot is
+        (value name, attribute names); its value is printed as Jinja would print it (escaped).
+        None unless the templates only ever print those values as they are (see _plain): then each
+        page is rendered whole, the same page but several times slower.
         """
-        slots = "".join(f"{{% block {b} %}}\x00{b}\x00{{% endblock %}}" for b in PAGE_BLOCKS)
-        try:
-            text = self.env.from_string('{% extends "statement.html" %}' + slots).render(**self.common, root=ROOT)
-        except UndefinedError:
+        if not _prints_page_values_plainly(self.env, "statement.html", set()):
             return None
+        text = self.statement.render(**self.common, root=ROOT, **{v: _Marker(v) for v in PAGE_VALUES})
         parts = _SLOT.split(text)
-        return parts if all(b in self.statement.blocks for b in parts[1::2]) else None
+        texts, paths = parts[::2], parts[1::2]
+        if any("\x00" in t for t in texts):  # a marker that did not survive as it was
+            return None
+        return texts, [(p.split(".")[0], tuple(p.split(".")[1:])) for p in paths]
 
     def statement_html(self, customer: Customer, accounts: list[Account], as_of: date, pay_token: str,
                        digest: tuple[str, int]) -> str:
@@ -124,23 +126,25 @@ class SiteRenderer:
             accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
         minimum = self._money(accounts[0].currency)[2]
         values = {
-            **self.fixed,
             "customer": customer,
             "as_of": _day(as_of),
             "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, minimum)
                                              for a in accounts])),
-            "digest": digest[0], "entry_count": digest[1],
+            "digest": digest[0],
+            "entry_count": digest[1],
+            "entries_word": "entry" if digest[1] == 1 else "entries",
         }
         if self.frame is None:
-            return self.statement.render(values)
-        context = self.statement.new_context(values, shared=True)
-        blocks = self.statement.blocks
-        out = []
-        for i, part in enumerate(self.frame):
-            if i % 2:
-                out.extend(blocks[part](context))
-            else:
-                out.append(part)
+            return self.statement.render(**self.common, root=ROOT, **values)
+        texts, slots = self.frame
+        get = self.env.getattr
+        out = [texts[0]]
+        for (name, attrs), text in zip(slots, texts[1:]):
+            value = values[name]
+            for a in attrs:
+                value = get(value, a)
+            out.append(escape(value))  # what Jinja's autoescape prints
+            out.append(text)
         return "".join(out)
 
     def _money(self, currency: str) -> tuple:
@@ -263,6 +267,65 @@ class SiteRenderer:
         for asset in sorted((self.settings.templates_dir / "assets").glob("*")):
             out[f"assets/{asset.name}"] = asset.read_text(encoding="utf-8")
         return out
+
+
+class _Marker:
+    """Stands in for a per-page value while the frame is rendered: prints as a marker naming it
+    (or the attribute of it that was asked for)."""
+
+    def __init__(self, path: str):
+        self._path = path
+
+    def __getattr__(self, name: str) -> "_Marker":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Marker(f"{self._path}.{name}")
+
+    def __html__(self) -> str:
+        return f"\x00{self._path}\x00"
+
+
+def _prints_page_values_plainly(env: Environment, name: str, seen: set) -> bool:
+    """True if the template, and those it extends or includes, print each per-page value (or an
+    attribute of it) as it is, and do nothing else with one: no test, filter, loop or assignment
+    on it. Then rendering it once with markers for those values and filling in each page's values
+    gives the page Jinja would render."""
+    if name in seen:
+        return True
+    seen.add(name)
+    tree = env.parse(env.loader.get_source(env, name)[0])
+    return _plain(tree) and all(ref is not None and _prints_page_values_plainly(env, ref, seen)
+                                for ref in meta.find_referenced_templates(tree))
+
+
+def _plain(node) -> bool:
+    if isinstance(node, _OPAQUE):
+        return False
+    if isinstance(node, nodes.Output):  # {{ value }} or {{ value.attr }}: a slot
+        return all(_is_slot(n) or _plain(n.node if _printed_block(n) else n) for n in node.nodes)
+    if isinstance(node, nodes.Name) and node.name in PAGE_VALUES:  # used any other way
+        return False
+    if isinstance(node, nodes.Call) and _block_call(node.node):  # super() etc. inside an expression
+        return False
+    return all(_plain(child) for child in node.iter_child_nodes())
+
+
+def _is_slot(node) -> bool:
+    while isinstance(node, nodes.Getattr):
+        node = node.node
+    return isinstance(node, nodes.Name) and node.name in PAGE_VALUES and node.ctx == "load"
+
+
+def _printed_block(node) -> bool:
+    """{{ super() }}, {{ self.block() }}: printed as rendered, so the markers in it stay whole."""
+    return isinstance(node, nodes.Call) and _block_call(node.node) and not (
+        node.args or node.kwargs or node.dyn_args or node.dyn_kwargs)
+
+
+def _block_call(func) -> bool:
+    """A call that renders template text (which may hold markers): super(), self.block(), caller()."""
+    return (isinstance(func, nodes.Name) and func.name in ("super", "caller")) or (
+        isinstance(func, nodes.Getattr) and isinstance(func.node, nodes.Name) and func.node.name == "self")
 
 
 def _origin(url: str) -> str:

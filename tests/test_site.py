@@ -46,29 +46,55 @@ def ledger(project):
     return project
 
 
-def test_statement_rendered_in_parts_equals_the_template_rendered_whole(ledger, monkeypatch):
+def test_pages_filled_into_the_frame_equal_the_template_rendered_whole(ledger, monkeypatch):
     ledger.build(full_build=True, workers=1)
-    parts = pages_of(ledger)
+    framed = pages_of(ledger)
     monkeypatch.setattr(SiteRenderer, "_frame", lambda self: None)
     ledger.build(full_build=True, workers=1)
     whole = pages_of(ledger)
-    assert len(whole) == 4 and parts == whole
+    assert len(whole) == 4 and framed == whole
     page = ledger.page_for("C1")
     assert "&lt;b&gt;Bold&lt;/b&gt; &#34;Quoted&#34; &amp; Co" in page and "<script>x" not in page
-    assert page.count("Harbor") == 0 and page.count("Acme Test Supply") == 3  # title, masthead, footer
+    assert page.count("Acme Test Supply") == 3  # title, masthead, footer
+    assert "Built from 8 ledger entries" in page and "Built from 1 ledger entry " in ledger.page_for("C4")
 
 
-def test_frame_is_the_page_around_the_per_customer_blocks(ledger):
-    r = SiteRenderer(ledger.settings(), [])
-    assert r.frame[1::2] == ["title", "header", "accounts", "signature"]
-    assert r.frame[0].startswith("<!doctype html>") and r.frame[-1].endswith("</html>")
-    assert not any("\x00" in part for part in r.frame)
+def test_frame_has_a_slot_wherever_the_template_prints_a_page_value(ledger):
+    texts, slots = SiteRenderer(ledger.settings(), []).frame
+    assert slots == [("customer", ("name",)), ("customer", ("name",)), ("customer", ("id",)), ("as_of", ()),
+                     ("accounts_html", ()), ("entry_count", ()), ("entries_word", ()), ("digest", ()),
+                     ("customer", ("name",))]
+    assert len(texts) == len(slots) + 1 and texts[0].startswith("<!doctype html>")
+    assert not any("\x00" in t for t in texts)
 
 
-def test_a_template_using_customer_values_outside_those_blocks_is_rendered_whole(ledger):
+def edit_template(ledger, old: str, new: str) -> None:
     template = Path(ledger.root / "site_templates" / "statement.html")
-    template.write_text(template.read_text().replace(
-        '{% if contact %}', '<p class="thanks">Thank you, {{ customer.name }}.</p>\n{% if contact %}'))
+    text = template.read_text()
+    assert old in text
+    template.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize("extra, shown", [
+    ("{% if entry_count > 1 %}Thank you, {{ customer.name }}.{% endif %}", "Thank you, Second Customer."),
+    ("Thank you, {{ customer.name|upper }}.", "Thank you, SECOND CUSTOMER."),
+    ("{% set who = customer %}Thank you, {{ who.name }}.", "Thank you, Second Customer."),
+    ("{% filter upper %}Thank you, {{ customer.name }}.{% endfilter %}", "THANK YOU, SECOND CUSTOMER."),
+    ("Thank you, {{ self.title()|replace('Statement for ', '') }}.", "Thank you, Second Customer · Acme"),
+    ("{% for customer in [company] %}Thank you, {{ customer.name }}.{% endfor %}", "Thank you, Acme Test Supply."),
+    ("{% macro thanks() %}Thank you, {{ customer.name }}.{% endmacro %}{{ thanks()|upper }}",
+     "THANK YOU, SECOND CUSTOMER."),
+])
+def test_a_template_doing_more_than_printing_a_page_value_is_rendered_whole(ledger, extra, shown):
+    edit_template(ledger, "{% if contact %}", f'<p class="thanks">{extra}</p>\n{{% if contact %}}')
     assert SiteRenderer(ledger.settings(), []).frame is None
     ledger.build(full_build=True)
-    assert "Thank you, Second Customer." in ledger.page_for("C2")
+    assert shown in ledger.page_for("C2")
+
+
+def test_a_block_printing_its_parent_block_keeps_the_frame(ledger):
+    edit_template(ledger, "{% block title %}", "{% block title %}{{ super() }} · ")
+    r = SiteRenderer(ledger.settings(), [])
+    assert r.frame is not None
+    ledger.build(full_build=True)
+    assert "<title>Acme Test Supply · Statement for Second Customer · Acme Test Supply</title>" in ledger.page_for("C2")
