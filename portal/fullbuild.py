@@ -270,7 +270,8 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
     settings = job.settings
     journal_name = ledger.rel(settings.ledger_dir / journal.FILE, settings)
     online: set[str] = set()
-    slots = {cid: ([], array("I")) for cid in reader.customers}  # entries, (file, line, offset) per row
+    slots: dict = {cid: ([], array("I")) for cid in reader.customers}  # entries, (file, line, offset) per row
+    # None for an id of another worker's shard, once seen: its shard is worked out once, not per row.
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
         lines, cols, probs = reader.open(path, name)
@@ -291,22 +292,28 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
                 continue  # blank line
             else:
                 cid = ""
-            slot = slots.get(cid)
+            slot = slots.get(cid, _UNSEEN)
             if slot is None:
-                if shard_of(cid, shards) == w:
-                    entry(fields, cols, name, start + 1, problems)  # says what is wrong with it
+                continue
+            if slot is _UNSEEN:
+                if shard_of(cid, shards) != w:
+                    slots[cid] = None
+                else:
+                    entry(fields, cols, name, start + 1, problems)  # no such customer: says so
                 continue
             e = entry(fields, cols, name, start + 1, problems)
             if e is not None:
                 slot[0].append(e)
                 slot[1].extend((fno, start, offsets[start] if offsets else ledger.NO_OFFSET))
         if name == journal_name:
-            online.update(cid for cid, (es, _) in slots.items() if es and es[-1].path == name)
-    for cid, (es, pairs) in slots.items():
-        if es:
-            by_customer[cid] = es
-            index[cid] = pairs
+            online.update(cid for cid, slot in slots.items() if slot is not None and slot[0] and slot[0][-1].path == name)
+    for cid, slot in slots.items():
+        if slot is not None and slot[0]:
+            by_customer[cid], index[cid] = slot
     return online
+
+
+_UNSEEN = object()
 
 
 def shard_of(customer_id: str, shards: int) -> int:

@@ -563,3 +563,12 @@ def test_entry_amounts_are_what_parse_amount_makes_of_the_text(project, currency
         assert got is None and found
         return
     assert got is not None and str(got.amount) == str(expected) and got.amount.as_tuple() == expected.as_tuple()
+
+
+@pytest.mark.parametrize("odd", ["\x0c", "\x1e", "\u2028", "\x85"])
+def test_characters_that_python_takes_for_line_breaks_stay_inside_their_field(project, odd):
+    project.write("e.csv", HEADER + f'2026-11-01,C1,invoice,INV-1,10.00,,2026-11-30,,"a{odd}b"\r\n'
+                  "2026-11-02,C1,invoice,INV-2,oops,,2026-11-30,,\n")
+    lines, _ = ledger.read_lines(project.ledger / "e.csv", "e.csv")
+    assert len(lines) == 3 and lines[1].endswith(f'"a{odd}b"\r\n')
+    assert only_problem(project) == "content/ledger/e.csv:3: amount 'oops' is not an amount (expected a decimal such as 1234.50)"
