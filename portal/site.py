@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from .accounts import BUCKETS, ZERO, Account
 from .model import Customer, Entry
-from .money import fmt, plain, quantize
+from .money import EXPONENT, SYMBOL, fmt, plain, quantize
 from .settings import Settings
 
 # Each currency's account section (tables of rows, the pay form) repeats on every page: it is
@@ -151,9 +151,7 @@ class SiteRenderer:
         """(formatter, zero, minimum payment) for a currency, all plain text (nothing to escape)."""
         m = self.money.get(currency)
         if m is None:
-            def money(amount) -> str:
-                return fmt(amount, currency)
-            m = self.money[currency] = (money, fmt(ZERO, currency),
+            m = self.money[currency] = (money_formatter(currency), fmt(ZERO, currency),
                                         fmt(quantize(self.settings.min_payment, currency), currency))
         return m
 
@@ -183,7 +181,7 @@ class SiteRenderer:
             item_rows.append(
                 f'<tr{LATE if i.days_overdue else ""}><th scope="row">{ref}{kind}{memo(e.memo)}</th><td>{_day(e.date)}</td>'
                 f'<td>{_day(i.due)}</td><td class="num">{i.days_overdue or "–"}</td>'
-                f'<td class="num">{money(e.amount)}</td><td class="num">{left}</td></tr>')
+                f'<td class="num">{left if i.open == e.amount else money(e.amount)}</td><td class="num">{left}</td></tr>')
             if e.type == "invoice":
                 picks.append(f'<li><label><input type="checkbox" name="invoice" value="{ref}"> {ref}: '
                              f'{left}</label></li>')
@@ -200,7 +198,7 @@ class SiteRenderer:
                          f'<td class="num">{money(v)}</td>' if k == "current" else f'<td class="num late">{money(v)}</td>')
         balance = money(a.balance)
         overdue = a.overdue
-        late = money(overdue) if overdue > 0 else ""
+        late = (balance if overdue == a.balance else money(overdue)) if overdue > 0 else ""
         unapplied = money(a.unapplied) if a.unapplied else ""
         out = [f'<section class="account" aria-labelledby="bal-{cur}">\n  <div class="summary">\n'
                f'    <h2 id="bal-{cur}">Balance due{f" in {cur}" if multi else ""}</h2>\n'
@@ -339,6 +337,18 @@ def _origin(url: str) -> str:
 @lru_cache(maxsize=4096)
 def _day(d: date) -> Markup:
     return Markup(f"{d.day} {d:%b %Y}")
+
+
+def money_formatter(currency: str):
+    """money.fmt for one currency, its format worked out once (~15 amounts a page): the same text."""
+    spec = f",.{EXPONENT[currency]}f"
+    symbol = SYMBOL.get(currency)
+    prefix = symbol if symbol else f"{currency} "
+    negative = "-" + prefix
+
+    def money(amount) -> str:
+        return negative + format(-amount, spec) if amount < 0 else prefix + format(abs(amount), spec)
+    return money
 
 
 def esc(text: str) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
-from portal.site import SiteRenderer
+from portal.money import EXPONENT, fmt
+from portal.site import SiteRenderer, money_formatter
 
 # Every shape of account: several currencies, overdue and not, unapplied credit, a processing bank
 # payment, a refund, adjustments both ways, nothing open, and text that must be escaped.
@@ -98,3 +100,9 @@ def test_a_block_printing_its_parent_block_keeps_the_frame(ledger):
     assert r.frame is not None
     ledger.build(full_build=True)
     assert "<title>Acme Test Supply · Statement for Second Customer · Acme Test Supply</title>" in ledger.page_for("C2")
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**12, max_value=10**12),
+       st.sampled_from(sorted(EXPONENT)))
+def test_money_formatter_prints_what_money_fmt_prints(amount, currency):
+    assert money_formatter(currency)(amount) == fmt(amount, currency)
