@@ -17,6 +17,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -329,6 +330,9 @@ def _validate_shard(customers, by_customer, problems):
     for c in mine:
         own = ledger.validate(c.id, by_customer.get(c.id, ()), problems, unresolved)
         refs[c.id] = tuple(own)
+        if first.keys().isdisjoint(own):
+            first.update(own)
+            continue
         for ref, e in own.items():
             seen = first.setdefault(ref, e)
             if seen is not e:  # report the later of the two, pointing at the earlier
@@ -336,7 +340,8 @@ def _validate_shard(customers, by_customer, problems):
                 problems.append(Problem(b.path, b.line, f"duplicate invoice ref {ref} (first at {a.path}:{a.line})"))
                 first[ref] = a
     es = first.values()
-    invoices = Invoices(list(first), [e.customer_id for e in es], [e.path for e in es], array("I", [e.line for e in es]))
+    invoices = Invoices(list(first), list(map(attrgetter("customer_id"), es)), list(map(attrgetter("path"), es)),
+                        array("I", map(attrgetter("line"), es)))
     return mine, unresolved, invoices, refs
 
 
