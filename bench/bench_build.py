@@ -112,14 +112,17 @@ def change_one_percent(project: Path, customers: int, seed: int = 7) -> int:
     return len(picked)
 
 
-def set_aside(paths, trash: Path) -> None:
-    """Move what an earlier run left into `trash`, to delete after this run's measurements.
+# Deleting a 100k-page site just before a build made that build's own page writes several times
+# slower here: ext4 without a journal (this machine's disk) does not reuse an inode freed in the
+# last minute (six while its inode table block is dirty), and scans past every such inode for
+# each new file or folder. Measured: 35-45 us a page on a quiet disk, 100-300 us within minutes
+# of deleting a site beside it. So what an earlier run left is set aside and deleted after the
+# measurements, and a run started within SETTLE seconds of that waits (--no-settle: don't).
+SETTLE = 360
 
-    Deleting a 100k-page site just before a build made that build's own page writes several times
-    slower here: ext4 without a journal (this machine's disk) will not reuse an inode freed in the
-    last minute or more, and scans past every such inode for each new file or folder. Measured:
-    ~20 µs a page on a quiet disk, 150–300 µs right after deleting a site beside it.
-    """
+
+def set_aside(paths, trash: Path) -> None:
+    """Move what an earlier run left into `trash`, to delete after this run's measurements."""
     trash.mkdir(parents=True, exist_ok=True)
     for n, path in enumerate(p for p in paths if p.exists()):
         path.rename(trash / f"{n}-{path.name}")
@@ -150,8 +153,17 @@ def main() -> None:
                          "state and templates are still made afresh)")
     ap.add_argument("--only", choices=("full", "no-change", "changed", "rebuild"), action="append",
                     help="run only these builds (repeatable; 'changed' runs after the full build it needs)")
+    ap.add_argument("--no-settle", action="store_true",
+                    help="don't wait for the files an earlier run deleted to settle (see SETTLE)")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    freed = work.parent / f".{work.name}.freed"  # when a run last deleted what it had set aside
+    if freed.exists() and not args.no_settle:
+        wait = float(freed.read_text()) + SETTLE - time.time()
+        if wait > 0:
+            print(f"waiting {wait:.0f} s: the last run deleted a site here {SETTLE - wait:.0f} s ago, and new "
+                  "files cost several times more until the disk reuses its inodes (--no-settle: don't wait)")
+            time.sleep(wait)
     stamp = f"{args.customers} {args.rows}\n"
     marker = work / "generated.txt"
     trash = work.parent / f".{work.name}.trash-{os.getpid()}"
@@ -191,9 +203,12 @@ def main() -> None:
         if timings:
             print("    " + "\n    ".join(timings))
     print("targets: full ≤ 15 s, 1%-changed ≤ 2 s, peak ≤ 1024 MiB")
-    shutil.rmtree(trash, ignore_errors=True)
-    if not args.workdir:
-        shutil.rmtree(work, ignore_errors=True)
+    wait_for_background_removal()
+    if trash.exists() or not args.workdir:
+        shutil.rmtree(trash, ignore_errors=True)
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+        freed.write_text(f"{time.time()}\n")
 
 
 if __name__ == "__main__":
