@@ -137,13 +137,15 @@ class SiteRenderer:
         if self.frame is None:
             return self.statement.render(**self.common, root=ROOT, **values)
         texts, slots = self.frame
-        get = self.env.getattr
         out = [texts[0]]
         for (name, attrs), text in zip(slots, texts[1:]):
             value = values[name]
-            for a in attrs:
-                value = get(value, a)
-            out.append(escape(value))  # what Jinja's autoescape prints
+            for a in attrs:  # as Jinja looks it up: the attribute, else the item
+                try:
+                    value = getattr(value, a)
+                except AttributeError:
+                    value = self.env.getattr(value, a)
+            out.append(value if isinstance(value, Markup) else escape(value))  # what autoescape prints
             out.append(text)
         return "".join(out)
 
