@@ -25,7 +25,7 @@ from . import accounts as acc
 from . import aging, report
 from . import journal, ledger, state as st
 from .model import Customer, Entry, InputError, Problem
-from .publish import Publisher, write_file, write_page
+from .publish import Publisher, make_pages_folder, write_file, write_page
 from .settings import Settings
 from .signing import Signer, statement_url
 from .site import SiteRenderer, entries_digest
@@ -71,6 +71,8 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
     # The parent reads no customers itself: each worker reads customers.csv and keeps only its
     # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
     staging = publisher.begin() if publisher else None
+    if staging is not None:
+        make_pages_folder(staging)
     job = Job(settings, shards, files, as_of, gdigest, staging, signer, pages,
               estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only)
     problems: list[Problem] = []
