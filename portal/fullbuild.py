@@ -158,13 +158,14 @@ def _run(job: Job, progress) -> list[dict]:
         # A process per shard that exits as soon as its result is read, rather than a pool whose
         # idle workers (their parsed ledger, ~400 MB each at 100k customers) outlive the results
         # the parent unpickles next to them.
-        workers = {}
+        workers, processes = {}, []
         for w in range(job.shards):
             receive, send = ctx.Pipe(duplex=False)
             p = ctx.Process(target=_worker, args=(w, send), name=f"portal-build-{w}", daemon=True)
             p.start()
             send.close()
             workers[receive] = (w, p)
+            processes.append(p)
         results: list = [None] * job.shards
         try:
             while workers:
@@ -183,6 +184,7 @@ def _run(job: Job, progress) -> list[dict]:
         finally:
             for _, p in workers.values():  # a worker still running when another failed
                 p.kill()
+            for p in processes:
                 p.join()
         return results
     finally:
