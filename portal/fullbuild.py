@@ -242,23 +242,26 @@ def _shard(w: int) -> dict:
         pages, lines, totals = out["pages"], out["lines"], out["totals"]
         clock = time.perf_counter
         rendering = 0.0
-        staging = str(job.staging)
-        if renderer is not None:
-            os.makedirs(f"{staging}/s", exist_ok=True)
+        pages_fd = os.open(job.staging / "s", os.O_RDONLY | os.O_DIRECTORY) if renderer is not None else -1
         writing = 0.0
-        for n, c in enumerate(mine, 1):
-            t = clock()
-            record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id], totals=totals)
-            t2 = clock()
-            rendering += t2 - t
-            if html is not None:
-                write_page(staging, record[st.TOKEN], html)
-                writing += clock() - t2
-            pages[c.id] = record
-            pairs = index.get(c.id)
-            lines[c.id] = pairs.tobytes() if pairs is not None else b""
-            if n % 500 == 0 and _PROGRESS is not None:
-                _PROGRESS.add(500)
+        try:
+            for n, c in enumerate(mine, 1):
+                t = clock()
+                record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id],
+                                               totals=totals)
+                t2 = clock()
+                rendering += t2 - t
+                if html is not None:
+                    write_page(pages_fd, record[st.TOKEN], html)
+                    writing += clock() - t2
+                pages[c.id] = record
+                pairs = index.get(c.id)
+                lines[c.id] = pairs.tobytes() if pairs is not None else b""
+                if n % 500 == 0 and _PROGRESS is not None:
+                    _PROGRESS.add(500)
+        finally:
+            if pages_fd >= 0:
+                os.close(pages_fd)
     note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages")
     report_memory(f"shard {w}")
     return out

@@ -209,11 +209,11 @@ def _set_flags(fd: int, flags: int) -> bool:
         return False
 
 
-def write_page(staging: str, token: str, html: str) -> None:
-    """Write one statement page into a staging tree whose s/ folder exists (the hot path)."""
-    folder = f"{staging}/s/{token}"
-    os.mkdir(folder)
-    fd = os.open(f"{folder}/index.html", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+def write_page(pages_fd: int, token: str, html: str) -> None:
+    """Write one statement page, <token>/index.html, into the staging s/ folder open as pages_fd
+    (the hot path: relative to that folder, no long path to walk twice per page)."""
+    os.mkdir(token, dir_fd=pages_fd)
+    fd = os.open(f"{token}/index.html", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=pages_fd)
     try:
         os.write(fd, html.encode())
     finally:
