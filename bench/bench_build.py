@@ -159,7 +159,7 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="portal-bench-"))
     freed = work.parent / f".{work.name}.freed"  # when a run last deleted what it had set aside
     if freed.exists() and not args.no_settle:
-        wait = float(freed.read_text()) + SETTLE - time.time()
+        wait = int(freed.read_text()) + SETTLE - time.time()
         if wait > 0:
             print(f"waiting {wait:.0f} s: the last run deleted a site here {SETTLE - wait:.0f} s ago, and new "
                   "files cost several times more until the disk reuses its inodes (--no-settle: don't wait)")
@@ -208,7 +208,7 @@ def main() -> None:
         shutil.rmtree(trash, ignore_errors=True)
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-        freed.write_text(f"{time.time()}\n")
+        freed.write_text(f"{int(time.time())}\n")  # whole seconds
 
 
 if __name__ == "__main__":
