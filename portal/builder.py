@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import fcntl
+import os
+import sys
+import threading
+import traceback
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -85,14 +89,51 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
                                                   progress)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
                    customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.contacts_signature(settings))
-    with phase("save state"):
-        st.save(settings.state_dir, head, body)
-    with phase("links.csv"):
-        write_links(settings, body.pages, st.LINK_ROWS)
-    with phase("aging report"):
-        report.write(settings, as_of, totals, body)
+    def staff_files():
+        ids = sorted(body.pages)
+        with phase("links.csv"):
+            write_links(settings, body.pages, st.LINK_ROWS, ids)
+        with phase("aging report"):
+            report.write(settings, as_of, totals, body, ids=ids)
+
+    with phase("save state and staff files"):
+        _side_by_side(staff_files, lambda: st.save(settings.state_dir, head, body))
     report_memory("build")
     return _done(result, head, started)
+
+
+def _side_by_side(child, parent) -> None:
+    """Run `child` in a forked process while this one runs `parent`; raise if either fails.
+
+    The staff files and the build state are written from the same finished data and take a
+    similar time (about 0.3 s each at 100,000 customers): side by side, on two cores, a build
+    waits for one of them instead of both. Only in a single-threaded process (the CLI): forking
+    one with other threads (the payment service's) could copy a lock another thread holds.
+    """
+    if threading.active_count() > 1 or not hasattr(os, "fork"):
+        parent()
+        child()
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        status = 1
+        try:
+            child()
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    try:
+        parent()
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError("writing the staff files (links.csv, the aging report) failed: see the error above")
 
 
 def _done(result: Result, head: st.Head, started: float, mode: str | None = None) -> Result:

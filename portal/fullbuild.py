@@ -386,7 +386,7 @@ def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entrie
     balances = {a.currency: (a.balance, a.overdue) for a in accts}
     url = statement_url(job.settings.base_url, token)
     return st.page(page_digest, token, figures, refs, cdigest, link_rows(c, url, balances),
-                   report.customer_rows(c, accts, entries, job.as_of, url),
+                   report.customer_rows(c, accts, entries, job.as_of),
                    max(map(aging.oldest_days, accts), default=0)), html
 
 

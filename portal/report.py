@@ -8,6 +8,7 @@ The contact columns (last contact, promise to pay) come from contacts.csv when t
 from __future__ import annotations
 
 import csv
+import heapq
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -24,27 +25,34 @@ from .staff import safe_cell
 
 HTML_ROWS = 500  # customers listed on the HTML page; every customer is in the CSV
 MOST_OVERDUE = 10
-COLUMNS = ("customer_id", "name", "email", "currency", "balance", "overdue",
+# A row starts with its links.csv row (kept in the page record already), then the rest.
+COLUMNS = ("customer_id", "name", "email", "statement_url", "currency", "balance", "overdue",
            *(f"days_{k.replace('-', '_').replace('+', '_plus')}" for k, _ in BUCKETS),
-           "unapplied_credit", "processing", "oldest_days_overdue", "last_payment_date", "last_payment_amount",
-           "statement_url")
+           "unapplied_credit", "processing", "oldest_days_overdue", "last_payment_date", "last_payment_amount")
 CONTACT_COLUMNS = ("last_contact_date", "last_contact", "promise_date", "promise_amount", "promise_status")
 NO_CONTACT = "," * len(CONTACT_COLUMNS)
 
 
-def customer_rows(customer: Customer, accounts: list[Account], entries: list[Entry], as_of: date, url: str) -> str:
-    """A customer's CSV rows, one per currency, each ending where the contact columns go."""
+def customer_rows(customer: Customer, accounts: list[Account], entries: list[Entry], as_of: date) -> str:
+    """The rest of a customer's CSV rows after their links.csv rows (staff.link_rows: the same
+    currencies in the same order), a line each, up to where the contact columns go."""
     paid = aging.last_payments(entries, as_of)
-    head = ",".join((_cell(safe_cell(customer.id)), _cell(safe_cell(customer.name)), _cell(safe_cell(customer.email))))
     out = []
-    for a in accounts or [Account(customer.currency)]:
+    for a in sorted(accounts, key=lambda a: a.currency) or [Account(customer.currency)]:
         cur = a.currency
         last = paid.get(cur)
-        figures = [a.balance, a.overdue, *(a.buckets.get(k, aging.ZERO) for k, _ in BUCKETS), a.unapplied, a.processing]
-        out.append(",".join((head, cur, *(plain(x, cur) for x in figures), str(aging.oldest_days(a)),
-                             last.date.isoformat() if last else "", plain(last.amount, cur) if last else "",
-                             url)) + "\n")
+        figures = [*(a.buckets.get(k, aging.ZERO) for k, _ in BUCKETS), a.unapplied, a.processing]
+        out.append(",".join((*(plain(x, cur) for x in figures), str(aging.oldest_days(a)),
+                             last.date.isoformat() if last else "", plain(last.amount, cur) if last else "")) + "\n")
     return "".join(out)
+
+
+def joined_rows(record: tuple, contact: str = "") -> str:
+    """A customer's whole report rows from their page record: links.csv row, the rest, `contact`."""
+    link, rest = record[st.LINK_ROWS], record[st.REPORT_ROWS]
+    if link.count("\n") == 1:  # one currency: the usual case
+        return f"{link[:-1]},{rest[:-1]}{contact}\n"
+    return "".join(f"{a},{b}{contact}\n" for a, b in zip(link.splitlines(), rest.splitlines()))
 
 
 def _cell(text: str) -> str:
@@ -133,13 +141,12 @@ def currency_totals(totals: dict[str, list[Decimal]], as_of: date) -> list[Total
             for cur, v in sorted(totals.items())]
 
 
-def csv_text(pages: dict, rows_at: int, contacts: dict[str, ContactSummary]) -> str:
-    """The whole CSV: every customer in id order, the contact columns filled in where known."""
+def csv_text(pages: dict, contacts: dict[str, ContactSummary], ids=None) -> str:
+    """The whole CSV: every customer in `ids` order (default: sorted), the contact columns filled in."""
     out = [",".join(COLUMNS + CONTACT_COLUMNS) + "\n"]
-    for cid in sorted(pages):
-        rows = pages[cid][rows_at]
+    for cid in sorted(pages) if ids is None else ids:
         known = contacts.get(cid)
-        out.append(rows.replace("\n", (known.cells() if known else NO_CONTACT) + "\n"))
+        out.append(joined_rows(pages[cid], known.cells() if known else NO_CONTACT))
     return "".join(out)
 
 
@@ -169,32 +176,42 @@ class View:
     csv_name: str
 
 
-def ordered(pages: dict, rank_at: int) -> list[str]:
-    """Customer ids, the longest overdue first (then by id): the order of the HTML page."""
-    return sorted(pages, key=lambda cid: (-pages[cid][rank_at], cid))
+def ordered(pages: dict, first: int | None = None) -> list[str]:
+    """Customer ids, the longest overdue first (then by id): the order of the HTML page; only the
+    `first` few of them when that is all that is needed (a partial selection, not a sort of all)."""
+    def key(cid):
+        return -pages[cid][st.RANK], cid
+    return sorted(pages, key=key) if first is None or first >= len(pages) else heapq.nsmallest(first, pages, key=key)
 
 
-def view(company: str, as_of: date, totals: dict, pages: dict, rows_at: int, rank_at: int,
-         contacts: dict[str, ContactSummary], csv_name: str, limit: int = HTML_ROWS) -> View:
+def view(company: str, as_of: date, totals: dict, pages: dict, contacts: dict[str, ContactSummary], csv_name: str,
+         limit: int = HTML_ROWS) -> View:
     """The HTML page's content: customers who owe something or are owed, plus any with a broken promise."""
-    lines: list[Line] = []
-    listed_all = True
-    for cid in ordered(pages, rank_at):
-        known = contacts.get(cid, ContactSummary())
-        for cells in parse_rows(pages[cid][rows_at]):
-            if Decimal(cells["balance"]) == 0 and Decimal(cells["unapplied_credit"]) == 0 \
-                    and known.promise_status != "broken":
-                continue
-            if len(lines) == limit:
-                listed_all = False
-                break
-            lines.append(Line(cells, known, cells["currency"]))
-        if not listed_all:
-            break
+    # Most customers listed owe something: twice the rows asked for is nearly always enough.
+    lines = _lines(pages, contacts, limit, ordered(pages, 2 * limit + 1))
+    if lines is None:
+        lines = _lines(pages, contacts, limit, ordered(pages))
+    listed_all = len(lines) <= limit
+    lines = lines[:limit]
     late = [ln for ln in lines if int(ln.cells["oldest_days_overdue"]) > 0]
     late.sort(key=lambda ln: (-int(ln.cells["oldest_days_overdue"]), -Decimal(ln.cells["overdue"])))
     return View(company, as_of, currency_totals(totals, as_of), late[:MOST_OVERDUE], lines, len(pages), listed_all,
                 sum(1 for s in contacts.values() if s.promise_status == "broken"), csv_name)
+
+
+def _lines(pages, contacts, limit, ids) -> list[Line] | None:
+    """Up to limit + 1 lines for these customers in order; None if they ran out first and there are others."""
+    lines: list[Line] = []
+    for cid in ids:
+        known = contacts.get(cid, ContactSummary())
+        for cells in parse_rows(joined_rows(pages[cid])):
+            if Decimal(cells["balance"]) == 0 and Decimal(cells["unapplied_credit"]) == 0 \
+                    and known.promise_status != "broken":
+                continue
+            lines.append(Line(cells, known, cells["currency"]))
+        if len(lines) > limit:
+            return lines
+    return lines if len(ids) == len(pages) else None
 
 
 def html(env, v: View) -> str:
@@ -208,8 +225,9 @@ def contacts_signature(settings) -> tuple:
     return st.file_sig(path, None) if path.exists() else ()
 
 
-def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = False) -> tuple[Path, Path]:
-    """Write the report (HTML and CSV) into the staff folder; returns their paths."""
+def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = False, ids=None) -> tuple[Path, Path]:
+    """Write the report (HTML and CSV) into the staff folder; returns their paths. `ids`: the
+    customers sorted, when the caller has them."""
     from .lookup import entries_of
     from .site import environment
     pages = body.pages
@@ -227,8 +245,7 @@ def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = Fals
                                     as_of)
         known[cid] = ContactSummary(last, promise, status)
     html_path, csv_path = report_path(settings.staff_dir, as_of if dated else None)
-    write_atomic(csv_path, csv_text(pages, st.REPORT_ROWS, known))
-    page = view(settings.company.get("name", ""), as_of, st.read_totals(totals), pages, st.REPORT_ROWS, st.RANK,
-                known, csv_path.name)
+    write_atomic(csv_path, csv_text(pages, known, ids))
+    page = view(settings.company.get("name", ""), as_of, st.read_totals(totals), pages, known, csv_path.name)
     write_atomic(html_path, html(environment(settings), page))
     return html_path, csv_path

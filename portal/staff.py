@@ -24,13 +24,20 @@ def link_rows(customer, url: str, balances: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     for cur, (bal, overdue) in sorted(balances.items()) or [(customer.currency, (None, None))]:
-        w.writerow([safe_cell(customer.id), safe_cell(customer.name), safe_cell(customer.email), url, cur,
+        w.writerow([safe_cell(_one_line(customer.id)), safe_cell(_one_line(customer.name)),
+                    safe_cell(_one_line(customer.email)), url, cur,
                     plain(bal, cur) if bal is not None else plain(0, cur),
                     plain(overdue, cur) if overdue is not None else plain(0, cur)])
     return buf.getvalue()
 
 
-def write_links(settings: Settings, pages: dict, rows_at: int) -> None:
-    """Replace staff/links.csv (mail merge: every customer's statement URL and balance)."""
-    body = "".join(pages[cid][rows_at] for cid in sorted(pages))
+def _one_line(text: str) -> str:
+    """A row per line (the aging report joins rows by line): line breaks in a cell become spaces."""
+    return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
+
+
+def write_links(settings: Settings, pages: dict, rows_at: int, ids=None) -> None:
+    """Replace staff/links.csv (mail merge: every customer's statement URL and balance), in the
+    order of `ids` (default: sorted)."""
+    body = "".join([pages[cid][rows_at] for cid in (sorted(pages) if ids is None else ids)])
     write_atomic(settings.staff_dir / "links.csv", LINKS_HEADER + body)

@@ -363,3 +363,43 @@ def test_a_file_rewritten_shorter_is_read_whole(built):
     (built.ledger / "2026-q3.csv").write_text(ENTRIES.replace("2026-09-10,C1,payment,PAY-1,400.00,,,INV-1,Cheque 1001\n", ""))
     r = built.build()
     assert r.mode == "incremental" and "$1,250.00" in built.page_for("C1")
+
+
+def test_staff_files_are_written_by_a_forked_child_alongside_the_state_and_its_failure_is_raised(tmp_path):
+    import os
+    import threading
+
+    from portal.builder import _side_by_side
+    order = []
+
+    def child():
+        (tmp_path / "child").write_text(str(os.getpid()))
+
+    _side_by_side(child, lambda: order.append("parent"))
+    assert order == ["parent"] and int((tmp_path / "child").read_text()) != os.getpid()
+
+    def failing():
+        raise OSError("disk full")
+
+    with pytest.raises(RuntimeError, match="writing the staff files"):
+        _side_by_side(failing, lambda: order.append("parent again"))
+    assert order[-1] == "parent again"  # the state is still saved
+
+    gate = threading.Event()
+    other = threading.Thread(target=gate.wait)
+    other.start()
+    try:  # the payment service's process has threads: no fork there, same result
+        _side_by_side(child, lambda: None)
+        assert int((tmp_path / "child").read_text()) == os.getpid()
+        with pytest.raises(OSError, match="disk full"):
+            _side_by_side(failing, lambda: None)
+    finally:
+        gate.set()
+        other.join()
+
+
+def test_a_staff_folder_that_cannot_be_written_fails_the_build(project):
+    project.write("a.csv", "date,customer_id,type,ref,amount\n2026-10-01,C1,invoice,INV-1,5.00\n")
+    (project.root / "staff").write_text("not a folder")
+    with pytest.raises(RuntimeError, match="writing the staff files"):
+        project.build()

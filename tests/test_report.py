@@ -157,8 +157,7 @@ def test_a_big_book_lists_the_longest_overdue_on_the_page_and_everyone_in_the_cs
     project.build()
     s = project.settings()
     head, body = st.load_both(s.state_dir)
-    v = report.view("Acme", date(2026, 11, 25), st.read_totals(head.totals), body.pages, st.REPORT_ROWS, st.RANK,
-                    {}, "aging.csv", limit=1)
+    v = report.view("Acme", date(2026, 11, 25), st.read_totals(head.totals), body.pages, {}, "aging.csv", limit=1)
     assert [ln.cells["customer_id"] for ln in v.lines] == ["C2"] and not v.listed_all  # 25 days overdue beats 21
     page = report.html(environment(s), v)
     assert "every customer is in <a href=\"aging.csv\">aging.csv</a>" in page
@@ -191,3 +190,31 @@ def test_the_report_page_in_chromium(tmp_path, chrome, width):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"aging-report-{width}.png"), full_page=True)
     page.close()
+
+
+def test_rows_per_currency_join_up_and_a_short_page_still_finds_who_owes(project):
+    project.write("customers.csv", "customer_id,name,email,currency,terms_days\n"
+                  + "".join(f"C{i},Paid {i},p{i}@x.example,USD,30\n" for i in range(1, 5))
+                  + 'C5,"Owes\nTwo Lines",o@x.example,USD,30\nC6,Two Currencies,t@x.example,USD,30\n')
+    project.write("a.csv", "date,customer_id,type,ref,amount,currency\n"
+                  + "".join(f"2026-11-01,C{i},invoice,I-{i},10.00,\n2026-11-02,C{i},payment,P-{i},10.00,\n"
+                            for i in range(1, 5))
+                  + "2026-11-20,C5,invoice,I-5,7.00,\n2026-08-01,C6,invoice,I-6,5.00,EUR\n"
+                    "2026-11-20,C6,invoice,I-7,3.00,USD\n")
+    project.build()
+    s = project.settings()
+    rows = rows_of(s.staff_dir / "aging.csv")
+    assert len(rows) == 7
+    assert rows[("C5", "USD")]["name"] == "Owes Two Lines"  # one line per row, whatever the export held
+    eur, usd = rows[("C6", "EUR")], rows[("C6", "USD")]
+    assert (eur["balance"], eur["days_61_90"], eur["oldest_days_overdue"]) == ("5.00", "5.00", "86")
+    assert (usd["balance"], usd["days_current"], usd["oldest_days_overdue"]) == ("3.00", "3.00", "0")
+    assert eur["statement_url"] == usd["statement_url"] != rows[("C5", "USD")]["statement_url"]
+    _, body = st.load_both(s.state_dir)
+    v = report.view("Acme", date(2026, 11, 25), {}, body.pages, {}, "aging.csv", limit=3)
+    assert [(ln.cells["customer_id"], ln.currency) for ln in v.lines] == [("C6", "EUR"), ("C6", "USD"), ("C5", "USD")]
+    assert v.listed_all
+    # Limit 2: the first 5 in line (C6, then the paid-up C1-C4) fill only 2 rows; that C5 also owes
+    # is found by looking at everyone, so the page says it is not the whole list.
+    v = report.view("Acme", date(2026, 11, 25), {}, body.pages, {}, "aging.csv", limit=2)
+    assert [ln.cells["customer_id"] for ln in v.lines] == ["C6", "C6"] and not v.listed_all
