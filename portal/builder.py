@@ -102,7 +102,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     return _done(result, head, started)
 
 
-def _side_by_side(child, parent) -> None:
+def _side_by_side(child, parent, fork: bool | None = None) -> None:
     """Run `child` in a forked process while this one runs `parent`; raise if either fails.
 
     The staff files and the build state are written from the same finished data and take a
@@ -110,7 +110,9 @@ def _side_by_side(child, parent) -> None:
     waits for one of them instead of both. Only in a single-threaded process (the CLI): forking
     one with other threads (the payment service's) could copy a lock another thread holds.
     """
-    if threading.active_count() > 1 or not hasattr(os, "fork"):
+    if fork is None:
+        fork = threading.active_count() == 1 and hasattr(os, "fork")
+    if not fork:
         parent()
         child()
         return

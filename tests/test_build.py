@@ -367,7 +367,6 @@ def test_a_file_rewritten_shorter_is_read_whole(built):
 
 def test_staff_files_are_written_by_a_forked_child_alongside_the_state_and_its_failure_is_raised(tmp_path):
     import os
-    import threading
 
     from portal.builder import _side_by_side
     order = []
@@ -375,31 +374,43 @@ def test_staff_files_are_written_by_a_forked_child_alongside_the_state_and_its_f
     def child():
         (tmp_path / "child").write_text(str(os.getpid()))
 
-    _side_by_side(child, lambda: order.append("parent"))
+    _side_by_side(child, lambda: order.append("parent"), fork=True)
     assert order == ["parent"] and int((tmp_path / "child").read_text()) != os.getpid()
 
     def failing():
         raise OSError("disk full")
 
     with pytest.raises(RuntimeError, match="writing the staff files"):
-        _side_by_side(failing, lambda: order.append("parent again"))
+        _side_by_side(failing, lambda: order.append("parent again"), fork=True)
     assert order[-1] == "parent again"  # the state is still saved
 
+    # A process with other threads (the payment service's) does not fork: same result in-process.
+    _side_by_side(child, lambda: order.append("in process"), fork=False)
+    assert order[-1] == "in process" and int((tmp_path / "child").read_text()) == os.getpid()
+    with pytest.raises(OSError, match="disk full"):
+        _side_by_side(failing, lambda: None, fork=False)
+
+
+def test_only_a_single_threaded_process_forks(tmp_path):
+    import os
+    import threading
+
+    from portal.builder import _side_by_side
     gate = threading.Event()
     other = threading.Thread(target=gate.wait)
     other.start()
-    try:  # the payment service's process has threads: no fork there, same result
-        _side_by_side(child, lambda: None)
-        assert int((tmp_path / "child").read_text()) == os.getpid()
-        with pytest.raises(OSError, match="disk full"):
-            _side_by_side(failing, lambda: None)
+    try:
+        _side_by_side(lambda: (tmp_path / "child").write_text(str(os.getpid())), lambda: None)
     finally:
         gate.set()
         other.join()
+    assert int((tmp_path / "child").read_text()) == os.getpid()
 
 
 def test_a_staff_folder_that_cannot_be_written_fails_the_build(project):
     project.write("a.csv", "date,customer_id,type,ref,amount\n2026-10-01,C1,invoice,INV-1,5.00\n")
     (project.root / "staff").write_text("not a folder")
-    with pytest.raises(RuntimeError, match="writing the staff files"):
+    # Forked (the CLI): RuntimeError after the child's traceback; in-process: the OSError itself.
+    with pytest.raises((RuntimeError, OSError)):
         project.build()
+    assert (project.root / "staff").read_text() == "not a folder"
