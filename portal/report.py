@@ -21,7 +21,7 @@ from .contacts import read as read_contacts
 from .model import Customer, Entry
 from .money import fmt, plain
 from .publish import write_atomic
-from .staff import safe_cell
+from .staff import csv_cell, safe_cell
 
 HTML_ROWS = 500  # customers listed on the HTML page; every customer is in the CSV
 MOST_OVERDUE = 10
@@ -55,10 +55,6 @@ def joined_rows(record: tuple, contact: str = "") -> str:
     return "".join(f"{a},{b}{contact}\n" for a, b in zip(link.splitlines(), rest.splitlines()))
 
 
-def _cell(text: str) -> str:
-    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(ch in text for ch in ',"\n\r') else text
-
-
 @dataclass(frozen=True)
 class ContactSummary:
     """What the contact log says about one customer, for the report."""
@@ -71,7 +67,7 @@ class ContactSummary:
         last, p = self.last, self.promise
         return "," + ",".join((
             last.date.isoformat() if last else "",
-            _cell(safe_cell(f"{last.channel}: {last.note}" if last and last.note else last.channel if last else "")),
+            csv_cell(safe_cell(f"{last.channel}: {last.note}" if last and last.note else last.channel if last else "")),
             p.promise_date.isoformat() if p else "", str(p.promise_amount) if p else "", self.promise_status))
 
 

@@ -218,3 +218,15 @@ def test_rows_per_currency_join_up_and_a_short_page_still_finds_who_owes(project
     # is found by looking at everyone, so the page says it is not the whole list.
     v = report.view("Acme", date(2026, 11, 25), {}, body.pages, {}, "aging.csv", limit=2)
     assert [ln.cells["customer_id"] for ln in v.lines] == ["C6", "C6"] and not v.listed_all
+
+
+def test_csv_cells_made_by_hand_read_back_as_written():
+    import io
+    import random
+
+    from portal.staff import csv_cell
+    rng = random.Random(7)
+    for _ in range(5000):
+        cells = ["".join(rng.choice('ab,"\n\r =+-@ é') for _ in range(rng.randint(0, 8))) for _ in range(4)]
+        text = ",".join(map(csv_cell, cells)) + "\n"
+        assert next(csv.reader(io.StringIO(text, newline=""))) == cells
