@@ -105,6 +105,7 @@ class BalanceLine:
     source_status: str  # a refund's or dispute's status
     method: str  # the charge's or dispute's payment method type, when it says
     customer_id: str  # a charge's metadata.customer_id (set by the portal), else ""
+    portal_mark: str = ""  # a charge's metadata.portal_mark: the portal's signature on payments it started
 
 
 @dataclass(frozen=True)
@@ -297,7 +298,8 @@ def _balance_line(t) -> BalanceLine:
         src if isinstance(src, str) else "" if src is None else src.id, kind, pi or "",
         _field(src, "status", "") if kind in ("refund", "dispute") else "",
         _field(details, "type", "") if details is not None else "",
-        (_field(meta, "customer_id", "") or "") if meta is not None else "")
+        (_field(meta, "customer_id", "") or "") if meta is not None else "",
+        (_field(meta, "portal_mark", "") or "") if meta is not None else "")
 
 
 def _event(e) -> Event:
