@@ -1,12 +1,13 @@
 """localstripe (an independent Stripe imitation) as a peer: PaymentIntents, refunds, its own signed webhooks."""
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
+import sys
 import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import requests
@@ -30,9 +31,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def localstripe(tmp_path):
-    exe = shutil.which("localstripe")
-    if exe is None:
-        pytest.fail("localstripe is not installed (pip install localstripe==1.15.10; scripts/test.sh does)")
+    # The test environment's own copy (scripts/test.sh installs it), never one found on PATH.
+    exe = Path(sys.executable).parent / "localstripe"
+    if not exe.exists():
+        pytest.fail(f"{exe} not found: localstripe is not installed in this environment "
+                    "(pip install localstripe==1.15.10; scripts/test.sh does)")
     port = free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--from-scratch"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
