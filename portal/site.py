@@ -32,6 +32,12 @@ ITEMS_HEAD = ('<th scope="col">Invoice</th><th scope="col">Date</th><th scope="c
 RECENT_HEAD = ('<th scope="col">Date</th><th scope="col">Type</th><th scope="col">Reference</th>'
                '<th scope="col">Applied to</th><th scope="col" class="num">Amount</th>')
 BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
+# The pay form's attributes for assets/pay.js, which prints amounts as money_formatter does: the text
+# before the digits ("$", "SEK ") and the number of decimals; and that prefix's length. Amounts reach
+# the script as integer minor units (data-minor on the choices and invoice boxes): the digits of the
+# amount as printed beside them, which money_formatter always prints with the currency's decimals.
+PAY_FORM = {c: (f' data-prefix="{html.escape(SYMBOL.get(c) or c + " ")}" data-exponent="{e}"',
+                len(SYMBOL.get(c) or c + " ")) for c, e in EXPONENT.items()}
 ROOT = "../../"  # from s/<token>/ back to the site root
 # What statement.html is given that differs from page to page; the rest is the same for a build.
 PAGE_VALUES = ("customer", "as_of", "accounts_html", "digest", "entry_count", "entries_word")
@@ -173,6 +179,7 @@ class SiteRenderer:
         """
         cur = a.currency
         money, zero, _ = self._money(cur)
+        pay_attrs, skip = PAY_FORM[cur]
         memo = self._memo
         item_rows, picks = [], []
         for i in a.items:
@@ -185,8 +192,8 @@ class SiteRenderer:
                 f'<td>{_day(i.due)}</td><td class="num">{i.days_overdue or "–"}</td>'
                 f'<td class="num">{left if i.open == e.amount else money(e.amount)}</td><td class="num">{left}</td></tr>')
             if e.type == "invoice":
-                picks.append(f'<li><label><input type="checkbox" name="invoice" value="{ref}"> {ref}: '
-                             f'{left}</label></li>')
+                picks.append(f'<li><label><input type="checkbox" name="invoice" value="{ref}" data-minor="'
+                             f'{left[skip:].replace(",", "").replace(".", "")}"> {ref}: {left}</label></li>')
         recent_rows = []
         for e in a.recent:
             amount = money(abs(e.amount) if e.type != "adjustment" else -e.amount)
@@ -229,14 +236,18 @@ class SiteRenderer:
                        f'    <thead><tr>{RECENT_HEAD}</tr></thead>\n    <tbody>\n'
                        + "\n".join(recent_rows) + '\n    </tbody>\n  </table>\n')
         if a.balance > 0:
-            out.append(f'  <form class="pay" method="post" action="{self.pay_action}">\n    <fieldset>\n'
-                       f'      <legend>Pay online ({cur})</legend>\n'
+            # The data- attributes are for assets/pay.js (keeps the choice in step with what is ticked
+            # or typed, and says on the button what will be charged); without it the form is a plain post.
+            out.append(f'  <form class="pay" method="post" action="{self.pay_action}"{pay_attrs}>\n'
+                       f'    <fieldset>\n      <legend>Pay online ({cur})</legend>\n'
                        f'      <input type="hidden" name="token" value="{escape(pay_token)}">\n'
                        f'      <input type="hidden" name="currency" value="{cur}">\n'
-                       '      <div class="choice"><label><input type="radio" name="choice" value="balance" checked> '
+                       '      <div class="choice"><label><input type="radio" name="choice" value="balance" '
+                       f'data-minor="{balance[skip:].replace(",", "").replace(".", "")}" checked> '
                        f'The whole balance, {balance}</label></div>\n')
             if late:
-                out.append('<div class="choice"><label><input type="radio" name="choice" value="overdue"> '
+                out.append('<div class="choice"><label><input type="radio" name="choice" value="overdue" '
+                           f'data-minor="{late[skip:].replace(",", "").replace(".", "")}"> '
                            f'What is overdue, {late}</label></div>')
             if picks:
                 out.append('      <div class="choice"><label><input type="radio" name="choice" value="invoices"> '
@@ -247,8 +258,8 @@ class SiteRenderer:
                        'inputmode="decimal" name="amount" size="10" autocomplete="off" '
                        f'placeholder="{plain(a.balance, cur)}"> {cur}</label></div>\n'
                        f'      <p class="hint">Card or US bank account. Minimum {minimum}. The amount is checked '
-                       'against your account before you pay.</p>\n      <button type="submit">Pay now</button>\n'
-                       '    </fieldset>\n  </form>\n')
+                       'against your account before you pay.</p>\n'
+                       '      <button type="submit" aria-live="polite">Pay now</button>\n    </fieldset>\n  </form>\n')
         out.append('</section>\n')
         return "".join(out)
 

@@ -1,13 +1,15 @@
 """Statement rendering: the page rendered in parts (fixed frame + per-customer blocks) is the template's page."""
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
 
-from portal.money import EXPONENT, fmt
-from portal.site import SiteRenderer, money_formatter
+from portal.money import EXPONENT, fmt, from_minor, quantize, to_minor
+from portal.site import PAY_FORM, SiteRenderer, money_formatter
 
 # Every shape of account: several currencies, overdue and not, unapplied credit, a processing bank
 # payment, a refund, adjustments both ways, nothing open, and text that must be escaped.
@@ -106,3 +108,38 @@ def test_a_block_printing_its_parent_block_keeps_the_frame(ledger):
        st.sampled_from(sorted(EXPONENT)))
 def test_money_formatter_prints_what_money_fmt_prints(amount, currency):
     assert money_formatter(currency)(amount) == fmt(amount, currency)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**12),
+       st.sampled_from(sorted(EXPONENT)))
+def test_the_digits_of_a_printed_amount_are_its_minor_units(amount, currency):
+    amount = quantize(amount, currency)  # as every amount from the ledger is
+    skip = PAY_FORM[currency][1]
+    assert int(money_formatter(currency)(amount)[skip:].replace(",", "").replace(".", "")) == to_minor(amount, currency)
+
+
+PAY_FORM_TAG = re.compile(r'<form class="pay"[^>]* data-prefix="([^"]*)" data-exponent="(\d)">.*?'
+                          r'name="currency" value="(\w+)">(.*?)</form>', re.S)
+MINOR_AND_PRINTED = re.compile(r'data-minor="(\d+)"[^>]*> (?:The whole balance, |What is overdue, |[^<:]+: )([^<]+)<')
+
+
+def test_pay_forms_carry_the_minor_units_of_the_amounts_they_print(ledger):
+    ledger.build(full_build=True)
+    forms = [m.groups() for page in pages_of(ledger).values() for m in PAY_FORM_TAG.finditer(page)]
+    assert sorted(cur for *_, cur, _ in forms) == ["EUR", "JPY", "USD"]
+    for prefix, exponent, cur, body in forms:
+        assert fmt(Decimal(1000), cur) == prefix + "1,000" + ("." + "0" * int(exponent) if int(exponent) else "")
+        pairs = MINOR_AND_PRINTED.findall(body)
+        assert len(pairs) == body.count("data-minor=") >= 2  # the balance and each invoice
+        for minor, printed in pairs:
+            assert fmt(from_minor(int(minor), cur), cur) == printed
+
+
+def test_statement_pages_run_only_the_sites_own_script(ledger):
+    ledger.build(full_build=True)
+    for page in pages_of(ledger).values():
+        assert re.findall(r"<script\b[^>]*>", page) == ['<script src="../../assets/pay.js" defer>']
+        assert not re.search(r"<[^>]+\son\w+=", page)  # no inline event handlers
+        csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)[1]
+        assert "script-src 'self';" in csp and "unsafe" not in csp
+    assert (ledger.settings().out / "assets" / "pay.js").is_file()
