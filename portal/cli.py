@@ -218,11 +218,13 @@ def cmd_reconcile(args) -> int:
     for line in summary(report):
         print(line)
     print(f"Report: {_show(out.html)}   CSV: {_show(out.csv)}   Journal: {_show(out.journal)}")
+    if out.earlier:
+        print(f"The earlier report of this range is kept as {out.earlier.html.name} (with its CSV and journal).")
     problems = report.problems()
     if problems:
         n = len(problems)
-        print(f"{n} problem{'s' if n != 1 else ''}: record what is missing with the `portal sync` commands above "
-              "(or correct the ledger), then reconcile again", file=sys.stderr)
+        print(f"{n} problem{'s' if n != 1 else ''}: take the numbered steps at the top in order, then reconcile again",
+              file=sys.stderr)
         return 1
     return 0
 

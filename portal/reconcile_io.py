@@ -2,12 +2,15 @@
 
 Everything is read and checked before anything is written; the HTML page, the CSV of balance
 transactions and the accounting journal are then each replaced atomically in the staff folder
-(never inside the public site). The ledger is only read.
+(never inside the public site). A report made earlier for the same range is kept, renamed with
+the time it was made. The ledger, and the payments the payment service set aside beside it, are
+only read.
 """
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -15,10 +18,11 @@ from pathlib import Path
 
 from . import ledger
 from .journal import FILE
-from .model import InputError
-from .money import fmt, plain
+from .model import InputError, Problem
+from .money import MoneyError, fmt, is_currency, parse_amount, plain
 from .publish import write_atomic
-from .reconcile import Posting, Recorded, Report, awaiting_payout, journal, reconcile, recorded
+from .reconcile import (Posting, Recorded, Report, SetAside, awaiting_payout, journal, left_out, reconcile, recorded,
+                        steps)
 from .settings import Settings
 from .site import environment
 from .staff import safe_cell
@@ -31,6 +35,10 @@ CSV_COLUMNS = ("payout", "arrival_date", "balance_transaction", "type", "reporti
 JOURNAL_COLUMNS = ("date", "journal", "account", "debit", "credit", "currency", "memo")
 # A ref in a staff file that names a Stripe PaymentIntent, refund or dispute (`pi_…/INV-1` too).
 STRIPE_ID = re.compile(r"(pi|re|pyr|dp|du)_[A-Za-z0-9]+(/.*)?")
+# The payment service's file of payments it did not record (its writer names it journal.SET_ASIDE_FILE).
+SET_ASIDE_FILE = "payments-set-aside.csv"
+SET_ASIDE_NEEDS = ("date", "payment_intent", "amount", "currency", "status", "reason")
+SET_ASIDE_STATUSES = ("processing", "succeeded", "failed")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Written:
     html: Path
     csv: Path
     journal: Path
+    earlier: Written | None = None  # the same range's earlier report, kept under the time it was made
 
 
 def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, str]]:
@@ -51,6 +60,8 @@ def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, st
     if not problems:
         reader = ledger.EntryReader(settings, customers)
         for path in ledger.entry_files(settings):
+            if path.name == SET_ASIDE_FILE:
+                continue  # not ledger entries: read_set_aside reads it
             name = ledger.rel(path, settings)
             lines, cols, found = reader.open(path, name)
             problems += found
@@ -66,6 +77,60 @@ def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, st
     return recorded(entries), {cid: c.name for cid, c in customers.items()}
 
 
+def read_set_aside(ledger_dir: Path, root: Path | None = None) -> dict[str, SetAside]:
+    """The payments the payment service set aside, by PaymentIntent: the last row of each wins (a
+    payment's rows follow its status). No file: none. InputError naming each unreadable row; a
+    last row without its newline is an append cut short by a crash (the service cuts it off) and
+    is left out. `root`: errors name the file relative to it."""
+    path = Path(ledger_dir) / SET_ASIDE_FILE
+    if not path.exists():
+        return {}
+    name = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+    lines, problems = ledger.read_lines(path, name)
+    if problems:
+        raise InputError(problems)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines.pop()  # torn
+    header = [h.strip() for h in next(csv.reader(lines[:1]), [])]
+    lacking = [c for c in SET_ASIDE_NEEDS if c not in header]
+    if lacking:
+        raise InputError([Problem(name, 1, f"header lacks {', '.join(lacking)}")])
+    out: dict[str, SetAside] = {}
+    for i, fields in ledger.records(lines):
+        fields = [f.strip() for f in fields] + [""] * (len(header) - len(fields))
+        row = _set_aside_row(dict(zip(header, fields)), name, i + 1, problems)
+        if row is not None:
+            out[row.payment_intent] = row
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _set_aside_row(rec: dict[str, str], name: str, line: int, problems: list[Problem]) -> SetAside | None:
+    found = []
+    try:
+        day = date.fromisoformat(rec["date"])
+    except ValueError:
+        found.append(f"date {rec['date']!r} is not a date (expected YYYY-MM-DD)")
+    currency, amount = rec["currency"].upper(), None
+    if not is_currency(currency):
+        found.append(f"currency {rec['currency']!r} is not a currency this portal knows")
+    else:
+        try:
+            amount = parse_amount(rec["amount"], currency)
+        except MoneyError as e:
+            found.append(f"amount {e}")
+    if rec["status"] not in SET_ASIDE_STATUSES:
+        found.append(f"status {rec['status']!r} is not processing, succeeded or failed")
+    if not rec["payment_intent"]:
+        found.append("no payment_intent")
+    problems += [Problem(name, line, m) for m in found]
+    if found:
+        return None
+    return SetAside(rec["payment_intent"], rec.get("customer_id", ""), amount, currency, rec["status"],
+                    rec.get("method", ""), rec["reason"], day, f"{name}:{line}")
+
+
 def fetch(gateway: Gateway, since: date, page_size: int = 100) -> list:
     """Payouts arriving from `since` on (later ones too: what they carried is not "waiting"), with
     their transactions; None for a manual payout, whose transactions Stripe does not list."""
@@ -75,21 +140,68 @@ def fetch(gateway: Gateway, since: date, page_size: int = 100) -> list:
 
 def run(settings: Settings, gateway: Gateway, since: date, until: date,
         page_size: int = 100) -> tuple[Report, Written]:
-    """Reconcile payouts arriving in [since, until] and write the three staff files."""
-    recs, names = read_recorded(settings)
+    """Reconcile payouts arriving in [since, until] and write the three staff files (keeping the
+    files of an earlier run over the same range, see `keep_earlier`)."""
+    problems: list[Problem] = []
+    recs: dict[str, Recorded] = {}
+    names: dict[str, str] = {}
+    aside: dict[str, SetAside] = {}
+    try:
+        recs, names = read_recorded(settings)
+    except InputError as e:
+        problems += e.problems
+    try:
+        aside = read_set_aside(settings.ledger_dir, settings.root)
+    except InputError as e:
+        problems += e.problems
+    if problems:
+        raise InputError(problems)
     payouts = fetch(gateway, since, page_size)
     waiting = awaiting_payout(payouts, recs, since, until)
     funds = {r.stripe_id: gateway.funds(r.stripe_id) for r in waiting if r.kind == "payment"}
-    report = reconcile(payouts, recs, since, until, funds)
+    report = reconcile(payouts, recs, since, until, funds, aside)
     stem = f"{since.isoformat()}-{until.isoformat()}"
-    out = Written(settings.staff_dir / f"reconcile-{stem}.html", settings.staff_dir / f"reconcile-{stem}.csv",
-                  settings.staff_dir / f"reconcile-journal-{stem}.csv")
+    out = _names(settings.staff_dir, stem)
     postings = journal(report)
     texts = {out.html: render_html(settings, report, postings, names, out),
              out.csv: render_csv(report, names), out.journal: render_journal(postings)}
+    out = Written(out.html, out.csv, out.journal, keep_earlier(settings.staff_dir, stem))
     for path, text in texts.items():
         write_atomic(path, text)
     return report, out
+
+
+def _names(folder: Path, stem: str, made: str = "") -> Written:
+    tail = f".made-{made}" if made else ""
+    return Written(folder / f"reconcile-{stem}{tail}.html", folder / f"reconcile-{stem}{tail}.csv",
+                   folder / f"reconcile-journal-{stem}{tail}.csv")
+
+
+def keep_earlier(folder: Path, stem: str) -> Written | None:
+    """Rename an earlier run's files for the same range with the time it was made (UTC, as its page
+    says), e.g. `reconcile-<since>-<until>.made-20261125-140312.html`, its page's links following.
+
+    Reconciling again is the usual next step (after `portal sync`, after a correction), so it is
+    never refused; and the earlier run is what staff saw and what an accountant may already have
+    imported, so it is never overwritten.
+    """
+    out = _names(folder, stem)
+    present = [p for p in (out.html, out.csv, out.journal) if p.exists()]
+    if not present:
+        return None
+    made = datetime.fromtimestamp(present[0].stat().st_mtime, timezone.utc).strftime("%Y%m%d-%H%M%S")
+    kept, n = _names(folder, stem, made), 1
+    while any(p.exists() for p in (kept.html, kept.csv, kept.journal)):
+        n += 1
+        kept = _names(folder, stem, f"{made}-{n}")
+    if out.html.exists():
+        page = out.html.read_text(encoding="utf-8")
+        page = page.replace(out.journal.name, kept.journal.name).replace(out.csv.name, kept.csv.name)
+        write_atomic(kept.html, page)
+    for old, new in ((out.csv, kept.csv), (out.journal, kept.journal)):
+        if old.exists():
+            os.replace(old, new)
+    return kept
 
 
 def render_csv(report: Report, names: dict[str, str]) -> str:
@@ -131,7 +243,10 @@ def render_journal(postings: list[Posting]) -> str:
 def render_html(settings: Settings, report: Report, postings: list[Posting], names: dict[str, str],
                 out: Written) -> str:
     template = environment(settings).get_template(TEMPLATE)
+    # Each step as its parts, a command (between backquotes) at every odd index.
+    todo = [re.split(r"`([^`]*)`", step) for step in steps(report)]
     return template.render(r=report, postings=postings, names=names, fmt=fmt, problems=report.problems(),
+                           steps=todo, left_out=left_out(report),
                            company=settings.company.get("name", ""), csv_name=out.csv.name,
                            journal_name=out.journal.name,
                            made=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

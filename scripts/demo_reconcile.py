@@ -3,8 +3,11 @@
 Works on a copy of the project in a temporary folder, so the committed demo ledger is never
 touched: builds the statements, starts the Stripe fake and the payment service, pays a few demo
 customers' balances through the real /pay flow (one bank payment left processing, one card payment
-partly refunded, one payment whose webhooks are lost), pays out each currency, then runs
-`portal reconcile`, `portal sync` for what the lost webhooks missed, and `portal reconcile` again.
+partly refunded, one payment whose webhooks are lost), takes a sale for another application on the
+same Stripe account (a webshop: not the portal's, so not receivables), pays out each currency, then
+runs `portal reconcile` (the payout with the lost payment is left out of the journal), `portal sync`
+for what the lost webhooks missed, and `portal reconcile` again (every payout journalled; the first
+report is kept beside the new one).
 
     python scripts/demo_reconcile.py [FOLDER]     (the copy goes into FOLDER/demo; default a temp folder)
 """
@@ -67,6 +70,19 @@ def pay(service: str, fake: FakeStripe, root: Path, row: dict, method: str = "ca
     return session["payment_intent"]
 
 
+def webshop_sale(fake: FakeStripe) -> str:
+    """A card sale another application on the same Stripe account makes: its own metadata, no
+    customer id, no portal mark. Returns the PaymentIntent id."""
+    session = fake.client(KEY).v1.checkout.sessions.create({
+        "mode": "payment", "success_url": "https://shop.example/thanks", "customer_email": "buyer@example.com",
+        "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 4_900,
+                                                      "product_data": {"name": "Gift card"}}}],
+        "payment_intent_data": {"metadata": {"order": "W-1001", "app": "webshop"}}})
+    pi = fake.pay_session(session.id)["payment_intent"]
+    print(f"  the webshop on the same Stripe account sold a USD 49.00 gift card ({pi}): not the portal's")
+    return pi
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("PORTAL_SECRET_KEY", "reconcile-demo-key-0123456789abcdef")
@@ -105,6 +121,7 @@ def main() -> int:
             pay(service, fake, root, usd[3])
             print(f"  {usd[3]['customer_id']}'s webhooks were lost")
             fake.webhook_url = service + "/stripe/webhook"
+            webshop_sale(fake)
             for cur in sorted({r["currency"] for r in usd[:4] + others}):
                 p = fake.create_payout(cur.lower(), include_pending=True)
                 print(f"  Stripe paid out {p['id']} ({cur})")
@@ -120,7 +137,10 @@ def main() -> int:
         finally:
             server.shutdown()
             server.server_close()
-    print(f"\nOpen the report: {next((root / 'staff').glob('reconcile-2*.html'))}")
+    reports = sorted((root / "staff").glob("reconcile-2*.html"), key=lambda p: p.stat().st_mtime)
+    print(f"\nOpen the report: {reports[-1]}")
+    if len(reports) > 1:
+        print(f"The first run's report is kept beside it: {reports[0].name}")
     print("The committed demo ledger was not touched; delete the copy when done.")
     return 0 if first == 1 and second == 0 else 1
 

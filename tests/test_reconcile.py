@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+import os
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -19,7 +21,8 @@ from portal.cli import main
 from portal.fakestripe import FakeStripe
 from portal.journal import FILE
 from portal.model import InputError
-from portal.reconcile_io import read_recorded, run
+from portal.reconcile_io import SET_ASIDE_FILE, SetAside, read_recorded, read_set_aside, run
+from portal.signing import Signer, load_keys, payment_mark_text
 from portal.stripe_gateway import Gateway
 from portal.web import create_app
 
@@ -31,6 +34,9 @@ CUSTOMERS = ("customer_id,name,email,currency,terms_days\n"
              "C2,Second Customer,ap@second.example,USD,30\n"
              "C3,Tokyo KK,ap@tokyo.example,JPY,30\n"
              "C4,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",ap@evil.example,USD,30\n")
+SET_ASIDE_HEADER = "date,payment_intent,customer_id,amount,currency,status,method,reason,key\n"
+JOURNAL_HEADER = "date,journal,account,debit,credit,currency,memo\n"
+MARK = "test-portal-mark"  # what the pure tests put on a portal payment (reconcile checks only that one is there)
 TODAY = date.today()
 SINCE, UNTIL = TODAY - timedelta(days=1), TODAY + timedelta(days=30)
 DAY = 86_400
@@ -56,14 +62,18 @@ class Shop:
         self.project, self.fake = project, fake
         self.gateway = Gateway(KEY, WHSEC, fake.base_url)
         self.client = fake.client(KEY)
+        self.signer = Signer(load_keys(project.settings().state_dir))
 
     def pay(self, cid: str, minor: int, currency: str = "USD", method: str = "card", invoice: str = "") -> str:
-        """A Checkout payment exactly as /pay makes it, completed on the fake; returns the PaymentIntent id."""
+        """A Checkout payment exactly as /pay makes it (marked by the portal), completed on the fake;
+        returns the PaymentIntent id."""
         exp = 0 if currency == "JPY" else 2
         amount = Decimal(minor).scaleb(-exp)
+        allocations = f"{invoice}={amount}" if invoice else ""
+        mark = self.signer.mark(payment_mark_text(cid, currency, minor, allocations))
         co = self.gateway.create_checkout(
             customer_id=cid, email=f"ap@{cid}.example", currency=currency, amount=amount,
-            invoices=(invoice,) if invoice else (), allocations=((invoice, amount),) if invoice else (),
+            invoices=(invoice,) if invoice else (), allocations_text=allocations, mark=mark,
             description=f"test {minor}", success_url="http://x/pay/return?session_id={CHECKOUT_SESSION_ID}",
             cancel_url="http://x/")
         session = self.fake.pay_session(co.id, method="bank" if method == "bank" else "card")
@@ -319,6 +329,111 @@ def test_an_unreadable_ledger_row_is_reported_by_file_and_line(shop, capsys):
     assert shop.cli() == 1 and f"{FILE}:3" in capsys.readouterr().err
 
 
+def test_a_lost_webhook_keeps_its_payout_out_of_the_journal_and_the_output_starts_with_what_to_do(shop, capsys):
+    shop.pay("C1", 7_000)
+    shop.fake.webhook_url = None
+    lost = shop.pay("C2", 3_300)
+    po = shop.payout()["id"]
+
+    assert shop.cli() == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == ["What to do first:",
+                       f"  1. Run `portal sync --since {TODAY}` to record 1 payment that webhooks missed, then run "
+                       "`portal reconcile` again.",
+                       f"  The journal leaves out payout {po} until then."]
+    assert f"left out of the journal until fixed: 1 {rc.MISSING}" in next(ln for ln in out if ln.startswith(f"  {po}"))
+    assert f"  journal: nothing journalled: every payout has a problem: {po} (1 {rc.MISSING})" in out
+    s, stem = shop.project.settings(), f"{SINCE}-{UNTIL}"
+    assert (s.staff_dir / f"reconcile-journal-{stem}.csv").read_text() == JOURNAL_HEADER  # nothing to post wrongly
+    html = (s.staff_dir / f"reconcile-{stem}.html").read_text()
+    main_part = html[html.index("<main>"):]
+    assert main_part.index("What to do first") < main_part.index('id="problems"') < main_part.index("Totals by currency")
+    assert f"<code>portal sync --since {TODAY}</code>" in main_part and lost in main_part
+    assert f"The journal leaves out payout {po} until then." in main_part
+    assert "Left out of the journal until fixed: 1 missing from ledger" in main_part
+    assert "Nothing journalled" in main_part
+
+    assert main(["--root", str(shop.project.root), "sync", "--since", TODAY.isoformat()]) == 0
+    assert shop.cli() == 0
+    out = capsys.readouterr().out
+    assert "What to do first" not in out and f"  journal: every payout journalled ({po})" in out.splitlines()
+    assert {r["journal"] for r in journal_rows(s.staff_dir / f"reconcile-journal-{stem}.csv")} == {po}
+
+
+def test_reconciling_the_same_range_again_keeps_the_earlier_report_under_the_time_it_was_made(shop, capsys):
+    shop.pay("C1", 1_000)
+    first_po = shop.payout()["id"]
+    assert shop.cli() == 0
+    s, stem = shop.project.settings(), f"{SINCE}-{UNTIL}"
+    names = (f"reconcile-{stem}.html", f"reconcile-{stem}.csv", f"reconcile-journal-{stem}.csv")
+    made = datetime(2026, 12, 1, 10, 20, 30, tzinfo=timezone.utc).timestamp()
+    for name in names:
+        os.utime(s.staff_dir / name, (made, made))
+    before = {name: (s.staff_dir / name).read_text() for name in names}
+    shop.pay("C2", 2_000)
+    second_po = shop.payout()["id"]
+    capsys.readouterr()
+
+    assert shop.cli() == 0
+    out = capsys.readouterr().out
+    kept = (f"reconcile-{stem}.made-20261201-102030.html", f"reconcile-{stem}.made-20261201-102030.csv",
+            f"reconcile-journal-{stem}.made-20261201-102030.csv")
+    assert f"The earlier report of this range is kept as {kept[0]} (with its CSV and journal)" in out
+    assert (s.staff_dir / kept[1]).read_text() == before[names[1]]
+    assert (s.staff_dir / kept[2]).read_text() == before[names[2]]
+    old_html = (s.staff_dir / kept[0]).read_text()  # its links now lead to its own CSV and journal
+    assert old_html == before[names[0]].replace(names[2], kept[2]).replace(names[1], kept[1])
+    assert f'href="{kept[1]}"' in old_html and f'href="{kept[2]}"' in old_html and f'href="{names[1]}"' not in old_html
+    assert {r["journal"] for r in journal_rows(s.staff_dir / names[2])} == {first_po, second_po}  # the new one
+
+    for name in names:  # the second run made in the same second as the first: its name gets a counter
+        os.utime(s.staff_dir / name, (made, made))
+    assert shop.cli() == 0
+    assert (s.staff_dir / f"reconcile-{stem}.made-20261201-102030-2.html").exists()
+    assert (s.staff_dir / f"reconcile-journal-{stem}.made-20261201-102030-2.csv").exists()
+    assert len(list(s.staff_dir.glob(f"reconcile-{stem}*.html"))) == 3
+
+
+def test_a_payment_another_app_took_on_the_same_stripe_account_is_not_from_the_portal(shop):
+    ours = shop.pay("C1", 10_000)
+    webshop = shop.client.v1.checkout.sessions.create({
+        "mode": "payment", "success_url": "https://shop.example/thanks", "customer_email": "buyer@example.com",
+        "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 2_500,
+                                                      "product_data": {"name": "Mug"}}}],
+        "metadata": {"order": "W-1001"}, "payment_intent_data": {"metadata": {"order": "W-1001", "app": "webshop"}}})
+    theirs = shop.fake.pay_session(webshop.id)["payment_intent"]
+    assert theirs not in {r["ref"].split("/")[0] for r in shop.rows()}  # the payment service did not record it
+    po = shop.payout()["id"]
+    report, out = shop.reconcile()
+
+    lines = lines_by_source(report)
+    assert lines[theirs].status == rc.NOT_FROM_PORTAL and not lines[theirs].problem and lines[theirs].ledger is None
+    assert lines[ours].status == rc.MATCHED and report.problems() == [] and report.payouts[0].clean
+    fees = card_fee(10_000) + card_fee(2_500)
+    assert [(r["journal"], r["account"], r["debit"], r["credit"]) for r in journal_rows(out.journal)] == [
+        (po, "Bank", f"{usd(12_500 - fees)}", ""), (po, "Stripe fees", f"{usd(fees)}", ""),
+        (po, "Accounts receivable", "", "100.00"), (po, "Other Stripe receipts", "", "25.00")]
+    row = next(r for r in csv.DictReader(io.StringIO(out.csv.read_text())) if r["payment_intent"] == theirs)
+    assert row["ledger_status"] == "not from the portal" and row["customer_id"] == ""
+
+
+def test_reconcile_reads_the_payments_the_service_set_aside_beside_the_ledger(shop, capsys):
+    shop.fake.webhook_url = None  # as if the service had set it aside instead of recording it
+    pi = shop.pay("C2", 3_300)
+    shop.project.write(SET_ASIDE_FILE, SET_ASIDE_HEADER + f"{TODAY},{pi},C2,33.00,USD,succeeded,card,"
+                                                          f"customer C2 has no statement link,{pi}:succeeded\n")
+    shop.payout()
+    report, out = shop.reconcile()
+    line = lines_by_source(report)[pi]
+    assert line.status == rc.SET_ASIDE and line.problem
+    assert line.note == ("in Stripe, set aside by the payment service: customer C2 has no statement link; record it by "
+                         f"hand in a ledger file with ref {pi} once you know whose it is")
+    assert out.journal.read_text() == JOURNAL_HEADER
+    assert shop.cli() == 1
+    printed = capsys.readouterr().out
+    assert "1 set aside" in printed and "portal sync" not in printed
+
+
 # -- the pure matching and the journal, on hand-made Stripe records -------------------------------
 def payout(amount: str, status: str = "paid", automatic: bool = True, currency: str = "USD", pid: str = "po_1"):
     from portal.stripe_gateway import Payout
@@ -326,13 +441,13 @@ def payout(amount: str, status: str = "paid", automatic: bool = True, currency: 
 
 
 def txn(tid: str, category: str, amount: str, fee: str = "0", source: str = "", pi: str = "", status: str = "",
-        currency: str = "USD", net: str | None = None):
+        currency: str = "USD", net: str | None = None, customer: str = "", mark: str = ""):
     from portal.stripe_gateway import BalanceLine
     types = {"charge": "charge", "refund": "refund", "dispute": "adjustment", "payout": "payout"}
     net = Decimal(amount) - Decimal(fee) if net is None else Decimal(net)
     return BalanceLine(tid, types.get(category, "adjustment"), category, Decimal(amount), Decimal(fee), net, currency,
                        TODAY, source or tid, {"charge": "charge", "refund": "refund", "dispute": "dispute"}.get(category, ""),
-                       pi, status, "card", "")
+                       pi, status, "card", customer, mark)
 
 
 def paid(pi: str, amount: str, status: str = "succeeded", kind: str = "payment", currency: str = "USD"):
@@ -406,7 +521,186 @@ def test_payments_paid_out_after_the_range_are_not_waiting():
     assert report.payouts == () and report.unpaid == ()
 
 
-MOVES = st.lists(st.tuples(st.sampled_from(["charge", "refund", "dispute", "dispute_reversal", "other_adjustment"]),
+def aside(pi: str, amount: str, reason: str = "no customer C9 in customers.csv", customer: str = "C9"):
+    return SetAside(pi, customer, Decimal(amount), "USD", "succeeded", "card", reason, TODAY,
+                    f"content/ledger/{SET_ASIDE_FILE}:2")
+
+
+def test_a_payout_with_a_charge_missing_from_the_ledger_is_left_out_of_the_journal():
+    lines = [txn("t1", "charge", "100.00", "3.20", "ch_1", "pi_1", customer="C1", mark=MARK),
+             txn("t2", "charge", "50.00", "1.75", "ch_2", "pi_2", customer="C2", mark=MARK)]
+    report = rc.reconcile([(payout("145.05"), lines)], {"pi_1": paid("pi_1", "100.00")}, SINCE, UNTIL)
+    (pr,) = report.payouts
+    assert pr.ties_out and not pr.clean and pr.held() == ["1 missing from ledger"]
+    assert rc.journal(report) == []  # it would credit receivables for a payment the ledger has not applied
+    assert rc.steps(report) == [f"Run `portal sync --since {TODAY}` to record 1 payment that webhooks missed, "
+                                "then run `portal reconcile` again."]
+    assert rc.left_out(report) == "The journal leaves out payout po_1 until then."
+
+
+def test_only_payouts_without_problems_are_journalled_and_each_one_left_out_is_named():
+    good = [txn("t1", "charge", "100.00", "3.20", "ch_1", "pi_1")]
+    bad = [txn("t2", "charge", "50.00", "1.75", "ch_2", "pi_2")]
+    ledger = {"pi_1": paid("pi_1", "100.00"), "pi_2": paid("pi_2", "55.00")}
+    report = rc.reconcile([(payout("96.80"), good), (payout("48.25", pid="po_2"), bad)], ledger, SINCE, UNTIL)
+    assert {p.payout for p in rc.journal(report)} == {"po_1"}
+    assert rc.steps(report) == ["Correct the ledger row content/ledger/online-payments.csv:2 (amount differs by $5.00: "
+                                "the ledger has $55.00, Stripe $50.00)."]
+    out = rc.summary(report)
+    assert out[:3] == ["What to do first:", "  1. " + rc.steps(report)[0],
+                       "  The journal leaves out payout po_2 until then."]
+    assert next(ln for ln in out if ln.startswith("  po_1")).endswith("; journalled")
+    assert next(ln for ln in out if ln.startswith("  po_2")).endswith("; left out of the journal until fixed: "
+                                                                       "1 amount differs")
+    assert "  journal: 1 of 2 payouts journalled (po_1); left out: po_2 (1 amount differs)" in out
+
+
+def test_what_to_do_comes_in_order_sync_then_by_hand_then_corrections_then_stripe():
+    older = TODAY - timedelta(days=3)
+    day_before = txn("t0", "charge", "10.00", "0.59", "ch_0", "pi_0", customer="C1", mark=MARK)
+    day_before = replace(day_before, day=older)
+    lines = [txn("t1", "charge", "20.00", "0.88", "ch_1", "pi_1"),                       # amount differs
+             txn("t2", "charge", "30.00", "1.17", "ch_2", "pi_2", customer="C9", mark=MARK),  # set aside
+             txn("t3", "charge", "40.00", "1.46", "ch_3", "pi_3", customer="C2", mark=MARK),  # missing: sync
+             txn("t4", "charge", "50.00", "1.75", "ch_4", "pi_4", customer="C2"),        # no mark: by hand
+             day_before]
+    net = sum(t.net for t in lines)
+    ledger = {"pi_1": paid("pi_1", "21.00")}
+    report = rc.reconcile([(payout(str(net)), lines), (payout("5.01", pid="po_2"), [txn("t9", "charge", "5.00")]),
+                           (payout("1.00", automatic=False, pid="po_3"), None)],
+                          ledger, SINCE, UNTIL, set_aside={"pi_2": aside("pi_2", "30.00")})
+    assert rc.steps(report) == [
+        f"Run `portal sync --since {older}` to record 2 payments that webhooks missed, then run `portal reconcile` again.",
+        f"Find out whose payment pi_2 is ($30.00, paid {TODAY}; the payment service set it aside: no customer C9 in "
+        "customers.csv) and record it by hand in a ledger file with ref pi_2.",
+        f"Record payment pi_4 (C2, $50.00, paid {TODAY}) by hand in a ledger file with ref pi_4: it carries no portal "
+        "mark (the portal did not start it), so only an entry by hand records it.",
+        "Correct the ledger row content/ledger/online-payments.csv:2 (amount differs by $1.00: the ledger has $21.00, "
+        "Stripe $20.00).",
+        "Ask Stripe support about payout po_2: does not tie out: transactions net $5.00 but the bank deposit is $5.01 "
+        "(difference -$0.01).",
+        "Reconcile manual payout po_3 by hand: Stripe does not list what a manual payout carried.",
+    ]
+    assert rc.left_out(report) == "The journal leaves out payouts po_1, po_2 and po_3 until then."
+    assert rc.journal(report) == []
+    assert report.payouts[0].held() == ["3 missing from ledger", "1 set aside", "1 amount differs"]
+    assert report.payouts[1].held() == ["does not tie out"] and report.payouts[2].held() == ["manual payout"]
+
+
+def test_a_charge_the_payment_service_set_aside_is_a_problem_that_keeps_its_payout_out_of_the_journal():
+    lines = [txn("t1", "charge", "30.00", "1.17", "ch_1", "pi_9", customer="C9", mark=MARK)]
+    report = rc.reconcile([(payout("28.83"), lines)], {}, SINCE, UNTIL, set_aside={"pi_9": aside("pi_9", "30.00")})
+    (line,) = report.payouts[0].lines
+    assert line.status == rc.SET_ASIDE and line.problem and line.customer_id == "C9"
+    assert report.problems() == ["po_1 t1 (ch_1, pi_9, C9, $30.00): in Stripe, set aside by the payment service: "
+                                 "no customer C9 in customers.csv; record it by hand in a ledger file with ref pi_9 "
+                                 "once you know whose it is"]
+    assert rc.journal(report) == []
+    assert next(ln for ln in rc.summary(report) if ln.startswith("  po_1")).endswith("until fixed: 1 set aside")
+
+
+def test_a_set_aside_payment_staff_recorded_by_hand_under_its_payment_intent_matches():
+    lines = [txn("t1", "charge", "30.00", "1.17", "ch_1", "pi_9", customer="C9", mark=MARK)]
+    report = rc.reconcile([(payout("28.83"), lines)], {"pi_9": paid("pi_9", "30.00")}, SINCE, UNTIL,
+                          set_aside={"pi_9": aside("pi_9", "30.00")})
+    assert report.payouts[0].lines[0].status == rc.MATCHED and report.payouts[0].clean and rc.journal(report)
+
+
+def test_a_charge_not_from_the_portal_has_no_ledger_effect_and_is_journalled_to_other_stripe_receipts():
+    lines = [txn("t1", "charge", "100.00", "3.20", "ch_1", "pi_1", customer="C1", mark=MARK),
+             txn("t2", "charge", "40.00", "1.46", "ch_2", "pi_w")]  # neither mark nor customer: a webshop's
+    report = rc.reconcile([(payout("135.34"), lines)], {"pi_1": paid("pi_1", "100.00")}, SINCE, UNTIL)
+    assert [(ln.status, ln.problem) for ln in report.payouts[0].lines] == [(rc.MATCHED, False),
+                                                                        (rc.NOT_FROM_PORTAL, False)]
+    assert report.problems() == [] and rc.steps(report) == [] and rc.left_out(report) == ""
+    assert [(p.account, p.debit, p.credit, p.memo) for p in rc.journal(report)] == [
+        ("Bank", Decimal("135.34"), 0, "Stripe payout po_1: bank deposit"),
+        ("Stripe fees", Decimal("4.66"), 0, "Stripe payout po_1: Stripe fees"),
+        ("Accounts receivable", 0, Decimal("100.00"), "Stripe payout po_1: online payments received"),
+        ("Other Stripe receipts", 0, Decimal("40.00"),
+         "Stripe payout po_1: online payments received (not through the portal)")]
+    assert "1 not from the portal" in rc.summary(report)[1]
+
+
+def test_refunds_and_disputes_of_a_payment_not_from_the_portal_are_not_from_the_portal_either():
+    later = payout("-40.00", pid="po_2")
+    lines = [txn("t2", "refund", "-10.00", source="re_w", pi="pi_w", status="succeeded"),
+             txn("t3", "dispute", "-30.00", source="dp_w", pi="pi_w", status="lost")]
+    report = rc.reconcile([(payout("38.54"), [txn("t1", "charge", "40.00", "1.46", "ch_w", "pi_w")]), (later, lines)],
+                          {}, SINCE, UNTIL)
+    assert [ln.status for ln in report.payouts[1].lines] == [rc.NOT_FROM_PORTAL, rc.NOT_FROM_PORTAL]
+    assert report.problems() == []
+    assert [(p.account, p.debit, p.credit) for p in rc.journal(report) if p.payout == "po_2"] == [
+        ("Bank", 0, Decimal("40.00")), ("Other Stripe receipts", Decimal("10.00"), 0),
+        ("Other Stripe receipts", Decimal("30.00"), 0)]
+
+
+def test_a_customers_charge_without_the_portal_mark_is_to_be_recorded_by_hand_not_synced():
+    lines = [txn("t1", "charge", "25.00", "1.03", "ch_1", "pi_1", customer="C2")]
+    report = rc.reconcile([(payout("23.97"), lines)], {}, SINCE, UNTIL)
+    (line,) = report.payouts[0].lines
+    assert line.status == rc.MISSING and line.problem and line.customer_id == "C2"
+    assert "record it by hand in a ledger file with ref pi_1" in line.note
+    assert "portal sync" not in line.note and not any("portal sync" in step for step in rc.steps(report))
+    assert rc.journal(report) == []
+
+
+def test_a_refund_of_a_payment_sync_does_not_record_is_set_aside_or_to_be_recorded_by_hand():
+    charges = [txn("t1", "charge", "30.00", "1.17", "ch_1", "pi_9", customer="C9", mark=MARK),
+               txn("t2", "charge", "20.00", "0.88", "ch_2", "pi_2", customer="C2")]
+    refunds = [txn("t3", "refund", "-5.00", source="re_9", pi="pi_9", status="succeeded"),
+               txn("t4", "refund", "-4.00", source="re_2", pi="pi_2", status="succeeded")]
+    ledger = {"pi_2": paid("pi_2", "20.00")}  # staff recorded the unmarked payment by hand, not its refund
+    report = rc.reconcile([(payout("47.95"), charges), (payout("-9.00", pid="po_2"), refunds)], ledger, SINCE, UNTIL,
+                          set_aside={"pi_9": aside("pi_9", "30.00")})
+    set_aside, unmarked = report.payouts[1].lines
+    assert set_aside.status == rc.SET_ASIDE and "a payment the payment service set aside" in set_aside.note
+    assert unmarked.status == rc.MISSING and "its payment carries no portal mark" in unmarked.note
+    assert not any("portal sync" in step for step in rc.steps(report))
+    assert rc.steps(report)[1:] == [
+        f"Record refund re_9 ($5.00, {TODAY}) by hand in a ledger file with ref re_9 once payment pi_9 is.",
+        f"Record refund re_2 (C1, $4.00, {TODAY}) by hand in a ledger file with ref re_2: its payment carries no "
+        "portal mark (the portal did not start it), so only an entry by hand records it."]
+
+
+def test_the_set_aside_file_is_read_with_the_last_row_of_each_payment_intent_winning(tmp_path):
+    (tmp_path / SET_ASIDE_FILE).write_text(SET_ASIDE_HEADER + (
+        "2026-11-20,pi_A,C9,12.50,USD,processing,us_bank_account,no customer C9,pi_A:processing\n"
+        "2026-11-20,pi_B,,1840,JPY,succeeded,card,no portal mark,pi_B:succeeded\n"
+        "2026-11-24,pi_A,C9,12.50,USD,succeeded,us_bank_account,\"no customer C9, still\",pi_A:succeeded\n"),
+        encoding="utf-8")
+    found = read_set_aside(tmp_path)
+    assert found == {
+        "pi_A": SetAside("pi_A", "C9", Decimal("12.50"), "USD", "succeeded", "us_bank_account", "no customer C9, still",
+                         date(2026, 11, 24), f"{tmp_path / SET_ASIDE_FILE}:4"),
+        "pi_B": SetAside("pi_B", "", Decimal(1840), "JPY", "succeeded", "card", "no portal mark", date(2026, 11, 20),
+                         f"{tmp_path / SET_ASIDE_FILE}:3")}
+    assert read_set_aside(tmp_path / "no-such-folder") == {}
+
+
+def test_an_unreadable_set_aside_row_is_reported_by_file_and_line(tmp_path):
+    (tmp_path / SET_ASIDE_FILE).write_text(SET_ASIDE_HEADER + (
+        "2026-11-20,pi_A,C9,ten,USD,succeeded,card,x,pi_A:succeeded\n"
+        "20/11/2026,pi_B,C9,1.00,USD,succeeded,card,x,pi_B:succeeded\n"
+        "2026-11-20,pi_C,C9,1.00,XYZ,paid,card,x,pi_C:paid\n"
+        "2026-11-20,,C9,1.00,USD,succeeded,card,x,:succeeded\n"), encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        read_set_aside(tmp_path, tmp_path)
+    assert [str(p) for p in e.value.problems] == [
+        f"{SET_ASIDE_FILE}:2: amount 'ten' is not an amount",
+        f"{SET_ASIDE_FILE}:3: date '20/11/2026' is not a date (expected YYYY-MM-DD)",
+        f"{SET_ASIDE_FILE}:4: currency 'XYZ' is not a currency this portal knows",
+        f"{SET_ASIDE_FILE}:4: status 'paid' is not processing, succeeded or failed",
+        f"{SET_ASIDE_FILE}:5: no payment_intent"]
+    (tmp_path / SET_ASIDE_FILE).write_text("date,payment_intent,amount\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        read_set_aside(tmp_path, tmp_path)
+    assert [str(p) for p in e.value.problems] == [
+        f"{SET_ASIDE_FILE}:1: header lacks currency, status, reason"]
+
+
+MOVES = st.lists(st.tuples(st.sampled_from(["charge", "other_app_charge", "refund", "dispute", "dispute_reversal",
+                                            "other_adjustment"]),
                            st.integers(min_value=1, max_value=10_000_000), st.integers(min_value=-2_000, max_value=2_000)),
                  min_size=1, max_size=12)
 
@@ -415,18 +709,33 @@ MOVES = st.lists(st.tuples(st.sampled_from(["charge", "refund", "dispute", "disp
 @given(MOVES, st.sampled_from(["USD", "JPY"]))
 def test_each_payouts_journal_balances_to_the_cent(moves, currency):
     exp = 0 if currency == "JPY" else 2
-    lines = []
+    lines, ledger, ours, theirs = [], {}, Decimal(0), Decimal(0)
     for n, (cat, amount, fee) in enumerate(moves):
-        sign = {"charge": 1, "dispute_reversal": 1, "refund": -1, "dispute": -1}.get(cat, 1 if fee % 2 else -1)
-        lines.append(txn(f"t{n}", cat, str(Decimal(sign * amount).scaleb(-exp)), str(Decimal(fee).scaleb(-exp)),
-                         f"x{n}", currency=currency))
+        sign = {"charge": 1, "other_app_charge": 1, "dispute_reversal": 1, "refund": -1,
+                "dispute": -1}.get(cat, 1 if fee % 2 else -1)
+        gross = Decimal(sign * amount).scaleb(-exp)
+        if cat == "charge":  # the portal's, recorded by the payment service
+            lines.append(txn(f"t{n}", cat, str(gross), str(Decimal(fee).scaleb(-exp)), f"ch_{n}", f"pi_{n}",
+                             currency=currency, customer="C1", mark=MARK))
+            ledger[f"pi_{n}"] = paid(f"pi_{n}", str(gross), currency=currency)
+            ours += gross
+        elif cat == "other_app_charge":  # another application's on the same Stripe account
+            lines.append(txn(f"t{n}", "charge", str(gross), str(Decimal(fee).scaleb(-exp)), f"ch_{n}", f"pi_{n}",
+                             currency=currency))
+            theirs += gross
+        else:
+            lines.append(txn(f"t{n}", cat, str(gross), str(Decimal(fee).scaleb(-exp)), f"x{n}", currency=currency))
     net = sum(t.net for t in lines)
-    report = rc.reconcile([(payout(str(net), currency=currency), lines)], {}, SINCE, UNTIL)
+    report = rc.reconcile([(payout(str(net), currency=currency), lines)], ledger, SINCE, UNTIL)
+    assert report.problems() == [] and report.payouts[0].clean
     postings = rc.journal(report)
     assert sum(p.debit for p in postings) == sum(p.credit for p in postings) > 0
     assert all(p.debit >= 0 and p.credit >= 0 and (p.debit == 0) != (p.credit == 0) for p in postings)
     assert sum(p.debit - p.credit for p in postings if p.account == rc.BANK) == net
     assert sum(p.debit - p.credit for p in postings if p.account == rc.FEES) == sum(t.fee for t in lines)
+    charged = [p for p in postings if "payments received" in p.memo]
+    assert sum(p.credit for p in charged if p.account == rc.AR) == ours
+    assert sum(p.credit for p in charged if p.account == rc.OTHER_RECEIPTS) == theirs
 
 
 def test_the_demo_reconciles_the_demo_company_offline_without_touching_its_ledger(tmp_path):
