@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import logging
 import os
 import sys
 import threading
-import traceback
-import hashlib
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from . import aging, report, state as st
+from . import aging, journal, ledger, report, state as st
 from .fullbuild import full
 from .incremental import changed_inputs, incremental
 from .publish import Publisher
@@ -22,6 +23,7 @@ from .site import content_pages, input_files
 from .staff import write_links
 from .timing import phase, report_memory
 
+log = logging.getLogger(__name__)
 # Code whose change alters the pages: part of every page's inputs.
 CODE = ("accounts.py", "site.py", "money.py", "ledger.py", "model.py", "signing.py", "fullbuild.py", "staff.py",
         "state.py", "aging.py", "report.py")
@@ -64,7 +66,8 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     pages = content_pages(settings)
     gdigest = global_digest(settings, as_of, signer)
     head = None if full_build else st.load_head(settings.state_dir)
-    if head and (head.global_digest != gdigest or head.out != str(settings.out) or not settings.out.is_dir()):
+    if head and (head.global_digest != gdigest or head.out != str(settings.out) or not settings.out.is_dir()
+                 or head.refreshed_as_of):  # some pages are as of a later day than the others: all again
         head = None
     body = None
     if head is not None:
@@ -99,6 +102,67 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     with phase("save state and staff files"):
         _side_by_side(staff_files, lambda: st.save(settings.state_dir, head, body))
     report_memory("build")
+    return _done(result, head, started)
+
+
+def refresh(settings: Settings, today: date) -> Result | None:
+    """The payment service's page refresh: the pages of customers whose online payments were
+    recorded since the last build, and nothing else. Never a full build, never a fork.
+
+    A page refreshed on a later day than the build's statement date is rendered as of `today`
+    (the payment is dated today and must show); the other pages keep the build's date until the
+    next staff build, which then renders them all. When anything else changed since the build
+    (a staff file, the settings, templates or code) nothing is refreshed: that is the staff
+    build's job, and a refresh must not publish half of it. Returns None when nothing was done.
+    """
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.state_dir / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _refresh(settings, today)
+
+
+def _refresh(settings: Settings, today: date) -> Result | None:
+    started = time.perf_counter()
+    head = st.load_head(settings.state_dir)
+    if head is None or not settings.out.is_dir():
+        log.warning("pages not refreshed: no build yet (run `portal build`)")
+        return None
+    publisher = Publisher(settings.out)
+    publisher.recover()
+    signer = Signer(load_keys(settings.state_dir))
+    built_on = date.fromisoformat(head.as_of)
+    if head.global_digest != global_digest(settings, built_on, signer) or head.out != str(settings.out):
+        log.warning("pages not refreshed: the settings, templates or code changed since the last build "
+                    "(run `portal build`)")
+        return None
+    sigs, names, changed, removed, customers_changed, grown = changed_inputs(settings, head)
+    payments = ledger.rel(settings.ledger_dir / journal.FILE, settings)
+    if payments not in changed:
+        return None
+    staff = [n for n in changed + removed if n != payments] + (["customers.csv"] if customers_changed else [])
+    if staff:
+        log.warning("pages not refreshed after a payment: %s changed since the last build (run `portal build`)",
+                    ", ".join(staff))
+        return None
+    body = st.load_body(settings.state_dir, head)
+    if body is None:
+        log.warning("pages not refreshed: the build state is incomplete (run `portal build`)")
+        return None
+    as_of = max(today, built_on)
+    pages = content_pages(settings)
+    result = Result(mode="refresh")
+    body, result.written, totals = incremental(settings, as_of, global_digest(settings, as_of, signer), signer, pages,
+                                               publisher, body, head.totals, names, [payments], [], False, grown)
+    head.files, head.totals, head.customers = sigs, totals, len(body.pages)
+    if as_of != built_on:
+        head.refreshed_as_of = as_of.isoformat()
+
+    def staff_files():
+        ids = sorted(body.pages)
+        write_links(settings, body.pages, st.LINK_ROWS, ids)
+        report.write(settings, built_on, totals, body, ids=ids)
+
+    _side_by_side(staff_files, lambda: st.save(settings.state_dir, head, body), fork=False)
     return _done(result, head, started)
 
 

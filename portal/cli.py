@@ -123,31 +123,31 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def _gateway():
+def _gateway(s):
     """The Stripe gateway from the environment, or None after saying what to set."""
     import os
 
+    from .clock import zone
     from .stripe_gateway import Gateway
     key = os.environ.get("STRIPE_SECRET_KEY", "")
     if not key:
         print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
         return None
-    return Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None)
+    return Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None, zone(getattr(s, "timezone", "")))
 
 
 def cmd_sync(args) -> int:
     from datetime import datetime, timedelta, timezone
 
     from .builder import build
-    from .fulfil import HANDLED, Fulfiller
-    from .journal import Journal
+    from .fulfil import HANDLED, fulfiller_for
     s = _settings(args)
-    gateway = _gateway()
+    gateway = _gateway(s)
     if gateway is None:
         return 2
     since = args.since or (date.today() - timedelta(days=3))
     start = int(datetime(since.year, since.month, since.day, tzinfo=timezone.utc).timestamp())
-    fulfiller = Fulfiller(gateway, Journal(s.ledger_dir), lambda: None)
+    fulfiller = fulfiller_for(s, gateway, lambda: None)
     events = gateway.events_since(start, list(HANDLED))
     recorded = []
     for event in events:
@@ -203,7 +203,7 @@ def cmd_reconcile(args) -> int:
     from .reconcile_io import default_range, run
     from .stripe_gateway import GatewayError
     s = _settings(args)
-    gateway = _gateway()
+    gateway = _gateway(s)
     if gateway is None:
         return 2
     since, until = default_range(args.since, args.until, date.today())

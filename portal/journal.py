@@ -10,10 +10,15 @@ Stripe's repeated and out-of-order deliveries record each effect exactly once. A
 can leave a torn last row: it was never acknowledged (Stripe will deliver again), so the next
 append cuts it off.
 
-A payment's state only moves forward: processing → succeeded or failed. A late `processing`
-after `succeeded` is ignored, and `failed` is recorded only for a payment recorded as processing
-(a bank debit that bounced; a declined card never reached the ledger). The build keeps the last
-state of each payment (see `collapse`).
+A payment's state only moves forward: processing → failed → succeeded (see `supersedes`). A
+late `processing` after a final state is ignored; `succeeded` wins over everything, because a
+PaymentIntent that succeeded stays succeeded; `failed` is recorded only for a payment recorded as
+processing (a bank debit that bounced; a declined card never reached the ledger). The build keeps
+the last state of each payment (see `collapse`).
+
+Payments Stripe reports that the portal did not start, or whose customer the ledger does not
+know, are not ledger rows: they go to `payments-set-aside.csv` beside it (`SetAsideLog`), under
+the same discipline, for staff to see in the aging report and `portal reconcile`.
 """
 from __future__ import annotations
 
@@ -29,8 +34,18 @@ from pathlib import Path
 FILE = "online-payments.csv"
 COLUMNS = ("date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo",
            "status", "key")
-HEADER = ",".join(COLUMNS) + "\n"
-RANK = {"processing": 1, "succeeded": 2, "failed": 2}  # a payment's state only moves up
+SET_ASIDE_FILE = "payments-set-aside.csv"
+SET_ASIDE_COLUMNS = ("date", "payment_intent", "customer_id", "amount", "currency", "status", "method", "reason",
+                     "key")
+# A payment's states in the order they can follow one another: a bank debit is processing, then
+# fails or succeeds; a PaymentIntent that failed can still succeed (paid again another way), and one
+# that succeeded stays so. Anything seen out of this order is an older state arriving late.
+RANK = {"processing": 1, "failed": 2, "succeeded": 3}
+
+
+def supersedes(status: str, previous: str) -> bool:
+    """Whether a payment state recorded after `previous` replaces it (the one ordering rule)."""
+    return RANK.get(status or "succeeded", 3) > RANK.get(previous or "succeeded", 3)
 
 
 @dataclass(frozen=True)
@@ -59,11 +74,45 @@ class Row:
         return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """A payment Stripe reported that is not recorded in the ledger, and why."""
+
+    date: date
+    payment_intent: str
+    customer_id: str
+    amount: Decimal
+    currency: str
+    status: str  # processing, succeeded, failed
+    method: str
+    reason: str
+    type: str = "payment"
+
+    @property
+    def ref(self) -> str:
+        return self.payment_intent
+
+    @property
+    def key(self) -> str:
+        return f"{self.payment_intent}:{self.status}"
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([
+            self.date.isoformat(), self.payment_intent, self.customer_id, f"{self.amount}", self.currency, self.status,
+            self.method, self.reason, self.key])
+        return buf.getvalue()
+
+
 class Journal:
     """Appends rows to the payment service's ledger file, exactly once each."""
 
+    name = FILE
+    columns = COLUMNS
+    ref_column = "ref"
+
     def __init__(self, ledger_dir: Path):
-        self.path = Path(ledger_dir) / FILE
+        self.path = Path(ledger_dir) / self.name
         self._read_to = 0  # bytes of the file this process has seen
         self._keys: set[str] = set()
         self._state: dict[str, int] = {}  # payment ref -> rank of its latest state
@@ -78,14 +127,17 @@ class Journal:
             for row in rows:
                 if row.key in self._keys:
                     continue
-                if row.type == "payment" and self._state.get(row.ref, 0) >= RANK[row.status]:
-                    continue  # an older state arriving late
-                if row.type == "payment" and row.status == "failed" and row.ref not in self._state:
-                    continue  # a declined card, never in the ledger: nothing to undo
+                if row.type == "payment":
+                    previous = self._state.get(row.ref)
+                    if previous is not None and not supersedes(row.status, previous):
+                        continue  # an older state arriving late
+                    if row.status == "failed" and previous is None:
+                        continue  # a declined card, never in the ledger: nothing to undo
                 new.append(row)
                 self._see(row.key, row.type, row.ref, row.status)
-            if new:
-                text = ("" if self._read_to else HEADER) + "".join(r.csv() for r in new)
+            if new or not self._read_to:  # a new file gets its header even with nothing to add
+                header = ",".join(self.columns) + "\n"
+                text = ("" if self._read_to else header) + "".join(r.csv() for r in new)
                 data = text.encode()
                 os.write(fd, data)
                 self._read_to += len(data)
@@ -99,18 +151,6 @@ class Journal:
             return new
         finally:
             os.close(fd)
-
-    def recorded(self, key: str) -> bool:
-        """Whether an effect is in the file (reads what other processes appended)."""
-        if not self.path.exists():
-            return False
-        fd = os.open(self.path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._catch_up(fd)
-        finally:
-            os.close(fd)
-        return key in self._keys
 
     def _catch_up(self, fd: int) -> None:
         """Under the lock: read rows appended since we last looked; cut off a torn last row."""
@@ -136,15 +176,44 @@ class Journal:
         for fields in rows:
             if not fields or fields[0] == "date":
                 continue
-            fields += [""] * (len(COLUMNS) - len(fields))
-            rec = dict(zip(COLUMNS, fields))
-            self._see(rec["key"], rec["type"], rec["ref"], rec["status"])
+            fields += [""] * (len(self.columns) - len(fields))
+            rec = dict(zip(self.columns, fields))
+            self._see(rec["key"], rec.get("type", "payment"), rec[self.ref_column], rec["status"])
         self._read_to += end
 
     def _see(self, key: str, etype: str, ref: str, status: str) -> None:
         self._keys.add(key)
         if etype == "payment" and status in RANK:
-            self._state[ref] = max(self._state.get(ref, 0), RANK[status])
+            previous = self._state.get(ref)
+            if previous is None or supersedes(status, previous):
+                self._state[ref] = status
+
+
+class SetAsideLog(Journal):
+    """Payments not recorded in the ledger (not the portal's, or of a customer it does not know)."""
+
+    name = SET_ASIDE_FILE
+    columns = SET_ASIDE_COLUMNS
+    ref_column = "payment_intent"
+
+
+def read_set_aside(ledger_dir: Path) -> dict[str, SetAside]:
+    """The set-aside payments, each at its latest state, by PaymentIntent id (none: empty)."""
+    path = Path(ledger_dir) / SET_ASIDE_FILE
+    if not path.exists():
+        return {}
+    out: dict[str, SetAside] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for rec in csv.DictReader(f):
+            try:
+                row = SetAside(date.fromisoformat(rec["date"]), rec["payment_intent"], rec["customer_id"],
+                               Decimal(rec["amount"]), rec["currency"], rec["status"], rec["method"], rec["reason"])
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                continue  # a torn last row: the next append cuts it off
+            previous = out.get(row.payment_intent)
+            if previous is None or not supersedes(previous.status, row.status):
+                out[row.payment_intent] = row
+    return out
 
 
 def collapse(entries: list) -> list:
@@ -158,7 +227,7 @@ def collapse(entries: list) -> list:
     for e in entries:
         if e.path.endswith(FILE) and e.type == "payment":
             prev = latest.get(e.ref)
-            if prev is None or RANK.get(e.status or "succeeded", 2) >= RANK.get(prev.status or "succeeded", 2):
+            if prev is None or not supersedes(prev.status, e.status):
                 latest[e.ref] = e
         else:
             out.append(e)

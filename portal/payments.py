@@ -12,7 +12,7 @@ from decimal import Decimal
 from .accounts import Account
 from .money import MoneyError, fmt, parse_amount
 
-CHOICES = ("balance", "overdue", "invoices", "amount")
+METADATA_LIMIT = 500  # characters in one Stripe metadata value
 
 
 class Refused(Exception):
@@ -33,6 +33,43 @@ class Charge:
     invoices: tuple[str, ...]
     description: str
     allocations: tuple = ()  # (invoice ref, amount): what the customer chose to settle, when they chose
+
+    @property
+    def allocations_text(self) -> str:
+        """The allocations as Stripe metadata (`INV-1=100.00;INV-2=40.00`), whole entries only:
+        what does not fit in one metadata value is paid oldest-due first, as any payment is."""
+        text = ""
+        for ref, amount in self.allocations:
+            part = f"{';' if text else ''}{ref}={amount}"
+            if len(text) + len(part) > METADATA_LIMIT:
+                break
+            text += part
+        return text
+
+
+@dataclass(frozen=True)
+class PayForm:
+    """What the statement's pay form posted: the option chosen and the fields beside it."""
+
+    choice: str
+    invoices: tuple[str, ...] = ()
+    amount: str = ""
+
+    def readings(self) -> list["PayForm"]:
+        """The ways the form can be read. One when its fields agree with its choice; several when
+        they do not (an invoice ticked, or an amount typed, with another option chosen): then the
+        customer is asked which they meant, never charged for a guess."""
+        amount = self.amount.strip()
+        meant = []
+        if self.invoices:
+            meant.append(PayForm("invoices", self.invoices))
+        if amount:
+            meant.append(PayForm("amount", amount=amount))
+        chosen = PayForm(self.choice, self.invoices if self.choice == "invoices" else (),
+                         amount if self.choice == "amount" else "")
+        if chosen not in meant and self.choice:
+            meant.insert(0, chosen)
+        return meant or [chosen]
 
 
 def charge_for(account: Account | None, choice: str, invoices: list[str], amount_text: str,

@@ -14,13 +14,16 @@ import secrets
 from datetime import date
 from pathlib import Path
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import Signer as _ItsSigner
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
 
 log = logging.getLogger(__name__)
 LINK_SALT = "portal.statement-link"
 PAY_SALT = "portal.pay"
+MARK_SALT = "portal.payment-mark"
+RETURN_SALT = "portal.pay-return"
 ENV = "PORTAL_SECRET_KEY"
 MIN_KEY_LENGTH = 16
 
@@ -87,6 +90,8 @@ class Signer:
         ordered = list(reversed(keys))
         self._links = _Serializer(ordered, salt=LINK_SALT)
         self._pay = _Serializer(ordered, salt=PAY_SALT)
+        self._mark = _ItsSigner(ordered, salt=MARK_SALT)
+        self._return = URLSafeTimedSerializer(ordered, salt=RETURN_SALT)
 
     def link_token(self, customer_id: str, link_version: int) -> str:
         """The token in a customer's statement URL."""
@@ -114,6 +119,33 @@ class Signer:
         if (today - issued).days > max_age_days:
             raise BadToken(f"payment link expired (statement dated {issued}; open your latest statement link)")
         return str(cid), int(version), issued
+
+
+    def mark(self, text: str) -> str:
+        """The portal's signature on a payment it starts (`payment_mark`'s text), for Stripe metadata."""
+        return self._mark.get_signature(text).decode("ascii")
+
+    def check_mark(self, text: str, mark: str) -> bool:
+        """Whether `mark` is the portal's signature on `text` (with any current key)."""
+        return bool(mark) and self._mark.verify_signature(text.encode(), mark.encode())
+
+    def return_cookie(self, session_ids: list[str]) -> str:
+        """A cookie naming the Checkout Sessions this browser started (the return page's proof)."""
+        return self._return.dumps(session_ids[-5:])
+
+    def read_return_cookie(self, value: str, max_age_seconds: int) -> list[str]:
+        """The session ids a return cookie names; [] when it is missing, forged or too old."""
+        try:
+            ids = self._return.loads(value, max_age=max_age_seconds)
+        except (BadSignature, ValueError, TypeError):
+            return []
+        return [str(i) for i in ids] if isinstance(ids, list) else []
+
+
+def payment_mark_text(customer_id: str, currency: str, minor: int, allocations: str) -> str:
+    """What the portal signs on each payment it starts: whose it is, what it charges and how it is
+    to be applied. A payment whose metadata or amount differs from this is not recorded."""
+    return f"{customer_id}|{currency.upper()}|{minor}|{allocations}"
 
 
 def statement_url(base_url: str, token: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from . import aging
 from .publish import write_atomic
 
-FORMAT = 7
+FORMAT = 8
 
 # A customer's page record: a plain tuple, fields by position. FIGURES is the customer's aging
 # figures (aging.encode); REPORT_ROWS their aging-report CSV rows but the contact columns; RANK
@@ -74,6 +74,9 @@ class Head:
     as_of: str = ""  # the statement date the pages were built for
     contacts: tuple = ()  # contacts.csv's signature when the report was last written
     customers: int = 0
+    # A later statement date some pages were brought to by the payment service (after a payment
+    # on a day after `as_of`); the next staff build renders every page again.
+    refreshed_as_of: str = ""
 
 
 @dataclass
@@ -88,8 +91,22 @@ class Body:
     shared: dict = field(default_factory=dict)  # shared site file -> sha256
 
 
+@dataclass(frozen=True)
+class RowIndex:
+    """Where each customer's rows are: what the payment service reads to find one customer's
+    ledger (a fifth of the body's size: it loads in ~70 ms at 100,000 customers, the body in ~350)."""
+
+    files: list  # file number -> entry file rel path (None once removed)
+    lines: dict  # customer_id -> packed (file number, line index, byte offset) triples
+    customer_lines: dict  # customer_id -> line index in customers.csv
+
+
 def paths(state_dir: Path) -> tuple[Path, Path]:
     return state_dir / "build-head.pickle", state_dir / "build-body.pickle"
+
+
+def index_path(state_dir: Path) -> Path:
+    return state_dir / "build-index.pickle"
 
 
 def load_head(state_dir: Path) -> Head | None:
@@ -108,6 +125,27 @@ def load_body(state_dir: Path, head: Head) -> Body | None:
     if body is None or body[0] != _tag(head):
         return None  # written by another build than the head: do a full build
     return body[1]
+
+
+def load_index(state_dir: Path, head: Head) -> RowIndex | None:
+    """The row index written with this head, or None."""
+    found = _load(index_path(state_dir), tuple)
+    if found is None or found[0] != _tag(head) or not isinstance(found[1], RowIndex):
+        return None
+    return found[1]
+
+
+def load_head_and_index(state_dir: Path, tries: int = 50) -> tuple[Head | None, RowIndex | None]:
+    """A head and the row index written with it (a build may be saving: retry, as load_both does)."""
+    for _ in range(tries):
+        head = load_head(state_dir)
+        if head is None:
+            return None, None
+        index = load_index(state_dir, head)
+        if index is not None:
+            return head, index
+        time.sleep(0.02)
+    return head, None
 
 
 def load_both(state_dir: Path, tries: int = 50) -> tuple[Head | None, Body | None]:
@@ -132,6 +170,9 @@ def save(state_dir: Path, head: Head, body: Body | None) -> None:
     h, b = paths(state_dir)
     if body is not None:
         write_atomic(b, pickle.dumps((_tag(head), body), protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        index = RowIndex(body.files, body.lines, body.customer_lines)
+        write_atomic(index_path(state_dir), pickle.dumps((_tag(head), index), protocol=pickle.HIGHEST_PROTOCOL),
+                     durable=False)
     write_atomic(h, pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
 
 

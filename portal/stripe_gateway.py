@@ -7,13 +7,15 @@ record, so the order events arrive in does not matter.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 from decimal import Decimal
 
 import stripe
 
+from .clock import day_of
 from .money import from_minor, to_minor
 
 ACH_CURRENCY = "USD"  # us_bank_account is for US dollars only
@@ -45,8 +47,14 @@ class Payment:
     currency: str
     invoices: tuple[str, ...]
     method: str  # card, us_bank_account
-    day: date
+    day: date  # the business's day it was created
     allocations: tuple = ()  # (invoice ref, amount) the customer chose to pay
+    allocations_text: str = ""  # metadata.allocations as the portal wrote it
+    mark: str = ""  # metadata.portal_mark: the portal's signature on a payment it started
+
+    @property
+    def minor(self) -> int:
+        return to_minor(self.amount, self.currency)
 
 
 @dataclass(frozen=True)
@@ -123,18 +131,19 @@ class Funds:
 class Gateway:
     """Stripe through one StripeClient."""
 
-    def __init__(self, secret_key: str, webhook_secret: str, api_base: str | None = None):
+    def __init__(self, secret_key: str, webhook_secret: str, api_base: str | None = None, tz: tzinfo | None = None):
         self.webhook_secret = webhook_secret
+        self.tz = tz  # the business's zone: payments are dated by its calendar
         base = {"api": api_base} if api_base else None
         self.client = stripe.StripeClient(secret_key, base_addresses=base, max_network_retries=2)
 
     def create_checkout(self, *, customer_id: str, email: str, currency: str, amount: Decimal,
-                        invoices: tuple[str, ...], allocations: tuple, description: str, success_url: str,
-                        cancel_url: str) -> Checkout:
+                        invoices: tuple[str, ...], allocations_text: str, description: str, mark: str,
+                        success_url: str, cancel_url: str) -> Checkout:
         """A Checkout Session for this exact charge; the same request within 10 minutes returns the same one."""
         minor = to_minor(amount, currency)
         meta = {"customer_id": customer_id, "invoices": ",".join(invoices)[:500], "source": "ar-portal",
-                "allocations": ";".join(f"{ref}={amt}" for ref, amt in allocations)[:500]}
+                "allocations": allocations_text, "portal_mark": mark}
         params = {
             "mode": "payment",
             "line_items": [{"quantity": 1, "price_data": {
@@ -148,10 +157,8 @@ class Gateway:
             "success_url": success_url,
             "cancel_url": cancel_url,
         }
-        window = int(time.time()) // IDEMPOTENCY_WINDOW
-        key = hashlib.sha256(f"{customer_id}|{currency}|{minor}|{meta['invoices']}|{window}".encode()).hexdigest()
         try:
-            s = self.client.v1.checkout.sessions.create(params, {"idempotency_key": f"checkout-{key}"})
+            s = self.client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key(params)})
         except stripe.StripeError as e:
             raise GatewayError(f"Stripe refused the Checkout Session: {e.user_message or e.code or type(e).__name__}") from e
         return Checkout(s.id, s.url)
@@ -163,7 +170,7 @@ class Gateway:
         except stripe.StripeError as e:
             raise GatewayError(f"cannot read Checkout Session: {e.code or type(e).__name__}") from e
         pi = s.payment_intent
-        return s.status, (self._payment(pi) if pi is not None and not isinstance(pi, str) else
+        return s.status, (_payment(pi, self.tz) if pi is not None and not isinstance(pi, str) else
                           self.payment(pi) if isinstance(pi, str) else None)
 
     def payment(self, intent_id: str) -> Payment:
@@ -172,7 +179,7 @@ class Gateway:
             pi = self.client.v1.payment_intents.retrieve(intent_id, {"expand": ["latest_charge"]})
         except stripe.StripeError as e:
             raise GatewayError(f"cannot read PaymentIntent: {e.code or type(e).__name__}") from e
-        return self._payment(pi)
+        return _payment(pi, self.tz)
 
     def reversals(self, intent_id: str, kind: str) -> list[Reversal]:
         """A payment's refunds (kind "refund") or disputes (kind "dispute"), as they are now."""
@@ -183,7 +190,7 @@ class Gateway:
         except stripe.StripeError as e:
             raise GatewayError(f"cannot list {kind}s: {e.code or type(e).__name__}") from e
         return [Reversal(x.id, kind, intent_id, payment.customer_id, from_minor(x.amount, x.currency.upper()),
-                         x.currency.upper(), x.status, payment.method, _day(x.created)) for x in found]
+                         x.currency.upper(), x.status, payment.method, day_of(x.created, self.tz)) for x in found]
 
     def intent_of(self, object_type: str, object_id: str) -> str | None:
         """The PaymentIntent a charge, refund or dispute belongs to."""
@@ -204,12 +211,12 @@ class Gateway:
             e = self.client.construct_event(payload, signature or "", self.webhook_secret)
         except (stripe.SignatureVerificationError, ValueError) as err:
             raise SignatureError(str(err)) from err
-        return _event(e)
+        return _event(e, self.tz)
 
     def events_since(self, created: int, types: list[str]):
         """Events from Stripe's API (kept 30 days), oldest first, for backfilling missed webhooks."""
         page = self.client.v1.events.list({"created": {"gte": created}, "types": types, "limit": 100})
-        events = [_event(e) for e in page.auto_paging_iter()]
+        events = [_event(e, self.tz) for e in page.auto_paging_iter()]
         return sorted(events, key=lambda e: (e.created, e.id))
 
     def payouts(self, since: int, until: int | None = None, page_size: int = 100) -> list[Payout]:
@@ -251,25 +258,41 @@ class Gateway:
         return Funds(pi.id, pi.status, _amount(pi.amount, pi.currency), pi.currency.upper(), txn.status,
                      _day(txn.available_on))
 
-    def _payment(self, pi) -> Payment:
-        meta = pi.metadata.to_dict() if _field(pi, "metadata") is not None else {}
-        status = {"processing": "processing", "succeeded": "succeeded", "canceled": "failed"}.get(pi.status, "open")
-        if pi.status == "requires_payment_method" and _field(pi, "last_payment_error") is not None:
-            status = "failed"  # a declined card or a failed bank debit
-        method = (_field(pi, "payment_method_types") or ["card"])[0]
-        charge = _field(pi, "latest_charge")
-        details = _field(charge, "payment_method_details") if charge is not None and not isinstance(charge, str) else None
-        if details is not None:
-            method = details.type
-        currency = pi.currency.upper()
-        allocations = []
-        for part in meta.get("allocations", "").split(";"):
-            ref, _, amt = part.rpartition("=")
-            if ref:
+
+def idempotency_key(params: dict, now: float | None = None) -> str:
+    """The same key for the same parameters within a 10-minute window (a double-submitted form gets
+    one session), derived from every parameter sent: Stripe refuses a reused key whose parameters
+    differ, so a customer who changes their mind must get a new one."""
+    window = int(time.time() if now is None else now) // IDEMPOTENCY_WINDOW
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return "checkout-" + hashlib.sha256(f"{window}|{text}".encode()).hexdigest()
+
+
+def _payment(pi, tz: tzinfo | None) -> Payment:
+    """A PaymentIntent (from the API or an event) as a Payment."""
+    meta = pi.metadata.to_dict() if _field(pi, "metadata") is not None else {}
+    status = {"processing": "processing", "succeeded": "succeeded", "canceled": "failed"}.get(pi.status, "open")
+    if pi.status == "requires_payment_method" and _field(pi, "last_payment_error") is not None:
+        status = "failed"  # a declined card or a failed bank debit
+    method = (_field(pi, "payment_method_types") or ["card"])[0]
+    charge = _field(pi, "latest_charge")
+    details = _field(charge, "payment_method_details") if charge is not None and not isinstance(charge, str) else None
+    if details is not None:
+        method = details.type
+    currency = pi.currency.upper()
+    allocations = []
+    text = meta.get("allocations", "") or ""
+    for part in text.split(";"):
+        ref, _, amt = part.rpartition("=")
+        if ref:
+            try:
                 allocations.append((ref, Decimal(amt)))
-        return Payment(pi.id, meta.get("customer_id", ""), status, from_minor(pi.amount, currency), currency,
-                       tuple(i for i in meta.get("invoices", "").split(",") if i), method, _day(pi.created),
-                       tuple(allocations))
+            except ArithmeticError:
+                allocations = []  # not the portal's writing: the mark will not match either
+                break
+    return Payment(pi.id, meta.get("customer_id", "") or "", status, _amount(pi.amount, currency), currency,
+                   tuple(i for i in (meta.get("invoices", "") or "").split(",") if i), method, day_of(pi.created, tz),
+                   tuple(allocations), text, meta.get("portal_mark", "") or "")
 
 
 def _field(obj, key: str, default=None):
@@ -302,13 +325,14 @@ def _balance_line(t) -> BalanceLine:
         (_field(meta, "portal_mark", "") or "") if meta is not None else "")
 
 
-def _event(e) -> Event:
+def _event(e, tz: tzinfo | None) -> Event:
     obj = e.data.object
     payment = None
     if obj.object == "payment_intent" and all(k in obj for k in ("status", "amount", "currency", "metadata", "created")):
-        payment = Gateway._payment(None, obj)
+        payment = _payment(obj, tz)
     return Event(e.id, e.type, obj.id, obj.object, e.created, payment)
 
 
 def _day(ts: int) -> date:
+    """A payout's or balance transaction's date: Stripe's own (UTC) calendar."""
     return datetime.fromtimestamp(ts, tz=timezone.utc).date()

@@ -43,6 +43,12 @@ class Project:
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return path
 
+    def serve_at(self, base_url: str) -> None:
+        """Point the settings' base_url at where a test serves the site and the payment routes."""
+        path = self.root / "content" / "settings.toml"
+        text = path.read_text()
+        path.write_text(text.replace('base_url = "https://pay.acme.example"', f'base_url = "{base_url}"'))
+
     def settings(self, **overrides):
         from dataclasses import replace
 
@@ -67,10 +73,21 @@ class Project:
         return (s.out / "s" / token / "index.html").read_text()
 
 
+TEST_KEY = "test-key-0123456789abcdef"
+
+
+def portal_metadata(customer_id: str, currency: str, minor: int, allocations: str = "", key: str = TEST_KEY) -> dict:
+    """The metadata the portal puts on a payment it starts, for tests that make PaymentIntents
+    directly (localstripe has no Checkout): without its mark the service would not record it."""
+    from portal.signing import Signer, payment_mark_text
+    mark = Signer([key]).mark(payment_mark_text(customer_id, currency, minor, allocations))
+    return {"customer_id": customer_id, "allocations": allocations, "portal_mark": mark, "source": "ar-portal"}
+
+
 @pytest.fixture(autouse=True)
 def secret_key(monkeypatch):
     """A fixed signing key, so no test writes a demo key into the repo."""
-    monkeypatch.setenv("PORTAL_SECRET_KEY", "test-key-0123456789abcdef")
+    monkeypatch.setenv("PORTAL_SECRET_KEY", TEST_KEY)
     monkeypatch.delenv("PORTAL_TIMING", raising=False)
 
 
@@ -98,16 +115,26 @@ def chrome():
         b.close()
 
 
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def live_server():
-    """Serve a Flask app on a free loopback port in a thread: live_server(app) -> base URL."""
+    """Serve a Flask app on a loopback port in a thread: live_server(app[, port]) -> base URL.
+
+    Give the port when the app must know its own address beforehand (base_url in the settings:
+    Checkout's return URLs are made from it, never from the request)."""
     import threading
 
     from werkzeug.serving import make_server
     servers = []
 
-    def start(app) -> str:
-        srv = make_server("127.0.0.1", 0, app, threaded=True)
+    def start(app, port: int = 0) -> str:
+        srv = make_server("127.0.0.1", port, app, threaded=True)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
         return f"http://127.0.0.1:{srv.server_port}"

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from conftest import ARTIFACTS, SETTINGS
+from conftest import ARTIFACTS, SETTINGS, free_port
 from portal.signing import Signer, load_keys
 from portal.fakestripe import FakeStripe
 from portal.web import create_app
@@ -20,8 +20,10 @@ HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 def shop(project, live_server, monkeypatch):
     fake = FakeStripe(webhook_secret=WHSEC, deliver="async")  # webhooks race the return page, as on Stripe
     fake.start()
+    port = free_port()
     (project.root / "content" / "settings.toml").write_text(
-        SETTINGS.replace('min_payment = "1.00"', f'min_payment = "1.00"\ncheckout_origin = "{fake.base_url}"'))
+        SETTINGS.replace('min_payment = "1.00"', f'min_payment = "1.00"\ncheckout_origin = "{fake.base_url}"')
+        .replace("https://pay.acme.example", f"http://127.0.0.1:{port}"))
     project.write("customers.csv", "customer_id,name,email,currency,terms_days\nC1,First Customer,ap@first.example,USD,30\n")
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,Widgets\n"
                                     "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,Gadgets\n")
@@ -29,7 +31,7 @@ def shop(project, live_server, monkeypatch):
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
     monkeypatch.setenv("STRIPE_API_BASE", fake.base_url)
-    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
+    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}), port)
     fake.webhook_url = base + "/stripe/webhook"
     token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
     yield f"{base}/s/{token}/", fake
@@ -47,7 +49,7 @@ def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop):
     assert "INV-2" in open_items(page)
     page.get_by_label("Chosen invoices:").check()
     page.get_by_label("INV-2: $40.00").check()
-    page.get_by_role("button", name="Pay now").click()
+    page.get_by_role("button", name="Pay $40.00").click()  # the button says what will be charged
     page.wait_for_url(f"{fake.base_url}/c/pay/**")
     assert page.locator("h1").inner_text() == "Pay 40.00 USD"
     page.fill("#cardNumber", "4242 4242 4242 4242")
@@ -69,7 +71,7 @@ def test_bank_payment_is_processing_then_settled(chrome, shop):
     url, fake = shop
     page = chrome.new_page()
     page.goto(url)
-    page.get_by_role("button", name="Pay now").click()  # the whole balance is chosen by default
+    page.get_by_role("button", name="Pay $140.00").click()  # the whole balance is chosen by default
     page.wait_for_url(f"{fake.base_url}/c/pay/**")
     page.fill("#routingNumber", "110000000")  # Stripe's test bank account
     page.fill("#accountNumber", "000123456789")

@@ -40,9 +40,39 @@ def test_a_late_processing_after_succeeded_is_ignored(tmp_path):
     assert j.record([pay("pi_1", "processing")]) == []
     j.record([pay("pi_2", "processing")])
     assert j.record([pay("pi_2", "failed")]) == [pay("pi_2", "failed")]
-    assert j.record([pay("pi_2", "succeeded")]) == []  # a terminal state is final
+    assert j.record([pay("pi_2", "processing")]) == []  # the old state, delivered after the failure
     assert j.record([pay("pi_3", "failed")]) == []  # a declined card: nothing to undo
     assert [r["key"] for r in rows_in(tmp_path / FILE)] == ["pi_1:succeeded", "pi_2:processing", "pi_2:failed"]
+
+
+def test_succeeded_wins_over_any_state_in_any_order(tmp_path):
+    j = Journal(tmp_path)
+    j.record([pay("pi_1", "processing"), pay("pi_1", "failed")])
+    assert j.record([pay("pi_1", "succeeded")]) == [pay("pi_1", "succeeded")]  # paid again another way
+    assert j.record([pay("pi_1", "failed"), pay("pi_1", "processing")]) == []
+    assert Journal(tmp_path).record([pay("pi_1", "failed")]) == []  # another process knows it too
+    assert [r["key"] for r in rows_in(tmp_path / FILE)] == ["pi_1:processing", "pi_1:failed", "pi_1:succeeded"]
+
+
+def test_the_ordering_rule_is_one_rule(tmp_path):
+    from portal.journal import supersedes
+    order = ["processing", "failed", "succeeded"]
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            assert supersedes(b, a) == (j > i)
+    assert supersedes("", "failed") and not supersedes("processing", "")  # a staff row is settled money
+
+
+def test_set_aside_payments_are_kept_once_each_state_and_read_at_their_latest(tmp_path):
+    from portal.journal import SET_ASIDE_FILE, SetAside, SetAsideLog, read_set_aside
+    log = SetAsideLog(tmp_path)
+    row = SetAside(D, "pi_9", "C9999", Decimal("12.50"), "USD", "processing", "us_bank_account", "not the portal's")
+    done = SetAside(D, "pi_9", "C9999", Decimal("12.50"), "USD", "succeeded", "us_bank_account", "not the portal's")
+    assert log.record([row, row]) == [row]
+    assert SetAsideLog(tmp_path).record([done, row]) == [done]
+    assert read_set_aside(tmp_path) == {"pi_9": done}
+    assert rows_in(tmp_path / SET_ASIDE_FILE)[0]["reason"] == "not the portal's"
+    assert not (tmp_path / FILE).exists()  # never in the ledger
 
 
 def test_refunds_are_keyed_on_their_own_id(tmp_path):

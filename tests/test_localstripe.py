@@ -13,11 +13,13 @@ import pytest
 import requests
 import stripe
 
-from portal.fulfil import Fulfiller
-from portal.journal import FILE, Journal
+from portal.fulfil import fulfiller_for
+from portal.journal import FILE
 from portal.lookup import customer_accounts
 from portal.stripe_gateway import Gateway
 from portal.web import create_app
+
+from conftest import portal_metadata
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 WHSEC = "whsec_localstripe_test_secret"
@@ -60,17 +62,16 @@ def ledger(project):
     return project
 
 
-def pay_intent(base, amount, allocations=""):
+def pay_intent(base, amount, allocations="", metadata=None):
     c = stripe.StripeClient("sk_test_x", base_addresses={"api": base})
     return c.v1.payment_intents.create({
         "amount": amount, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True,
-        "metadata": {"customer_id": "C1", "invoices": "INV-2", "allocations": allocations}}), c
+        "metadata": metadata or {**portal_metadata("C1", "USD", amount, allocations), "invoices": "INV-2"}}), c
 
 
 def test_card_payment_and_partial_refund_are_recorded_once(localstripe, ledger):
     gateway = Gateway("sk_test_x", WHSEC, localstripe)
-    journal = Journal(ledger.ledger)
-    fulfil = Fulfiller(gateway, journal, lambda: ledger.build(as_of=date.today().isoformat()))
+    fulfil = fulfiller_for(ledger.settings(), gateway, lambda: ledger.build(as_of=date.today().isoformat()))
     pi, client = pay_intent(localstripe, 5000, "INV-2=50.00")
     rows = fulfil.event("payment_intent", pi.id)
     assert [(r.ref, r.amount, r.applies_to, r.status) for r in rows] == [(f"{pi.id}/INV-2", Decimal("50.00"), "INV-2",

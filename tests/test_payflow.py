@@ -16,6 +16,8 @@ from portal.signing import Signer, load_keys
 from portal.fakestripe import FakeStripe
 from portal.web import create_app
 
+from conftest import free_port
+
 WHSEC = "whsec_payflow_test_secret"
 BANK = {"method": "bank", "routingNumber": "110000000", "accountNumber": "000123456789"}  # test account
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
@@ -24,6 +26,7 @@ HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 class Flow:
     def __init__(self, project, base, fake):
         self.project, self.base, self.fake = project, base, fake
+        self.browser = requests.Session()  # the customer's browser: it keeps the service's cookie
         s = project.settings()
         self.signer = Signer(load_keys(s.state_dir))
         self.settings = s
@@ -38,7 +41,7 @@ class Flow:
         return (self.settings.out / "s" / token / "index.html").read_text()
 
     def pay(self, **form) -> requests.Response:
-        return requests.post(self.base + "/pay", data=form, allow_redirects=False, timeout=10)
+        return self.browser.post(self.base + "/pay", data=form, allow_redirects=False, timeout=10)
 
     def checkout(self, **form) -> str:
         r = self.pay(**form)
@@ -46,9 +49,9 @@ class Flow:
         return r.headers["Location"]
 
     def complete(self, url, **data) -> requests.Response:
-        r = requests.post(url, data=data, allow_redirects=False, timeout=10)
+        r = self.browser.post(url, data=data, allow_redirects=False, timeout=10)
         assert r.status_code == 303, r.text
-        return requests.get(r.headers["Location"], timeout=30)  # our return page
+        return self.browser.get(r.headers["Location"], timeout=30)  # our return page
 
     def balance(self, cid="C1", currency="USD") -> Decimal:
         _, accts = customer_accounts(self.settings, cid, date.today())
@@ -74,13 +77,15 @@ def flow(project, live_server, monkeypatch):
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
                                     "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,\n"
                                     "2026-10-02,C3,invoice,INV-9,184000,,2030-01-31,,\n")
+    port = free_port()
+    project.serve_at(f"http://127.0.0.1:{port}")
     project.build(as_of=date.today().isoformat())
     fake = FakeStripe(webhook_secret=WHSEC, deliver="async")  # webhooks race the return page, as on Stripe
     fake.start()
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
     monkeypatch.setenv("STRIPE_API_BASE", fake.base_url)
-    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
+    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}), port)
     fake.webhook_url = base + "/stripe/webhook"
     yield Flow(project, base, fake)
     fake.stop()
@@ -240,3 +245,145 @@ def test_a_won_dispute_and_an_expired_session_change_nothing(flow):
     assert "charge.dispute.closed" in types and "checkout.session.expired" in types
     assert all(a["status"] == 200 for a in flow.fake.deliveries)
     assert len(flow.rows()) == 1 and flow.balance() == Decimal("120.00")
+
+
+# Only payments the portal started are recorded; anything else is set aside where staff see it.
+
+def other_session(flow, metadata: dict, amount: int = 5_000) -> dict:
+    """A Checkout Session someone else made on the same Stripe account, paid by card."""
+    client = stripe.StripeClient("sk_test_fake", base_addresses={"api": flow.fake.base_url})
+    s = client.v1.checkout.sessions.create({
+        "mode": "payment", "success_url": "https://shop.example/thanks", "metadata": metadata,
+        "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": amount,
+                                                      "product_data": {"name": "Something"}}}],
+        "payment_intent_data": {"metadata": metadata}})
+    return flow.fake.pay_session(s.id)
+
+
+def set_aside_rows(flow) -> list[dict]:
+    import csv
+    path = flow.project.ledger / "payments-set-aside.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_payment_another_app_made_with_a_customer_id_is_set_aside_not_recorded(flow):
+    paid = other_session(flow, {"customer_id": "C1"})
+    flow.fake.wait_for_webhooks()
+    assert flow.rows() == [] and flow.balance() == Decimal("140.00")
+    (row,) = set_aside_rows(flow)
+    assert (row["payment_intent"], row["customer_id"], row["amount"], row["status"]) == (
+        paid["payment_intent"], "C1", "50.00", "succeeded")
+    assert "not started by the portal" in row["reason"]
+    assert flow.project.build(as_of=date.today().isoformat()).customers == 2  # the build is untouched
+
+
+def test_a_payment_of_another_app_without_a_customer_is_left_alone(flow):
+    other_session(flow, {"order": "W-1"})
+    flow.fake.wait_for_webhooks()
+    assert flow.rows() == [] and set_aside_rows(flow) == []
+    assert all(a["status"] == 200 for a in flow.fake.deliveries)
+
+
+def test_a_marked_payment_of_a_customer_the_ledger_does_not_know_is_set_aside(flow):
+    from conftest import portal_metadata
+    other_session(flow, portal_metadata("C9999", "USD", 5_000))
+    flow.fake.wait_for_webhooks()
+    assert flow.rows() == []
+    (row,) = set_aside_rows(flow)
+    assert row["customer_id"] == "C9999" and "C9999" in row["reason"] and "customers.csv" in row["reason"]
+    flow.project.build(as_of=date.today().isoformat())  # and every later build still works
+
+
+def test_a_payment_whose_amount_differs_from_the_portals_mark_is_set_aside(flow):
+    from conftest import portal_metadata
+    other_session(flow, portal_metadata("C1", "USD", 100), amount=5_000)  # marked for $1.00, charged $50.00
+    flow.fake.wait_for_webhooks()
+    assert flow.rows() == [] and "does not match" in set_aside_rows(flow)[0]["reason"]
+
+
+def test_the_portals_checkout_carries_its_mark(flow):
+    flow.checkout(**flow.form())
+    (_, _, p), = [r for r in flow.fake.requests if r[1] == "/v1/checkout/sessions"]
+    meta = p["payment_intent_data"]["metadata"]
+    from portal.signing import payment_mark_text
+    assert flow.signer.check_mark(payment_mark_text("C1", "USD", 14000, meta["allocations"]), meta["portal_mark"])
+
+
+# A final state wins whatever order its events arrive in.
+
+def deliver(flow, event: dict) -> int:
+    body, header = flow.fake.signed_delivery(event)
+    return requests.post(flow.base + "/stripe/webhook", data=body, timeout=10,
+                         headers={"Stripe-Signature": header, "Content-Type": "application/json"}).status_code
+
+
+def test_a_failed_bank_debit_whose_failure_events_arrive_first_is_owed_again(flow):
+    flow.fake.deliver = "manual"
+    url = flow.checkout(**flow.form())
+    session = flow.fake.pay_session(url.rsplit("/", 1)[1], method="bank")  # the customer closed the tab
+    flow.fake.fail(session["payment_intent"])
+    events = {e["type"]: e for e in flow.fake.events_for()}
+    order = ["checkout.session.async_payment_failed", "payment_intent.payment_failed",
+             "checkout.session.completed", "payment_intent.processing"]
+    assert [deliver(flow, events[t]) for t in order] == [200] * 4
+    assert [r.split(",")[9] for r in flow.rows()] in ([], ["processing", "failed"])
+    assert flow.balance() == Decimal("140.00")
+    flow.project.build(as_of=date.today().isoformat())
+    assert "processing" not in flow.page() and "$140.00" in flow.page()
+
+
+def test_a_failure_that_happens_while_a_processing_state_is_read_is_not_lost(flow):
+    from portal.fulfil import fulfiller_for
+    from portal.stripe_gateway import Gateway
+    flow.fake.deliver = "manual"
+    url = flow.checkout(**flow.form())
+    pi = flow.fake.pay_session(url.rsplit("/", 1)[1], method="bank")["payment_intent"]
+    gateway = Gateway("sk_test_fake", WHSEC, flow.fake.base_url)
+    fulfil = fulfiller_for(flow.settings, gateway, lambda: None)
+    read = gateway.payment(pi)  # one worker reads "processing"...
+    flow.fake.fail(pi)  # ...the debit fails...
+    assert fulfil.event("payment_intent", pi) == []  # ...another worker records nothing (no row to undo)...
+    fulfil.payment(read)  # ...then the first records what it read
+    assert [r.split(",")[9] for r in flow.rows()] == ["processing", "failed"]
+    assert flow.balance() == Decimal("140.00")
+
+
+# Changing one's mind, the return page, the logs.
+
+def test_changing_ones_mind_to_the_same_amount_starts_a_new_checkout(flow):
+    first = flow.checkout(**flow.form(choice="invoices", invoice="INV-1"))
+    second = flow.checkout(**flow.form(choice="overdue"))  # $100.00 too, described otherwise
+    assert first != second
+
+
+def test_checkout_returns_to_the_configured_addresses_whatever_the_host_header(flow):
+    r = flow.browser.post(flow.base + "/pay", data=flow.form(), headers={"Host": "evil.example"},
+                          allow_redirects=False, timeout=10)
+    assert r.status_code == 303
+    (_, _, p), = [x for x in flow.fake.requests if x[1] == "/v1/checkout/sessions"]
+    assert p["success_url"] == flow.base + "/pay/return?session_id={CHECKOUT_SESSION_ID}"
+    assert p["cancel_url"] == flow.base + f"/s/{flow.signer.link_token('C1', 1)}/"
+    assert "evil" not in str(p)
+
+
+def test_the_return_page_shows_the_statement_only_to_the_browser_that_started_the_payment(flow):
+    url = flow.checkout(**flow.form())
+    r = flow.browser.post(url, data={"cardNumber": "4242424242424242"}, allow_redirects=False, timeout=10)
+    back = r.headers["Location"]
+    stranger = requests.get(back, timeout=10)
+    assert stranger.status_code == 200 and "/s/" not in stranger.text and "$140.00" not in stranger.text
+    mine = flow.browser.get(back, timeout=30)
+    assert "We received $140.00" in mine.text and f"/s/{flow.signer.link_token('C1', 1)}/" in mine.text
+
+
+def test_session_ids_are_not_in_the_logs(flow, caplog):
+    import logging
+    caplog.set_level(logging.INFO)
+    url = flow.checkout(**flow.form())
+    session_id = url.rsplit("/", 1)[1]
+    flow.complete(url, cardNumber="4242424242424242")
+    logging.getLogger("werkzeug").info('"GET /pay/return?session_id=%s HTTP/1.1" 200', session_id)
+    assert session_id not in caplog.text and f"cs_[…{session_id[-4:]}]" in caplog.text

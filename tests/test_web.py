@@ -75,3 +75,33 @@ def test_access_logs_do_not_show_statement_tokens(client, project, caplog):
     token = _token(project)
     logging.getLogger("werkzeug").info('%s - - "%s" %s', "127.0.0.1", f"GET /s/{token}/ HTTP/1.1", "200")
     assert token not in caplog.text and '"GET /s/[token]/ HTTP/1.1"' in caplog.text
+
+
+def test_a_path_segment_too_long_for_the_file_system_is_a_404(client):
+    assert client.get("/s/" + "a" * 300 + "/").status_code == 404
+    assert client.get("/s/" + "a" * 300).status_code == 404
+
+
+def test_folders_outside_the_site_cannot_be_probed(client):
+    assert client.get("/s/..%2f..%2f..%2fetc").status_code == 404  # a folder that exists: no 308
+    assert client.get("/s/..%2f..%2f..%2fno-such-folder").status_code == 404
+    assert client.get("/s/%2e%2e/%2e%2e/%2e%2e/etc").status_code == 404
+
+
+def test_no_log_record_shows_a_token_whatever_prints_it(client, project, caplog):
+    import logging
+
+    from portal.signing import Signer
+    caplog.set_level(logging.INFO)
+    token = _token(project)
+    pay = Signer(["test-key-0123456789abcdef"]).pay_token("C1", 1, __import__("datetime").date(2026, 11, 25))
+    try:
+        open(f"/nonexistent/site/s/{token}/index.html")
+    except OSError:
+        logging.getLogger("flask.app").exception("Exception on /s/%s/ [GET]", token)
+    logging.getLogger("gunicorn.access").info("POST /pay token=%s", pay)
+    logging.getLogger("anything").warning(f"a message with the token in it: {token}")
+    assert token not in caplog.text and pay not in caplog.text
+    assert caplog.text.count("/s/[token]") >= 2 and "[token]" in caplog.text
+    formatted = "\n".join(logging.Formatter().format(r) for r in caplog.records)
+    assert token not in formatted and "Traceback" in formatted  # the traceback itself, redacted

@@ -18,6 +18,7 @@ import stripe
 
 from portal.journal import FILE
 from portal.lookup import customer_accounts
+from conftest import portal_metadata
 from test_localstripe import WHSEC, free_port, localstripe  # noqa: F401  (fixture)
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
@@ -81,7 +82,7 @@ def test_concurrent_duplicated_shuffled_deliveries_across_workers_record_each_pa
     for i in range(40):
         cid, cents = CUSTOMERS[i % 2], rnd.randrange(100, 2000)
         pi = client.v1.payment_intents.create({"amount": cents, "currency": "usd", "payment_method": "pm_card_visa",
-                                               "confirm": True, "metadata": {"customer_id": cid}})
+                                               "confirm": True, "metadata": portal_metadata(cid, "USD", cents)})
         intents.append(pi.id)
         paid[cid] += Decimal(cents) / 100
     deliveries = [signed(pi, n) for pi in intents for n in range(3)]  # every event three times
