@@ -28,10 +28,14 @@ import requests
 import stripe
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from genledger import generate  # noqa: E402
+
+from portal.signing import Signer, payment_mark_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_benchmark_secret_0123456789"
+KEY = "bench-key-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -40,9 +44,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def event(n: int, customers: int) -> str:
-    pi = {"id": f"pi_bench{n:08d}", "object": "payment_intent", "status": "succeeded", "amount": 100 + n % 900,
-          "currency": "usd", "created": int(time.time()), "metadata": {"customer_id": f"C{n % customers:07d}"},
+def event(n: int, customers: int, signer) -> str:
+    cid, amount = f"C{n % customers:07d}", 100 + n % 900
+    meta = {"customer_id": cid, "allocations": "", "portal_mark": signer.mark(payment_mark_text(cid, "USD", amount, ""))}
+    pi = {"id": f"pi_bench{n:08d}", "object": "payment_intent", "status": "succeeded", "amount": amount,
+          "currency": "usd", "created": int(time.time()), "metadata": meta,
           "payment_method_types": ["card"], "latest_charge": None, "last_payment_error": None}
     return json.dumps({"id": f"evt_bench{n:08d}", "object": "event", "type": "payment_intent.succeeded",
                        "api_version": "2026-10-28.endive", "created": int(time.time()), "data": {"object": pi}})
@@ -84,7 +90,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="portal-webhook-bench-"))
     shutil.copytree(ROOT / "site_templates", work / "site_templates")
     generate(work, args.customers, 5)
-    env = {**os.environ, "PORTAL_ROOT": str(work), "PORTAL_SECRET_KEY": "bench-key-0123456789abcdef",
+    env = {**os.environ, "PORTAL_ROOT": str(work), "PORTAL_SECRET_KEY": KEY,
            "STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": SECRET,
            "STRIPE_API_BASE": "http://127.0.0.1:9"}  # never called: the events carry the intents
     subprocess.run([sys.executable, "-m", "portal", "--root", str(work), "build", "-q"], env=env, check=True,
@@ -98,9 +104,10 @@ def main() -> None:
             try:
                 requests.get(f"http://127.0.0.1:{port}/robots.txt", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading the app
                 time.sleep(0.05)
-        bodies = [event(n, args.customers) for n in range(args.events)]
+        signer = Signer([KEY])  # the portal's mark on each payment, as /pay puts it
+        bodies = [event(n, args.customers, signer) for n in range(args.events)]
         # Signed up front (timestamps stay well inside Stripe's 300 s tolerance).
         deliveries = [(b, stripe.WebhookSignature.generate_signature_header(b, SECRET)) for b in bodies]
         seconds, took = blast(port, deliveries, args.clients)

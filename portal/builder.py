@@ -73,7 +73,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     if head is not None:
         sigs, names, changed, removed, customers_changed, grown = changed_inputs(settings, head)
         if not (changed or removed or customers_changed):
-            contacts = report.contacts_signature(settings)
+            contacts = report.inputs_signature(settings)
             if contacts != head.contacts or not report.report_path(settings.staff_dir, None)[0].exists():
                 with phase("aging report"):
                     report.write(settings, as_of, head.totals, st.load_body(settings.state_dir, head))
@@ -91,7 +91,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         body, sigs, result.written, totals = full(settings, as_of, gdigest, signer, pages, publisher, workers,
                                                   progress)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
-                   customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.contacts_signature(settings))
+                   customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.inputs_signature(settings))
     def staff_files():
         ids = sorted(body.pages)
         with phase("links.csv"):

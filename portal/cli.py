@@ -133,7 +133,7 @@ def _gateway(s):
     if not key:
         print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
         return None
-    return Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None, zone(getattr(s, "timezone", "")))
+    return Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None, zone(s.timezone))
 
 
 def cmd_sync(args) -> int:

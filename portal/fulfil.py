@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from .journal import Journal, Row, SetAside, SetAsideLog
+from .journal import Journal, Row, SetAsideLog, SetAsideRow
 from .signing import payment_mark_text
 from .stripe_gateway import Gateway, Payment, Reversal
 
@@ -128,7 +128,7 @@ class Fulfiller:
             return []
         if why:
             if p.status in ("processing", "succeeded", "failed"):
-                new = self.set_aside.record([SetAside(p.day, p.id, p.customer_id, p.amount, p.currency, p.status,
+                new = self.set_aside.record([SetAsideRow(p.day, p.id, p.customer_id, p.amount, p.currency, p.status,
                                                       p.method, why)])
                 if new:
                     log.warning("set aside %s (%s %s, customer %r): %s", p.id, p.currency, p.amount, p.customer_id, why)

@@ -31,6 +31,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from . import ledger
+from .model import InputError, Problem
+from .money import MoneyError, is_currency, parse_amount
+
 FILE = "online-payments.csv"
 COLUMNS = ("date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo",
            "status", "key")
@@ -75,8 +79,8 @@ class Row:
 
 
 @dataclass(frozen=True)
-class SetAside:
-    """A payment Stripe reported that is not recorded in the ledger, and why."""
+class SetAsideRow:
+    """A payment Stripe reported that is not recorded in the ledger, and why (a row to append)."""
 
     date: date
     payment_intent: str
@@ -197,23 +201,76 @@ class SetAsideLog(Journal):
     ref_column = "payment_intent"
 
 
-def read_set_aside(ledger_dir: Path) -> dict[str, SetAside]:
-    """The set-aside payments, each at its latest state, by PaymentIntent id (none: empty)."""
+@dataclass(frozen=True)
+class SetAside:
+    """A payment the payment service set aside instead of recording it (its file's last row for it)."""
+
+    payment_intent: str
+    customer_id: str
+    amount: Decimal
+    currency: str
+    status: str  # processing, succeeded, failed
+    method: str
+    reason: str
+    day: date
+    where: str  # path:line of that row
+
+
+SET_ASIDE_NEEDS = ("date", "payment_intent", "amount", "currency", "status", "reason")
+
+
+def read_set_aside(ledger_dir: Path, root: Path | None = None) -> dict[str, SetAside]:
+    """The payments the payment service set aside, by PaymentIntent: the last row of each wins (a
+    payment's rows follow its status). No file: none. InputError naming each unreadable row; a
+    last row without its newline is an append cut short by a crash (the service cuts it off) and
+    is left out. `root`: errors name the file relative to it."""
     path = Path(ledger_dir) / SET_ASIDE_FILE
     if not path.exists():
         return {}
+    name = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+    lines, problems = ledger.read_lines(path, name)
+    if problems:
+        raise InputError(problems)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines.pop()  # torn
+    header = [h.strip() for h in next(csv.reader(lines[:1]), [])]
+    lacking = [c for c in SET_ASIDE_NEEDS if c not in header]
+    if lacking:
+        raise InputError([Problem(name, 1, f"header lacks {', '.join(lacking)}")])
     out: dict[str, SetAside] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for rec in csv.DictReader(f):
-            try:
-                row = SetAside(date.fromisoformat(rec["date"]), rec["payment_intent"], rec["customer_id"],
-                               Decimal(rec["amount"]), rec["currency"], rec["status"], rec["method"], rec["reason"])
-            except (KeyError, TypeError, ValueError, ArithmeticError):
-                continue  # a torn last row: the next append cuts it off
-            previous = out.get(row.payment_intent)
-            if previous is None or not supersedes(previous.status, row.status):
-                out[row.payment_intent] = row
+    for i, fields in ledger.records(lines):
+        fields = [f.strip() for f in fields] + [""] * (len(header) - len(fields))
+        row = _set_aside_row(dict(zip(header, fields)), name, i + 1, problems)
+        if row is not None:
+            out[row.payment_intent] = row
+    if problems:
+        raise InputError(problems)
     return out
+
+
+def _set_aside_row(rec: dict[str, str], name: str, line: int, problems: list[Problem]) -> SetAside | None:
+    found = []
+    try:
+        day = date.fromisoformat(rec["date"])
+    except ValueError:
+        found.append(f"date {rec['date']!r} is not a date (expected YYYY-MM-DD)")
+    currency, amount = rec["currency"].upper(), None
+    if not is_currency(currency):
+        found.append(f"currency {rec['currency']!r} is not a currency this portal knows")
+    else:
+        try:
+            amount = parse_amount(rec["amount"], currency)
+        except MoneyError as e:
+            found.append(f"amount {e}")
+    if rec["status"] not in RANK:
+        found.append(f"status {rec['status']!r} is not processing, succeeded or failed")
+    if not rec["payment_intent"]:
+        found.append("no payment_intent")
+    problems += [Problem(name, line, m) for m in found]
+    if found:
+        return None
+    return SetAside(rec["payment_intent"], rec.get("customer_id", ""), amount, currency, rec["status"],
+                    rec.get("method", ""), rec["reason"], day, f"{name}:{line}")
 
 
 def collapse(entries: list) -> list:

@@ -54,6 +54,8 @@ class LedgerView:
     def knows(self, customer_id: str) -> bool:
         """Whether customers.csv has this customer (as the last build read it, or as it is now)."""
         head, index = self._current()
+        if self._customers_unchanged(head):
+            return customer_id in index.customer_lines
         return self._customer(head, index, customer_id) is not None
 
     def entries(self, customer_id: str, head: st.Head, index: st.RowIndex, customer: Customer) -> list[Entry]:
@@ -109,19 +111,27 @@ class LedgerView:
                 self._state, self._key = (head, index), key
             return self._state
 
+    def _customers_unchanged(self, head: st.Head) -> bool:
+        """Whether customers.csv is as the last build read it (its size and time)."""
+        path = self.settings.ledger_dir / ledger.CUSTOMERS
+        old = head.files.get(ledger.rel(path, self.settings))
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return False
+        return old is not None and (old[0], old[1]) == (stat.st_size, stat.st_mtime_ns)
+
     def _customer(self, head: st.Head, index: st.RowIndex, customer_id: str) -> Customer | None:
         s = self.settings
+        if self._customers_unchanged(head):
+            if customer_id not in index.customer_lines:
+                return None
+            return ledger.CustomerIndex(s, index.customer_lines).get(customer_id)
         path = s.ledger_dir / ledger.CUSTOMERS
-        name = ledger.rel(path, s)
-        old = head.files.get(name)
         try:
             stat = path.stat()
         except FileNotFoundError:
             return None
-        if old is not None and (old[0], old[1]) == (stat.st_size, stat.st_mtime_ns):
-            if customer_id not in index.customer_lines:
-                return None
-            return ledger.CustomerIndex(s, index.customer_lines).get(customer_id)
         sig = (stat.st_size, stat.st_mtime_ns)
         with self._lock:  # changed since the build: read it whole, once per version
             if self._customers is None or self._customers[0] != sig:

@@ -61,7 +61,7 @@ def init(app: Flask, settings: Settings) -> None:
     secret = app.config.get("STRIPE_SECRET_KEY") or os.environ.get("STRIPE_SECRET_KEY", "")
     hook = app.config.get("STRIPE_WEBHOOK_SECRET") or os.environ.get("STRIPE_WEBHOOK_SECRET", "")
     base = app.config.get("STRIPE_API_BASE") or os.environ.get("STRIPE_API_BASE") or None
-    tz = clock.zone(getattr(settings, "timezone", ""))
+    tz = clock.zone(settings.timezone)
     gateway = Gateway(secret, hook, base, tz) if secret else None
     signer = Signer(load_keys(settings.state_dir))
     view = LedgerView(settings)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from .journal import RANK
+from .journal import RANK, SetAside
 from .money import ZERO, fmt
 from .stripe_gateway import BalanceLine, Funds, Payout
 
@@ -61,21 +61,6 @@ class Recorded:
     status: str  # payments: processing, succeeded, failed; reversals: succeeded
     day: date
     where: str  # path:line of its first row
-
-
-@dataclass(frozen=True)
-class SetAside:
-    """A payment the payment service set aside instead of recording it (its file's last row for it)."""
-
-    payment_intent: str
-    customer_id: str
-    amount: Decimal
-    currency: str
-    status: str  # processing, succeeded, failed
-    method: str
-    reason: str
-    day: date
-    where: str  # path:line of that row
 
 
 @dataclass(frozen=True)

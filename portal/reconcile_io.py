@@ -17,11 +17,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from . import ledger
-from .journal import FILE
+from .journal import FILE, SET_ASIDE_FILE, SetAside, read_set_aside
 from .model import InputError, Problem
 from .money import MoneyError, fmt, is_currency, parse_amount, plain
 from .publish import write_atomic
-from .reconcile import (Posting, Recorded, Report, SetAside, awaiting_payout, journal, left_out, reconcile, recorded,
+from .reconcile import (Posting, Recorded, Report, awaiting_payout, journal, left_out, reconcile, recorded,
                         steps)
 from .settings import Settings
 from .site import environment
@@ -35,10 +35,6 @@ CSV_COLUMNS = ("payout", "arrival_date", "balance_transaction", "type", "reporti
 JOURNAL_COLUMNS = ("date", "journal", "account", "debit", "credit", "currency", "memo")
 # A ref in a staff file that names a Stripe PaymentIntent, refund or dispute (`pi_…/INV-1` too).
 STRIPE_ID = re.compile(r"(pi|re|pyr|dp|du)_[A-Za-z0-9]+(/.*)?")
-# The payment service's file of payments it did not record (its writer names it journal.SET_ASIDE_FILE).
-SET_ASIDE_FILE = "payments-set-aside.csv"
-SET_ASIDE_NEEDS = ("date", "payment_intent", "amount", "currency", "status", "reason")
-SET_ASIDE_STATUSES = ("processing", "succeeded", "failed")
 
 
 @dataclass(frozen=True)
@@ -75,60 +71,6 @@ def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, st
     if problems:
         raise InputError(problems)
     return recorded(entries), {cid: c.name for cid, c in customers.items()}
-
-
-def read_set_aside(ledger_dir: Path, root: Path | None = None) -> dict[str, SetAside]:
-    """The payments the payment service set aside, by PaymentIntent: the last row of each wins (a
-    payment's rows follow its status). No file: none. InputError naming each unreadable row; a
-    last row without its newline is an append cut short by a crash (the service cuts it off) and
-    is left out. `root`: errors name the file relative to it."""
-    path = Path(ledger_dir) / SET_ASIDE_FILE
-    if not path.exists():
-        return {}
-    name = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-    lines, problems = ledger.read_lines(path, name)
-    if problems:
-        raise InputError(problems)
-    if lines and not lines[-1].endswith(("\n", "\r")):
-        lines.pop()  # torn
-    header = [h.strip() for h in next(csv.reader(lines[:1]), [])]
-    lacking = [c for c in SET_ASIDE_NEEDS if c not in header]
-    if lacking:
-        raise InputError([Problem(name, 1, f"header lacks {', '.join(lacking)}")])
-    out: dict[str, SetAside] = {}
-    for i, fields in ledger.records(lines):
-        fields = [f.strip() for f in fields] + [""] * (len(header) - len(fields))
-        row = _set_aside_row(dict(zip(header, fields)), name, i + 1, problems)
-        if row is not None:
-            out[row.payment_intent] = row
-    if problems:
-        raise InputError(problems)
-    return out
-
-
-def _set_aside_row(rec: dict[str, str], name: str, line: int, problems: list[Problem]) -> SetAside | None:
-    found = []
-    try:
-        day = date.fromisoformat(rec["date"])
-    except ValueError:
-        found.append(f"date {rec['date']!r} is not a date (expected YYYY-MM-DD)")
-    currency, amount = rec["currency"].upper(), None
-    if not is_currency(currency):
-        found.append(f"currency {rec['currency']!r} is not a currency this portal knows")
-    else:
-        try:
-            amount = parse_amount(rec["amount"], currency)
-        except MoneyError as e:
-            found.append(f"amount {e}")
-    if rec["status"] not in SET_ASIDE_STATUSES:
-        found.append(f"status {rec['status']!r} is not processing, succeeded or failed")
-    if not rec["payment_intent"]:
-        found.append("no payment_intent")
-    problems += [Problem(name, line, m) for m in found]
-    if found:
-        return None
-    return SetAside(rec["payment_intent"], rec.get("customer_id", ""), amount, currency, rec["status"],
-                    rec.get("method", ""), rec["reason"], day, f"{name}:{line}")
 
 
 def fetch(gateway: Gateway, since: date, page_size: int = 100) -> list:

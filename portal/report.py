@@ -14,11 +14,11 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from . import aging, state as st
+from . import aging, journal, state as st
 from .accounts import BUCKETS, Account
 from .contacts import FILE, Contact
 from .contacts import read as read_contacts
-from .model import Customer, Entry
+from .model import Customer, Entry, InputError
 from .money import fmt, plain
 from .publish import write_atomic
 from .staff import csv_cell, safe_cell
@@ -170,6 +170,8 @@ class View:
     listed_all: bool
     broken: int
     csv_name: str
+    set_aside: list = None  # payments Stripe took that the ledger does not have (journal.SetAside)
+    set_aside_problem: str = ""  # why the set-aside file could not be read, if it could not
 
 
 def ordered(pages: dict, first: int | None = None) -> list[str]:
@@ -215,10 +217,27 @@ def html(env, v: View) -> str:
                                                        width=chart_svg_width)
 
 
-def contacts_signature(settings) -> tuple:
-    """contacts.csv's (size, mtime, sha256), or () when there is none: a change rewrites the report."""
-    path = settings.ledger_dir / FILE
-    return st.file_sig(path, None) if path.exists() else ()
+def inputs_signature(settings) -> tuple:
+    """The signatures of the files the report reads besides the build's state (contacts.csv and the
+    payments set aside): a change to either rewrites the report, even when no page changes."""
+    paths = (settings.ledger_dir / FILE, settings.ledger_dir / journal.SET_ASIDE_FILE)
+    return tuple(st.file_sig(p, None) if p.exists() else () for p in paths)
+
+
+def set_aside(settings, body: st.Body) -> tuple[list, str]:
+    """(payments set aside and not since recorded by hand, a problem reading the file or "").
+
+    Staff record a set-aside payment by hand under its PaymentIntent id as the ref; one recorded so
+    for the customer its metadata names is left off the list. Failed ones are left off too (no money)."""
+    from .lookup import entries_of
+    try:
+        found = journal.read_set_aside(settings.ledger_dir, settings.root)
+    except InputError as e:
+        return [], f"{e.problems[0]} ({len(e.problems)} problem{'s' if len(e.problems) != 1 else ''} in the file)"
+    live = [a for a in found.values() if a.status != "failed"]
+    recorded = entries_of(settings, body, sorted({a.customer_id for a in live if a.customer_id in body.pages}))
+    done = {e.ref for es in recorded.values() for e in es}
+    return sorted((a for a in live if a.payment_intent not in done), key=lambda a: (a.day, a.payment_intent)), ""
 
 
 def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = False, ids=None) -> tuple[Path, Path]:
@@ -243,5 +262,6 @@ def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = Fals
     html_path, csv_path = report_path(settings.staff_dir, as_of if dated else None)
     write_atomic(csv_path, csv_text(pages, known, ids))
     page = view(settings.company.get("name", ""), as_of, st.read_totals(totals), pages, known, csv_path.name)
+    page.set_aside, page.set_aside_problem = set_aside(settings, body)
     write_atomic(html_path, html(environment(settings), page))
     return html_path, csv_path

@@ -83,7 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _redact_every_record()
     settings = settings_mod.load(app.config["PORTAL_ROOT"])
     app.extensions["portal.settings"] = settings
-    proxies = int(getattr(settings, "trusted_proxies", 0) or 0)
+    proxies = settings.trusted_proxies
     if proxies:  # the client's address and scheme as the proxies in front of us saw them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     Publisher(settings.out).recover()  # finish a publish a crashed build committed

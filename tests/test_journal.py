@@ -64,13 +64,15 @@ def test_the_ordering_rule_is_one_rule(tmp_path):
 
 
 def test_set_aside_payments_are_kept_once_each_state_and_read_at_their_latest(tmp_path):
-    from portal.journal import SET_ASIDE_FILE, SetAside, SetAsideLog, read_set_aside
+    from portal.journal import SET_ASIDE_FILE, SetAsideLog, SetAsideRow, read_set_aside
     log = SetAsideLog(tmp_path)
-    row = SetAside(D, "pi_9", "C9999", Decimal("12.50"), "USD", "processing", "us_bank_account", "not the portal's")
-    done = SetAside(D, "pi_9", "C9999", Decimal("12.50"), "USD", "succeeded", "us_bank_account", "not the portal's")
+    row = SetAsideRow(D, "pi_9", "C9999", Decimal("12.50"), "USD", "processing", "us_bank_account", "not the portal's")
+    done = SetAsideRow(D, "pi_9", "C9999", Decimal("12.50"), "USD", "succeeded", "us_bank_account", "not the portal's")
     assert log.record([row, row]) == [row]
     assert SetAsideLog(tmp_path).record([done, row]) == [done]
-    assert read_set_aside(tmp_path) == {"pi_9": done}
+    (found,) = read_set_aside(tmp_path).values()  # the writer's rows read back by the one reader
+    assert (found.payment_intent, found.status, found.amount, found.where) == ("pi_9", "succeeded", Decimal("12.50"),
+                                                                                f"{tmp_path / SET_ASIDE_FILE}:3")
     assert rows_in(tmp_path / SET_ASIDE_FILE)[0]["reason"] == "not the portal's"
     assert not (tmp_path / FILE).exists()  # never in the ledger
 

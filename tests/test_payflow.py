@@ -278,6 +278,11 @@ def test_a_payment_another_app_made_with_a_customer_id_is_set_aside_not_recorded
         paid["payment_intent"], "C1", "50.00", "succeeded")
     assert "not started by the portal" in row["reason"]
     assert flow.project.build(as_of=date.today().isoformat()).customers == 2  # the build is untouched
+    report = (flow.settings.staff_dir / "aging.html").read_text()
+    assert "Payments set aside" in report and paid["payment_intent"] in report and "$50.00" in report
+    flow.project.write("by-hand.csv", HEADER + f"{date.today()},C1,payment,{paid['payment_intent']},50.00,,,,\n")
+    flow.project.build(as_of=date.today().isoformat())  # staff recorded it by hand: off the list
+    assert paid["payment_intent"] not in (flow.settings.staff_dir / "aging.html").read_text()
 
 
 def test_a_payment_of_another_app_without_a_customer_is_left_alone(flow):
