@@ -19,7 +19,7 @@ from .money import EXPONENT, MoneyError, is_currency, parse_amount
 from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
 
 CUSTOMERS = "customers.csv"
-NOT_LEDGER = {CUSTOMERS, "contacts.csv"}  # files in the folder that are not entries
+NOT_LEDGER = {CUSTOMERS, "contacts.csv", "payments-set-aside.csv"}  # files in the folder that are not entries
 TYPE_ALIASES = {
     "inv": "invoice", "bill": "invoice", "credit note": "credit", "credit memo": "credit",
     "creditnote": "credit", "pmt": "payment", "receipt": "payment", "write-off": "writeoff",
