@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         for p in e.problems:
             print(p, file=sys.stderr)
-        n = len(e.problems)
-        print(f"{n} problem{'s' if n != 1 else ''} found; nothing was written.", file=sys.stderr)
+        n = e.count  # the lines above may end a file's list with "and 1,234 more problems like …"
+        print(f"{n:,} problem{'s' if n != 1 else ''} found; nothing was written.", file=sys.stderr)
         return 1
     except ValueError as e:  # configuration (e.g. a short PORTAL_SECRET_KEY)
         print(f"error: {e}", file=sys.stderr)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from . import accounts as acc
 from . import aging, report
 from . import journal, ledger, state as st
-from .model import Customer, Entry, InputError, Problem
+from .model import Customer, Entry, InputError, Problem, Problems
 from .publish import Publisher, make_pages_folder, write_file, write_page
 from .settings import Settings
 from .signing import Signer, statement_url
@@ -75,11 +75,12 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         make_pages_folder(staging)
     job = Job(settings, shards, files, as_of, gdigest, staging, signer, pages,
               estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only)
-    problems: list[Problem] = []
+    problems = Problems()
     try:
         with phase("workers"):
             results = _run(job, progress)
-        problems += [p for r in results for p in r["problems"]]
+        for r in results:  # each worker's problems, capped, merged to what one process would keep
+            problems += r["problems"]
         problems += _across_shards(results)
         if problems:
             raise InputError(problems)
@@ -209,7 +210,7 @@ def _shard(w: int) -> dict:
     job = _JOB
     settings = job.settings
     shards = job.shards
-    problems: list[Problem] = []
+    problems = Problems()
     by_customer: dict[str, list[Entry]] = {}
     index: dict[str, array] = {}  # customer -> its rows' (file number, line index, byte offset), flat
     # The parsed ledger is ~10^6 long-lived objects with no reference cycles: left to the cyclic
@@ -219,9 +220,9 @@ def _shard(w: int) -> dict:
     try:
         with phase(f"shard {w} customers"):
             customers, where, _, customer_problems = ledger.read_customers(
-                settings, keep=None if shards == 1 else (lambda cid: shard_of(cid, shards) == w))
-            # Each worker checks its own rows. A problem with the whole file (its header, its
-            # encoding) every worker finds: InputError reports it once.
+                settings, keep=None if shards == 1 else (lambda cid: shard_of(cid, shards) == w), whole_file=w == 0)
+            # Each worker checks its own rows; a problem with the whole file (its header, its
+            # encoding, a record that is not CSV) is worker 0's to report.
             problems += customer_problems
         reader = ledger.EntryReader(settings, customers)
         with phase(f"shard {w} parse"):
@@ -272,7 +273,8 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
 
     Every worker splits every row and parses only those of its shard: its customers'
     (reader.customers), and the rows naming a customer id of its shard that customers.csv does not
-    have (or has with problems), to report them.
+    have (or has with problems), to report them. What is wrong with a file as a whole (its header,
+    a record that is not CSV) worker 0 reports.
     """
     shards = job.shards
     settings = job.settings
@@ -290,29 +292,46 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
         ci = cols.customer_id
         entry = reader.entry
         offsets = ledger.byte_offsets(path, lines) or None
-        rows = csv.reader(iter(lines[1:]))
-        prev = 0
-        for fields in rows:  # records(), inlined: every worker walks every row
-            start, prev = 1 + prev, rows.line_num
-            if ci < len(fields):
-                cid = fields[ci].strip()
-            elif not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue  # blank line
-            else:
-                cid = ""
-            slot = slots.get(cid, _UNSEEN)
-            if slot is None:
+        base, stop = 1, len(lines)
+        while base < stop:  # once, unless a record is not CSV: then again after it
+            rows = csv.reader(iter(lines[base:]))
+            last, prev, start = stop - base, 0, 0
+            try:
+                for fields in rows:  # records(), inlined: every worker walks every row
+                    start, prev = base + prev, rows.line_num
+                    if ci < len(fields):
+                        cid = fields[ci].strip()
+                    elif not fields or (len(fields) == 1 and not fields[0].strip()):
+                        continue  # blank line
+                    else:
+                        cid = ""
+                    slot = slots.get(cid, _UNSEEN)
+                    if slot is None:
+                        continue
+                    if prev == last and ledger.quote_left_open(lines, start, name):
+                        continue  # the rest of the file read as one field: reported below
+                    if slot is _UNSEEN:
+                        if shard_of(cid, shards) != w:
+                            slots[cid] = None
+                        else:
+                            entry(fields, cols, name, start + 1, problems)  # no such customer: says so
+                        continue
+                    e = entry(fields, cols, name, start + 1, problems)
+                    if e is not None:
+                        slot[0].append(e)
+                        slot[1].extend((fno, start, offsets[start] if offsets else ledger.NO_OFFSET))
+            except csv.Error as error:
+                problem, base = ledger.unreadable(lines, base + prev, name, error)
+                if w == 0:
+                    problems.append(problem)
                 continue
-            if slot is _UNSEEN:
-                if shard_of(cid, shards) != w:
-                    slots[cid] = None
-                else:
-                    entry(fields, cols, name, start + 1, problems)  # no such customer: says so
-                continue
-            e = entry(fields, cols, name, start + 1, problems)
-            if e is not None:
-                slot[0].append(e)
-                slot[1].extend((fno, start, offsets[start] if offsets else ledger.NO_OFFSET))
+            if w == 0 and start:
+                problem = ledger.quote_left_open(lines, start, name)
+                if problem is not None:
+                    problems.append(problem)
+            break
+        if reader.unchecked:
+            problems += reader.unchecked_problems()
         if name == journal_name:
             online.update(cid for cid, slot in slots.items() if slot is not None and slot[0] and slot[0][-1].path == name)
     for cid, slot in slots.items():

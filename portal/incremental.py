@@ -14,7 +14,7 @@ from itertools import accumulate
 
 from . import journal, ledger, state as st
 from .fullbuild import Job, customer_digest, render_customer
-from .model import InputError, Problem
+from .model import InputError, Problem, Problems
 from .publish import write_file
 from .site import SiteRenderer
 from .timing import phase
@@ -44,16 +44,17 @@ def changed_inputs(settings, head: st.Head):
 def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, names, changed,
                 removed, customers_changed, grown=None):
     """Bring the published site up to date with the ledger. Returns (body, pages written, totals)."""
-    problems: list[Problem] = []
+    problems = Problems()
     affected: set[str] = set()
     gone: set[str] = set()
     if customers_changed:
+        # Problems in customers.csv are reported with the entries', as a full build does; a
+        # customer whose row is refused is read as touched, for its entries to be counted.
         customers, customer_lines, _, problems = ledger.read_customers(settings)
-        if problems:
-            raise InputError(problems)
-        gone = body.pages.keys() - customers.keys()
-        affected = {cid for cid, c in customers.items()
-                    if cid not in body.pages or body.pages[cid][st.CUSTOMER_DIGEST] != customer_digest(c)}
+        rejected = customers.rejected.keys() & body.pages.keys()
+        gone = body.pages.keys() - customers.keys() - rejected
+        affected = rejected | {cid for cid, c in customers.items()
+                               if cid not in body.pages or body.pages[cid][st.CUSTOMER_DIGEST] != customer_digest(c)}
     else:
         customers, customer_lines = ledger.CustomerIndex(settings, body.customer_lines), body.customer_lines
     reader = ledger.EntryReader(settings, customers)
@@ -80,7 +81,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
                 per = defaultdict(list)
                 if not probs:
                     at = ledger.byte_offsets(names[name], lines)
-                    for i, fields in ledger.records(lines):
+                    for i, fields in ledger.records(lines, 1, name, problems):
                         e = reader.entry(fields, cols, name, i + 1, problems)
                         if e is not None:
                             per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
@@ -107,6 +108,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             if any(e.path == online for e in entries[cid]):
                 entries[cid] = journal.collapse(entries[cid])
 
+    problems += reader.unchecked_problems()
     unresolved: list = []
     refs: dict[str, tuple] = {}
     added: dict = {}  # invoice ref -> [(customer, entry)], for refs new to their customer
@@ -187,10 +189,12 @@ def _read_tail(path, name: str, start: int, reader, problems) -> dict[str, list]
         return per
     lines = list(io.StringIO(text, newline=""))
     at = list(accumulate(map(len, lines), initial=start)) if text.isascii() else None
-    for i, fields in ledger.records(lines, first=0):
+    not_csv: list[Problem] = []  # located in the new lines: moved to the file's
+    for i, fields in ledger.records(lines, 0, name, not_csv):
         e = reader.entry(fields, cols, name, first_line + i + 1, problems)
         if e is not None:
             per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
+    problems += [Problem(p.path, first_line + p.line, p.message) for p in not_csv]
     return per
 
 

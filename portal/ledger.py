@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from .model import ENTRY_TYPES, Customer, Entry, Problem
+from .model import ENTRY_TYPES, Customer, Entry, InputError, Problem, Problems
 from .money import EXPONENT, MoneyError, is_currency, parse_amount
 from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
 
@@ -59,14 +59,86 @@ def read_lines(path: Path, name: str) -> tuple[list[str], list[Problem]]:
     return list(io.StringIO(text, newline="")), []
 
 
-def records(lines: list[str], first: int = 1):
-    """Yield (line_index, fields) for each non-blank CSV record from lines[first:]."""
-    reader = csv.reader(iter(lines[first:]) if first else iter(lines))
-    prev = 0
-    for fields in reader:
-        start, prev = first + prev, reader.line_num
-        if fields and (fields[0].strip() or any(f.strip() for f in fields)):  # ',,,,' is blank too
-            yield start, fields
+def records(lines: list[str], first: int = 1, name: str = "", problems: list | None = None):
+    """Yield (line_index, fields) for each non-blank CSV record from lines[first:].
+
+    A record that is not CSV (see `unreadable`, `quote_left_open`) is not yielded: its problem
+    goes to `problems` (without a list, an InputError is raised once every good record is out).
+    """
+    found = [] if problems is None else problems
+    base, stop = first, len(lines)
+    while base < stop:
+        reader = csv.reader(iter(lines[base:]) if base else iter(lines))
+        last, prev = stop - base, 0
+        try:
+            for fields in reader:
+                start, prev = base + prev, reader.line_num
+                if prev == last:  # the last record: a quote in it may never close
+                    problem = quote_left_open(lines, start, name)
+                    if problem is not None:
+                        found.append(problem)
+                        break
+                if fields and (fields[0].strip() or any(f.strip() for f in fields)):  # ',,,,' is blank too
+                    yield start, fields
+            break
+        except csv.Error as e:
+            problem, base = unreadable(lines, base + prev, name, e)
+            found.append(problem)
+    if problems is None and found:
+        raise InputError(found)
+
+
+def scan(lines: list[str], index: int) -> tuple[int, tuple[int, int] | None]:
+    """Where the CSV record at lines[index] ends, read as csv.reader reads it: (the index of the line
+    after it, and the (line index, column) of a quote that opens a field and never closes, or None).
+
+    It builds no fields, so it reads on where csv.reader stops (a field over its size limit) and
+    says why. A quote is special only at the start of a field; inside a quoted field "" is a quote
+    and " ends the quoting. A test checks it against csv.reader.
+    """
+    opened = None
+    for i in range(index, len(lines)):
+        line, pos = lines[i], 0
+        while True:
+            if opened is not None:  # inside a quoted field
+                end = line.find('"', pos)
+                if end < 0:
+                    break  # the field goes on over the line break
+                if line.startswith('"', end + 1):
+                    pos = end + 2
+                    continue
+                opened, pos = None, end + 1  # closed: the rest of the field is taken as it is
+            elif line.startswith('"', pos):  # a field that starts with a quote
+                opened, pos = (i, pos), pos + 1
+                continue
+            comma = line.find(",", pos)
+            if comma < 0:
+                return i + 1, None
+            pos = comma + 1
+    return len(lines), opened
+
+
+def quote_left_open(lines: list[str], index: int, name: str) -> Problem | None:
+    """The problem of the record at lines[index] (a file's last) when a quote in it never closes."""
+    _, opened = scan(lines, index)
+    return None if opened is None else _left_open(lines, opened[0], name)
+
+
+def _left_open(lines: list[str], at: int, name: str) -> Problem:
+    swallowed = "every later line was read into it; " if at + 1 < len(lines) else ""
+    return Problem(name, at + 1, f"a quoted field opens here and is never closed ({swallowed}close the quote or remove it)")
+
+
+def unreadable(lines: list[str], index: int, name: str, error: csv.Error) -> tuple[Problem, int]:
+    """What csv.reader's error on the record at lines[index] is, and the index of the line after that
+    record, where reading goes on (the end of the file after a quote that never closes)."""
+    end, opened = scan(lines, index)
+    if opened is not None:  # the rest of the file in one field, past the csv module's limit
+        return _left_open(lines, opened[0], name), end
+    if "field limit" in str(error):
+        return Problem(name, index + 1, f"a field longer than {csv.field_size_limit():,} characters "
+                                        "(the most a field may hold: shorten it)"), end
+    return Problem(name, index + 1, f"not readable as CSV: {error}"), max(end, index + 1)
 
 
 NO_OFFSET = 0xFFFFFFFF  # a row whose byte offset is unknown (file not ASCII, or over 4 GiB)
@@ -85,11 +157,20 @@ def byte_offsets(path: Path, lines: list[str]) -> list[int] | None:
 
 def record_at_offset(data: bytes, offset: int) -> list[str]:
     """The CSV record starting at a byte offset of an ASCII file's bytes."""
-    end = data.find(b"\n", offset)
-    while end >= 0 and data.count(b'"', offset, end) % 2:  # a quoted line break: read on
-        end = data.find(b"\n", end + 1)
-    chunk = data[offset:] if end < 0 else data[offset:end + 1]
-    return next(csv.reader([chunk.decode("ascii")]))
+    return next(csv.reader(_lines_at(data, offset)))  # the reader takes as many lines as the record has
+
+
+def _lines_at(data: bytes, offset: int):
+    """An ASCII file's lines from a byte offset on, broken where read_lines breaks them (\n, \r\n, \r)."""
+    n = len(data)
+    while offset < n:
+        nl = data.find(b"\n", offset)
+        end = n if nl < 0 else nl + 1
+        cr = data.find(b"\r", offset, end)
+        if cr >= 0 and cr + 1 != nl:  # a line ending at a lone \r (an old Mac file)
+            end = cr + 1
+        yield data[offset:end].decode("ascii")
+        offset = end
 
 
 def record_at(lines: list[str], index: int) -> list[str]:
@@ -107,28 +188,46 @@ def header(lines: list[str], name: str, ours: tuple[str, ...], required: tuple[s
     """Map our column names to field positions from the header row (any case, mapped names)."""
     if not lines:
         return {}, 0, [Problem(name, 1, f"empty file (expected a header row: {','.join(required)})")]
-    return header_of(record_at(lines, 0), name, ours, required, mapping)
+    try:
+        fields = record_at(lines, 0)
+    except csv.Error as e:
+        return {}, 0, [unreadable(lines, 0, name, e)[0]]
+    problem = quote_left_open(lines, 0, name)
+    if problem is not None:
+        return {}, 0, [problem]
+    return header_of(fields, name, ours, required, mapping)
 
 
 def header_of(fields: list[str], name: str, ours: tuple[str, ...], required: tuple[str, ...],
               mapping: dict) -> tuple[dict[str, int], int, list[Problem]]:
-    """header(), from the header record already read."""
+    """header(), from the header record already read.
+
+    Two headers that name one of our columns (the same name twice, names equal but for case and
+    spaces, or two the settings' mapping names) are a problem: which one holds the column? A header
+    the settings name wins over one that merely has our name, as an export often has both (a
+    QuickBooks export's Amount beside the Open Balance mapped to amount): the settings said which.
+    """
     cols: dict[str, int] = {}
     mapped: dict[str, int] = {}
+    problems = []
     for i, h in enumerate(fields):
         key = h.strip().lower()
         if key in mapping:
-            mapped.setdefault(mapping[key], i)
+            found, col = mapped, mapping[key]
         else:
-            key = key.replace(" ", "_")
-            if key in ours and key not in cols:
-                cols[key] = i
-    cols.update(mapped)  # the header the settings name wins over one that merely has our name
+            found, col = cols, key.replace(" ", "_")
+            if col not in ours:
+                continue
+        first = found.setdefault(col, i)
+        if first != i:
+            problems.append(Problem(name, 1, f"two columns are {col}: {fields[first].strip()!r} (column {first + 1}) "
+                                             f"and {h.strip()!r} (column {i + 1}) (expected one: remove or rename the other)"))
+    cols.update(mapped)
     missing = [c for c in required if c not in cols]
     if missing:
-        return cols, len(fields), [Problem(name, 1, f"missing column{'s' if len(missing) > 1 else ''} "
-                                           f"{', '.join(missing)} (header has: {','.join(f.strip() for f in fields)})")]
-    return cols, len(fields), []
+        problems.append(Problem(name, 1, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                         f"(header has: {','.join(f.strip() for f in fields)})"))
+    return cols, len(fields), problems
 
 
 class DateReader:
@@ -153,38 +252,56 @@ class DateReader:
         raise ValueError(f"{s!r} is not a date (expected {' or '.join(self.formats)})")
 
 
-def read_customers(settings: Settings, keep=None):
-    """customers.csv → ({id: Customer}, {id: line index}, lines, problems).
+class Customers(dict):
+    """customers.csv's customers by id, and in `rejected` the id and line of each row refused for its
+    problems: those customers' entries are counted, not checked (see EntryReader)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rejected: dict[str, int] = {}
+
+
+def read_customers(settings: Settings, keep=None, whole_file: bool = True):
+    """customers.csv → (Customers, {id: line index}, lines, problems).
 
     With `keep` (a predicate on a row's customer_id cell), only the rows it accepts are read and
     checked: a build worker reads its own shard of the customers, and the other rows are another
-    worker's to check.
+    worker's to check. Problems of the file as a whole (missing, not UTF-8, its header, a record
+    that is not CSV) are reported only `whole_file`: by one worker of a build, not by each.
     """
     path = settings.ledger_dir / CUSTOMERS
     name = rel(path, settings)
+    customers = Customers()
     if not path.exists():
-        return {}, {}, [], [Problem(name, 0, "customers file not found (expected customer_id,name,email,...)")]
+        problem = Problem(name, 0, "customers file not found (expected customer_id,name,email,...)")
+        return customers, {}, [], Problems([problem] if whole_file else [])
     lines, problems = read_lines(path, name)
     if problems:
-        return {}, {}, lines, problems
+        return customers, {}, lines, Problems(problems if whole_file else [])
     cols, width, problems = header(lines, name, CUSTOMER_COLUMNS, ("customer_id", "name", "email"),
                                    settings.customer_columns)
     if problems:
-        return {}, {}, lines, problems
-    customers: dict[str, Customer] = {}
+        return customers, {}, lines, Problems(problems if whole_file else [])
+    problems = Problems()
     where: dict[str, int] = {}
+    rejected = customers.rejected
     ci = cols["customer_id"]
-    for index, fields in records(lines):
-        if keep is not None and not keep(fields[ci].strip() if ci < len(fields) else ""):
+    for index, fields in records(lines, 1, name, problems if whole_file else []):
+        cid = fields[ci].strip() if ci < len(fields) else ""
+        if keep is not None and not keep(cid):
             continue
         c = customer_from(fields, cols, width, settings, name, index + 1, problems)
         if c is None:
+            if cid:
+                rejected.setdefault(cid, index + 1)
             continue
         if c.id in where:
             problems.append(Problem(name, c.line, f"duplicate customer_id {c.id} (first on line {where[c.id] + 1})"))
             continue
         where[c.id] = index
         customers[c.id] = c
+    for cid in customers.keys() & rejected.keys():  # another row of theirs was fine
+        del rejected[cid]
     return customers, where, lines, problems
 
 
@@ -257,6 +374,11 @@ class EntryReader:
         # An alias to something that is not a type would reach the statements as one: leave it out.
         self.types = {**{t: t for t in ENTRY_TYPES}, **TYPE_ALIASES,
                       **{k: v for k, v in settings.type_aliases.items() if v in ENTRY_TYPES}}
+        # Customers whose customers.csv row was refused: their entries are counted, not checked,
+        # and said once a file (unchecked_problems) rather than as an unknown customer each.
+        self.rejected: dict[str, int] = getattr(customers, "rejected", {})
+        self.customers_file = rel(settings.ledger_dir / CUSTOMERS, settings)
+        self.unchecked: dict[tuple[str, str], list[int]] = {}  # (file, customer) -> [first line, entries]
 
     def open(self, path: Path, name: str):
         """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
@@ -345,6 +467,10 @@ class EntryReader:
             return None  # a row of empty fields, as spreadsheets export blank rows
         before = len(problems)
         cid = get("customer_id")
+        if customer is None and cid in self.rejected:
+            seen = self.unchecked.setdefault((name, cid), [line, 0])
+            seen[0], seen[1] = min(seen[0], line), seen[1] + 1
+            return None
         if customer is None:
             problems.append(Problem(name, line, f"unknown customer {cid!r} (expected a customer_id from customers.csv)"
                                     if cid else "empty customer_id (expected a customer_id from customers.csv)"))
@@ -399,6 +525,16 @@ class EntryReader:
             return None
         return Entry(when, cid, etype, ref, amount, currency, due if etype == "invoice" else None,
                      applies, get("memo"), name, line, status if status in ("processing", "failed") else "")
+
+    def unchecked_problems(self) -> list[Problem]:
+        """One problem per file and rejected customer for the entries not checked so far; then forgets them."""
+        out = []
+        for (name, cid), (line, n) in self.unchecked.items():
+            out.append(Problem(name, line, f"customer {cid}'s row in customers.csv was rejected (see {self.customers_file}:"
+                                           f"{self.rejected[cid]}); its {n} entr{'ies' if n != 1 else 'y'} in this "
+                                           f"file {'were' if n != 1 else 'was'} not checked"))
+        self.unchecked = {}
+        return out
 
 
 class Columns:

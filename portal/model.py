@@ -1,8 +1,10 @@
-"""Immutable ledger records, each carrying the file and line it came from."""
+"""Immutable ledger records, each carrying the file and line it came from, and the problems found in them."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
+from itertools import groupby
 from typing import NamedTuple
 
 ENTRY_TYPES = ("invoice", "credit", "payment", "refund", "adjustment", "writeoff")
@@ -60,9 +62,127 @@ class Problem(NamedTuple):
         return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
 
 
+CAP = 50  # problems kept of each file; the rest are counted by kind
+KINDS = 20  # kinds counted of each file; past that, "of other kinds"
+
+# What a message names rather than says: quoted values, and words with a digit or a capital (ids,
+# refs, dates, amounts). Replaced by "…", what is left is the kind of problem.
+_VALUES = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,;:()']*[0-9A-Z][^\s,;:()']*""")
+
+
+def kind(message: str) -> str:
+    """A problem's kind: its message without the values it names, up to its explanation in parentheses."""
+    return _VALUES.sub("…", message).split(" (", 1)[0]
+
+
+class Problems(list):
+    """Problems as they are found, capped: the first CAP of each file (by line) are kept, the rest
+    only counted by kind. A junk file of a million rows costs a few kilobytes, not gigabytes, and
+    prints a screenful.
+
+    A list, so code that appends to it or adds a list to it needs no change. len() counts every
+    problem found, kept or not: a check that compares len(problems) before and after sees its own.
+    Which problems are kept does not depend on the order they come in, so the build's workers each
+    keep their own and the parent merges them (`+=`) to what one process would have kept.
+    """
+
+    def __init__(self, found=()):
+        super().__init__()
+        self.found = 0  # every problem appended or merged, kept or not
+        self.seen: set[Problem] = set()  # the kept ones
+        self.kept: dict[str, int] = {}  # path -> how many of its problems are kept
+        self.last: dict[str, Problem] = {}  # path -> its last kept problem by line, once CAP are kept
+        self.more: dict[str, dict[str, int]] = {}  # path -> kind -> problems not kept
+        self.extend(found)
+
+    def __len__(self) -> int:
+        return self.found
+
+    def __reduce__(self):
+        return _problems, (self.copy(), self.found, self.more)
+
+    def append(self, p: Problem) -> None:
+        self.found += 1
+        if p in self.seen:  # the same problem found twice (a whole-file one, by two readers)
+            return
+        path = p.path
+        n = self.kept.get(path, 0)
+        if n < CAP:
+            self._keep(p)
+            self.kept[path] = n + 1
+            if n + 1 == CAP:
+                self.last[path] = max(self._of(path), key=_order)
+            return
+        last = self.last[path]
+        if _order(p) >= _order(last):
+            self._count(path, kind(p.message))
+            return
+        self.seen.discard(last)  # an earlier line than the last kept: keep it instead
+        list.remove(self, last)
+        self._count(path, kind(last.message))
+        self._keep(p)
+        self.last[path] = max(self._of(path), key=_order)
+
+    def extend(self, found) -> None:
+        if isinstance(found, Problems):
+            for p in list.__iter__(found):
+                self.append(p)
+            for path, kinds in found.more.items():
+                for k, n in kinds.items():
+                    self._count(path, k, n)
+                    self.found += n
+        else:
+            for p in found:
+                self.append(p)
+
+    def __iadd__(self, found):
+        self.extend(found)
+        return self
+
+    def report(self) -> list[Problem]:
+        """The kept problems by file and line, each file's followed by one line per kind not kept."""
+        out: list[Problem] = []
+        for path, kept in groupby(sorted(self.seen, key=lambda p: (p.path, p.line, p.message)), key=lambda p: p.path):
+            out += kept
+            kinds = sorted(self.more.get(path, {}).items(), key=lambda x: (-x[1], x[0]))
+            out += [Problem(path, 0, f"and {n:,} more problem{'s' if n != 1 else ''} "
+                                     + (f'like "{k}"' if k else "of other kinds")) for k, n in kinds]
+        return out
+
+    def total(self) -> int:
+        """How many different problems were found, kept or not."""
+        return len(self.seen) + sum(n for kinds in self.more.values() for n in kinds.values())
+
+    def _keep(self, p: Problem) -> None:
+        list.append(self, p)
+        self.seen.add(p)
+
+    def _of(self, path: str):
+        return (p for p in list.__iter__(self) if p.path == path)
+
+    def _count(self, path: str, k: str, n: int = 1) -> None:
+        kinds = self.more.setdefault(path, {})
+        if k not in kinds and len(kinds) >= KINDS:
+            k = ""  # of other kinds
+        kinds[k] = kinds.get(k, 0) + n
+
+
+def _order(p: Problem) -> tuple:
+    return p.line, p.message
+
+
+def _problems(kept: list, found: int, more: dict) -> Problems:
+    """A Problems unpickled (in the parent, from a build worker)."""
+    p = Problems(kept)
+    p.found, p.more = found, more
+    return p
+
+
 class InputError(Exception):
-    """Every problem found in the input, reported together."""
+    """Every problem found in the input, reported together (at most CAP of each file, then a line per kind)."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems), key=lambda p: (p.path, p.line, p.message))
+        found = problems if isinstance(problems, Problems) else Problems(problems)
+        self.problems = found.report()
+        self.count = found.total()  # every one found, kept or not
         super().__init__("\n".join(map(str, self.problems)))

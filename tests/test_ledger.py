@@ -1,11 +1,14 @@
 """Reading the ledger folder: every problem located as path:line, all of them at once; real exports read."""
 from __future__ import annotations
 
+import csv
+import io
 import textwrap
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, strategies as st
 
 from portal import ledger
 from portal import settings as settings_module
@@ -572,3 +575,59 @@ def test_characters_that_python_takes_for_line_breaks_stay_inside_their_field(pr
     lines, _ = ledger.read_lines(project.ledger / "e.csv", "e.csv")
     assert len(lines) == 3 and lines[1].endswith(f'"a{odd}b"\r\n')
     assert only_problem(project) == "content/ledger/e.csv:3: amount 'oops' is not an amount (expected a decimal such as 1234.50)"
+
+
+@given(st.text(alphabet='a",\n\r', max_size=40))
+def test_scan_ends_each_record_where_csv_reader_does_and_finds_the_quotes_it_leaves_open(text):
+    lines = io.StringIO(text, newline="").readlines()  # as read_lines splits them
+    reader = csv.reader(iter(lines))
+    prev = 0
+    for _ in reader:
+        start, prev = prev, reader.line_num
+        end, opened = ledger.scan(lines, start)
+        assert end == prev
+        # a quote left open reads a line after the record into its field
+        absorbed = (next(csv.reader(lines[start:] + ["~\n"])) or [""])[-1].endswith("~\n")
+        assert (opened is not None) == absorbed
+        if opened is not None:
+            assert end == len(lines) and lines[opened[0]][opened[1]] == '"'
+
+
+def test_records_without_a_list_for_problems_raise_them_after_the_good_records(project):
+    lines = [HEADER, "2026-11-01,C1,invoice,INV-1,5.00,,,,\n", '2026-11-02,C1,invoice,INV-2,5.00,,,,"open\n', "x\n"]
+    got = []
+    with pytest.raises(InputError) as e:
+        got += ledger.records(lines, name="a.csv")
+    assert [i for i, _ in got] == [1]
+    assert [str(p) for p in e.value.problems] == [
+        "a.csv:3: a quoted field opens here and is never closed (every later line was read into it; "
+        "close the quote or remove it)"]
+
+
+def test_a_file_with_carriage_returns_for_line_ends_is_read_at_its_rows_by_an_incremental_build(project):
+    (project.ledger / "a.csv").write_bytes(HEADER.replace("\n", "\r").encode() + b"2026-10-01,C1,invoice,INV-1,5.00,,,,"
+                                           b'"two\rlines"\r2026-10-02,C2,invoice,INV-2,5.00,,,,\r')
+    project.build(as_of=AS_OF.isoformat())
+    project.write("b.csv", HEADER + "2026-11-01,C1,payment,P1,1.00,,,INV-1,\n")
+    assert project.build(as_of=AS_OF.isoformat()).mode == "incremental"
+    assert "$4.00" in project.page_for("C1") and "two\nlines" in project.page_for("C1")
+
+
+@given(st.text(alphabet='a",\n\r', max_size=40))
+def test_a_record_read_at_its_byte_offset_is_the_record_a_reader_of_the_whole_file_reads(text):
+    lines = io.StringIO(text, newline="").readlines()
+    offsets = [0, *map(len, lines)]
+    data = text.encode()
+    reader = csv.reader(iter(lines))
+    prev = 0
+    for fields in reader:
+        start, prev = prev, reader.line_num
+        assert ledger.record_at_offset(data, sum(offsets[:start + 1])) == fields
+
+
+def test_a_quote_inside_an_unquoted_memo_is_read_at_its_row_by_an_incremental_build(project):
+    project.write("a.csv", HEADER + '2026-10-01,C1,invoice,INV-1,5.00,,,,12" pipe\n2026-10-02,C2,invoice,INV-2,5.00,,,,\n')
+    project.build(as_of=AS_OF.isoformat())
+    project.write("b.csv", HEADER + "2026-11-01,C1,payment,P1,1.00,,,INV-1,\n")
+    assert project.build(as_of=AS_OF.isoformat()).mode == "incremental"
+    assert "$4.00" in project.page_for("C1") and "12&quot; pipe" in project.page_for("C1")
