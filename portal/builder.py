@@ -39,6 +39,9 @@ class Result:
     receivables: dict = field(default_factory=dict)  # currency -> (balance, overdue)
     seconds: float = 0.0
     rolled_forward: bool = False
+    # What is wrong with rows the payment service recorded (a customer since removed from
+    # customers.csv, say): said, never a reason to refuse the build.
+    warnings: list = field(default_factory=list)
 
     @property
     def unchanged(self) -> int:
@@ -86,10 +89,11 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     if body is not None:
         result.mode = "incremental"
         body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, body,
-                                                   head.totals, names, changed, removed, customers_changed, grown)
+                                                   head.totals, names, changed, removed, customers_changed, grown,
+                                                   result.warnings)
     else:
         body, sigs, result.written, totals = full(settings, as_of, gdigest, signer, pages, publisher, workers,
-                                                  progress)
+                                                  progress, warnings=result.warnings)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
                    customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.inputs_signature(settings))
     def staff_files():
@@ -152,7 +156,10 @@ def _refresh(settings: Settings, today: date) -> Result | None:
     pages = content_pages(settings)
     result = Result(mode="refresh")
     body, result.written, totals = incremental(settings, as_of, global_digest(settings, as_of, signer), signer, pages,
-                                               publisher, body, head.totals, names, [payments], [], False, grown)
+                                               publisher, body, head.totals, names, [payments], [], False, grown,
+                                               result.warnings)
+    for w in result.warnings:
+        log.warning("%s", w)
     head.files, head.totals, head.customers = sigs, totals, len(body.pages)
     if as_of != built_on:
         head.refreshed_as_of = as_of.isoformat()
@@ -210,10 +217,11 @@ def _done(result: Result, head: st.Head, started: float, mode: str | None = None
     return result
 
 
-def check(settings: Settings, as_of: date | None = None, workers: int | None = None) -> int:
+def check(settings: Settings, as_of: date | None = None, workers: int | None = None,
+          warnings: list | None = None) -> int:
     """Read and validate everything, write nothing. Returns the number of customers."""
     signer = Signer(load_keys(settings.state_dir))
-    body, _, _, _ = full(settings, as_of or date.today(), "", signer, [], None, workers)
+    body, _, _, _ = full(settings, as_of or date.today(), "", signer, [], None, workers, warnings=warnings)
     return len(body.customer_lines)
 
 

@@ -79,6 +79,7 @@ def cmd_build(args) -> int:
         print(file=sys.stderr)
     if r.rolled_forward:
         print("Finished publishing an interrupted build first.")
+    _warn(r.warnings)
     print(f"{r.customers} customers · {r.written} page{'s' if r.written != 1 else ''} written · "
           f"{r.unchanged} unchanged · {r.mode} build in {r.seconds:.2f} s")
     for cur, (bal, overdue) in r.receivables.items():
@@ -89,9 +90,20 @@ def cmd_build(args) -> int:
 
 def cmd_check(args) -> int:
     from .builder import check
-    n = check(_settings(args), args.as_of)
+    warnings: list = []
+    n = check(_settings(args), args.as_of, warnings=warnings)
+    _warn(warnings)
     print(f"ledger OK: {n} customers, no problems")
     return 0
+
+
+def _warn(warnings: list) -> None:
+    """Rows the payment service recorded that the statements cannot use as they are: said, not fatal."""
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if warnings:
+        print(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} about rows the payment service recorded "
+              "(they never stop a build; see the README, 'Taking payments')", file=sys.stderr)
 
 
 def _customer(s, customer_id: str):

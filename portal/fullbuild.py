@@ -57,11 +57,13 @@ _PROGRESS = None
 
 
 def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: list,
-         publisher: Publisher | None, workers: int | None = None, progress=None, figures_only: bool = False):
+         publisher: Publisher | None, workers: int | None = None, progress=None, figures_only: bool = False,
+         warnings: list | None = None):
     """Read, check and render everything; publish unless `publisher` is None (check only, or with
     `figures_only` the page records without pages, for a report as of another date).
 
-    Returns (state body, file signatures, pages written, totals for the head).
+    Returns (state body, file signatures, pages written, totals for the head). What is wrong with
+    rows the payment service recorded is added to `warnings` (never a reason to refuse the build).
     """
     cpath = settings.ledger_dir / ledger.CUSTOMERS
     size = cpath.stat().st_size if cpath.exists() else 0
@@ -82,6 +84,8 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         for r in results:  # each worker's problems, capped, merged to what one process would keep
             problems += r["problems"]
         problems += _across_shards(results)
+        if warnings is not None:  # rows the payment service recorded: said, never fatal
+            warnings += sorted({p for r in results for p in r["warnings"]}, key=lambda p: (p.path, p.line, p.message))
         if problems:
             raise InputError(problems)
         with phase("merge"):
@@ -228,14 +232,15 @@ def _shard(w: int) -> dict:
         with phase(f"shard {w} parse"):
             online = _parse_shard(w, job, reader, problems, by_customer, index)
         with phase(f"shard {w} validate"):
+            warnings = reader.warnings
             for cid in online:  # each online payment at its latest state
-                by_customer[cid] = journal.collapse(by_customer[cid])
+                by_customer[cid] = journal.collapse(by_customer[cid], warnings)
             mine, unresolved, invoices, refs = _validate_shard(customers, by_customer, problems)
         gc.freeze()
     finally:
         gc.enable()
     out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
-           "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}}
+           "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}, "warnings": warnings}
     if problems or customer_problems or unresolved or (job.staging is None and not job.figures_only):
         return out
     with phase(f"shard {w} render+write"):

@@ -42,8 +42,10 @@ def changed_inputs(settings, head: st.Head):
 
 
 def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, names, changed,
-                removed, customers_changed, grown=None):
-    """Bring the published site up to date with the ledger. Returns (body, pages written, totals)."""
+                removed, customers_changed, grown=None, warnings: list | None = None):
+    """Bring the published site up to date with the ledger. Returns (body, pages written, totals).
+    What is wrong with rows the payment service recorded goes to `warnings`, never refuses the build."""
+    warnings = [] if warnings is None else warnings
     problems = Problems()
     affected: set[str] = set()
     gone: set[str] = set()
@@ -90,6 +92,13 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     for name in removed:
         files[fno[name]] = None
     affected -= gone
+    payments = fno.get(ledger.rel(settings.ledger_dir / journal.FILE, settings))
+    for cid in sorted(gone):  # a customer removed from customers.csv who paid online: say so
+        paid = sum(1 for f, _, _ in st.unpack_lines(body.lines.get(cid, b"")) if f == payments)
+        if paid:
+            warnings.append(Problem(files[payments], 0, f"customer {cid}, no longer in customers.csv, has {paid} "
+                                    "row(s) the payment service recorded: they are on no statement until the "
+                                    "customer is back"))
 
     with phase("incremental: read touched rows"):
         entries: dict[str, list] = {cid: [] for cid in affected}  # (entry, byte offset) until sorted
@@ -106,9 +115,10 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             entries[cid] = [e for e, _ in es]
             rows[cid] = [(fno[e.path], e.line - 1, off) for e, off in es]  # every row, collapsed or not
             if any(e.path == online for e in entries[cid]):
-                entries[cid] = journal.collapse(entries[cid])
+                entries[cid] = journal.collapse(entries[cid], warnings)
 
     problems += reader.unchecked_problems()
+    warnings += reader.warnings
     unresolved: list = []
     refs: dict[str, tuple] = {}
     added: dict = {}  # invoice ref -> [(customer, entry)], for refs new to their customer

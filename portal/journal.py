@@ -35,7 +35,7 @@ from . import ledger
 from .model import InputError, Problem
 from .money import MoneyError, is_currency, parse_amount
 
-FILE = "online-payments.csv"
+FILE = ledger.PAYMENTS_FILE
 COLUMNS = ("date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo",
            "status", "key")
 SET_ASIDE_FILE = "payments-set-aside.csv"
@@ -233,12 +233,15 @@ def read_set_aside(ledger_dir: Path, root: Path | None = None) -> dict[str, SetA
         raise InputError(problems)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines.pop()  # torn
-    header = [h.strip() for h in next(csv.reader(lines[:1]), [])]
+    first = list(ledger.records(lines[:1], 0, name, problems))
+    if problems:
+        raise InputError(problems)
+    header = [h.strip() for h in first[0][1]] if first else []
     lacking = [c for c in SET_ASIDE_NEEDS if c not in header]
     if lacking:
         raise InputError([Problem(name, 1, f"header lacks {', '.join(lacking)}")])
     out: dict[str, SetAside] = {}
-    for i, fields in ledger.records(lines):
+    for i, fields in ledger.records(lines, 1, name, problems):
         fields = [f.strip() for f in fields] + [""] * (len(header) - len(fields))
         row = _set_aside_row(dict(zip(header, fields)), name, i + 1, problems)
         if row is not None:
@@ -273,21 +276,41 @@ def _set_aside_row(rec: dict[str, str], name: str, line: int, problems: list[Pro
                     rec.get("method", ""), rec["reason"], day, f"{name}:{line}")
 
 
-def collapse(entries: list) -> list:
+def collapse(entries: list, warnings: list | None = None) -> list:
     """A customer's entries with each online payment at its latest state; failed ones dropped.
 
     Only entries from the journal file carry several rows per payment (processing, then
-    succeeded or failed); staff files are left as they are.
+    succeeded or failed); staff files are left as they are. A recorded row never makes a build
+    fail: one that staff also recorded by hand (its PaymentIntent id as a ref) is left out, the
+    staff row counts; one that applies to an invoice the customer no longer has (or has in
+    another currency) pays oldest-due first instead. Each is said in `warnings`.
     """
+    warnings = [] if warnings is None else warnings
     latest: dict[str, object] = {}
-    out = []
+    staff = []
     for e in entries:
         if e.path.endswith(FILE) and e.type == "payment":
             prev = latest.get(e.ref)
             if prev is None or not supersedes(prev.status, e.status):
                 latest[e.ref] = e
         else:
-            out.append(e)
-    out += [e for e in latest.values() if e.status != "failed"]
+            staff.append(e)
+    ours = [e for e in latest.values() if e.status != "failed"]
+    ours += [e for e in staff if e.path.endswith(FILE)]
+    staff = [e for e in staff if not e.path.endswith(FILE)]
+    by_hand = {e.ref for e in staff if e.ref and e.type in ("payment", "refund")}
+    invoices = {e.ref: e.currency for e in staff if e.type == "invoice"}
+    out = list(staff)
+    for e in ours:
+        if e.ref.split("/", 1)[0] in by_hand or e.ref in by_hand:
+            warnings.append(Problem(e.path, e.line, f"{e.type} {e.ref} of {e.customer_id} is recorded by hand too: "
+                                    "the row staff typed counts, this one is left out"))
+            continue
+        if e.applies_to and invoices.get(e.applies_to) != e.currency:
+            warnings.append(Problem(e.path, e.line, f"{e.type} {e.ref} of {e.customer_id} applies to {e.applies_to}, "
+                                    f"which {e.customer_id} no longer has in {e.currency}: it pays the oldest-due "
+                                    "items instead"))
+            e = e._replace(applies_to="")
+        out.append(e)
     out.sort(key=lambda e: (e.path, e.line))
     return out

@@ -20,6 +20,10 @@ from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
 
 CUSTOMERS = "customers.csv"
 NOT_LEDGER = {CUSTOMERS, "contacts.csv", "payments-set-aside.csv"}  # files in the folder that are not entries
+# The payment service's own entry file (see journal). Its rows were recorded from Stripe and are
+# never a reason to refuse a build: what is wrong with one is a warning (EntryReader.warnings),
+# and a last line without its newline is an append in progress, not a row.
+PAYMENTS_FILE = "online-payments.csv"
 TYPE_ALIASES = {
     "inv": "invoice", "bill": "invoice", "credit note": "credit", "credit memo": "credit",
     "creditnote": "credit", "pmt": "payment", "receipt": "payment", "write-off": "writeoff",
@@ -379,12 +383,16 @@ class EntryReader:
         self.rejected: dict[str, int] = getattr(customers, "rejected", {})
         self.customers_file = rel(settings.ledger_dir / CUSTOMERS, settings)
         self.unchecked: dict[tuple[str, str], list[int]] = {}  # (file, customer) -> [first line, entries]
+        self.payments_file = rel(settings.ledger_dir / PAYMENTS_FILE, settings)
+        self.warnings: list[Problem] = []  # what is wrong with rows of the payment service's file
 
     def open(self, path: Path, name: str):
         """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
         lines, problems = read_lines(path, name)
         if problems:
             return lines, None, problems
+        if name == self.payments_file and lines and not lines[-1].endswith(("\n", "\r")):
+            lines.pop()  # an append in progress (its newline is written with it): not a row yet
         cols, width, problems = header(lines, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
                                        ("date", "customer_id", "type", "amount"), self.settings.columns)
         return lines, Columns(cols, width), problems
@@ -398,7 +406,10 @@ class EntryReader:
         return Columns(cols, width)
 
     def entry(self, fields: list[str], cols: "Columns", name: str, line: int, problems: list[Problem]) -> Entry | None:
-        """One record to an Entry, or None with its problems appended (all of them)."""
+        """One record to an Entry, or None with its problems appended (all of them); for a row of
+        the payment service's file, to `warnings` instead."""
+        if name == self.payments_file:
+            problems = self.warnings
         n = len(fields)
         if n != cols.width:
             if n > cols.width:

@@ -9,6 +9,7 @@ and the payment file only from where the build left it.
 """
 from __future__ import annotations
 
+import io
 import threading
 from datetime import date
 from pathlib import Path
@@ -156,7 +157,7 @@ def _rows_in_file(path: Path, name: str, reader, problems: list, customer_id: st
         return []
     if not any(customer_id in line for line in lines):
         return []
-    return _customer_rows(ledger.records(lines), cols, name, 0, reader, problems, customer_id)
+    return _customer_rows(ledger.records(lines, 1, name, problems), cols, name, 0, reader, problems, customer_id)
 
 
 def _rows_in_tail(path: Path, name: str, start: int, reader, problems: list, customer_id: str) -> list[Entry]:
@@ -171,8 +172,13 @@ def _rows_in_tail(path: Path, name: str, start: int, reader, problems: list, cus
     text = tail.decode("utf-8", errors="replace")
     if customer_id not in text:
         return []
-    lines = text.splitlines(keepends=True)
-    return _customer_rows(ledger.records(lines, first=0), cols, name, first_line, reader, problems, customer_id)
+    lines = list(io.StringIO(text, newline=""))
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines.pop()  # an append in progress: not a row yet
+    not_csv: list = []
+    rows = _customer_rows(ledger.records(lines, 0, name, not_csv), cols, name, first_line, reader, problems, customer_id)
+    problems += [Problem(p.path, first_line + p.line, p.message) for p in not_csv]
+    return rows
 
 
 def _customer_rows(records, cols, name: str, first_line: int, reader, problems: list, customer_id: str) -> list[Entry]:

@@ -64,10 +64,11 @@ def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, st
             if found:
                 continue
             ours = path.name == FILE
-            for i, fields in ledger.records(lines):
+            for i, fields in ledger.records(lines, 1, name, problems):
                 e = reader.entry(fields, cols, name, i + 1, problems)
                 if e is not None and (ours or STRIPE_ID.fullmatch(e.ref)):
                     entries.append(e)
+        problems += reader.warnings  # a row the payment service recorded that cannot be read: say so
     if problems:
         raise InputError(problems)
     return recorded(entries), {cid: c.name for cid, c in customers.items()}

@@ -171,3 +171,59 @@ def test_the_build_shows_processing_then_settled_and_owes_again_after_a_failure(
     assert "$40.00" in incremental  # the failed bank payment is owed again
     project.build(full_build=True)
     assert project.page_for("C1") == incremental
+
+
+# A row the payment service recorded never makes a build fail.
+
+def test_a_recorded_payment_of_a_customer_removed_since_is_a_warning_not_a_failed_build(project, capsys):
+    from portal.cli import main
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                                    "2026-10-01,C2,invoice,INV-2,10.00,EUR,2026-10-31,,\n")
+    Journal(project.ledger).record([Row(D, "C2", "payment", "pi_gone", Decimal("10.00"), "EUR")])
+    project.build()
+    project.write("customers.csv", "customer_id,name,email,currency,terms_days,link_version\n"
+                                   "C1,First Customer,ap@first.example,USD,30,1\n")
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n")
+    assert main(["--root", str(project.root), "build", "--as-of", "2026-11-25"]) == 0  # incremental: C2 is gone
+    err = capsys.readouterr().err
+    assert f"warning: content/ledger/{FILE}: customer C2, no longer in customers.csv, has 1 row(s)" in err
+    for args in (["build", "--full", "--as-of", "2026-11-25"], ["check"]):
+        assert main(["--root", str(project.root), *args]) == 0
+        err = capsys.readouterr().err
+        assert f"warning: content/ledger/{FILE}:2: unknown customer 'C2'" in err and "1 warning" in err
+
+
+def test_a_recorded_payment_for_an_invoice_staff_removed_pays_oldest_first(project):
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                                    "2026-10-05,C1,invoice,INV-2,40.00,,2026-11-30,,\n")
+    Journal(project.ledger).record([Row(D, "C1", "payment", "pi_1/INV-2", Decimal("40.00"), "USD", applies_to="INV-2")])
+    project.build()
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                                    "2026-10-05,C1,invoice,INV-3,40.00,,2026-11-30,,\n")  # INV-2 renumbered
+    r = project.build()
+    assert any("applies to INV-2, which C1 no longer has" in str(w) for w in r.warnings)
+    assert "$100.00" in project.page_for("C1")  # 140 owed, 40 paid: the oldest item is part-paid
+
+
+def test_a_recorded_payment_staff_also_typed_by_hand_counts_once(project):
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                                    "2026-11-20,C1,payment,pi_both,60.00,,,,entered from the bank statement\n")
+    Journal(project.ledger).record([Row(D, "C1", "payment", "pi_both", Decimal("60.00"), "USD")])
+    r = project.build()
+    assert [w.message.split(":")[0] for w in r.warnings] == ["payment pi_both of C1 is recorded by hand too"]
+    from portal.lookup import customer_accounts
+    _, (acct,) = customer_accounts(project.settings(), "C1", date(2026, 11, 25))
+    assert acct.balance == Decimal("40.00")
+    assert project.build(full_build=True).warnings == r.warnings
+
+
+def test_a_row_being_appended_while_the_build_reads_is_not_read(project):
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n")
+    Journal(project.ledger).record([Row(D, "C1", "payment", "pi_1", Decimal("10.00"), "USD")])
+    with open(project.ledger / FILE, "a") as f:
+        f.write("2026-11-20,C1,payment,pi_2,1234.5")  # the service is mid-append: 1234.56 is coming
+    r = project.build()
+    assert r.warnings == []
+    from portal.lookup import customer_accounts
+    _, (acct,) = customer_accounts(project.settings(), "C1", date(2026, 11, 25))
+    assert acct.balance == Decimal("90.00")
