@@ -3,16 +3,26 @@
 #   bash scripts/test.sh            (extra pytest arguments are passed on)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+AXE_CORE=4.14.1  # the accessibility checker the browser tests inject into pages
 
-# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
-if ! command -v chromium >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used); npm
+# fetches axe-core. Both are Debian packages, installed when missing.
+missing=""
+[ -x /usr/bin/chromium ] || missing="chromium chromium-driver"
+[ -x /usr/bin/npm ] || missing="$missing npm"
+if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# axe-core goes into the test environment too (.venv/axe): tests never look for tools on PATH.
+if [ "$(cat .venv/axe/version 2>/dev/null)" != "$AXE_CORE" ]; then
+  /usr/bin/npm install -q --no-audit --no-fund --prefix .venv/axe "axe-core@$AXE_CORE" >/dev/null
+  echo "$AXE_CORE" > .venv/axe/version
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -96,6 +97,17 @@ def project(tmp_path) -> Project:
     p = Project(tmp_path / "proj")
     p.write("customers.csv", CUSTOMERS)
     return p
+
+
+AXE = Path(sys.executable).parent.parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, as scripts/test.sh installs it into the test environment (.venv/axe)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} not found: install axe-core into the test environment (scripts/test.sh does)")
+    return AXE.read_text(encoding="utf-8")
 
 
 CHROMIUM = "/usr/bin/chromium"

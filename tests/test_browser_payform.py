@@ -6,7 +6,6 @@ was asked to charge. Amounts typed in the browser are checked against money.pars
 """
 from __future__ import annotations
 
-import subprocess
 from datetime import date
 from urllib.parse import parse_qs
 
@@ -20,7 +19,6 @@ from portal.web import create_app
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-AXE_VERSION = "4.14.1"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Found before the pay form's script, outside the form: on a phone the open-invoice and payment tables
 # scroll sideways (statement.css) but cannot be reached by keyboard to scroll them.
@@ -297,18 +295,6 @@ def test_without_javascript_a_chosen_invoice_is_posted_as_chosen(chrome, site):
     assert fields["choice"] == ["invoices"] and fields["invoice"] == ["INV-2"]
     assert "You would pay $1,315.93 (INV-2)." in answer
     s.close()
-
-
-@pytest.fixture(scope="session")
-def axe_source(tmp_path_factory) -> str:
-    """axe-core's script, installed with npm (node and npm are on the CI image) for this session."""
-    folder = tmp_path_factory.mktemp("axe")
-    try:
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(folder),
-                        f"axe-core@{AXE_VERSION}"], check=True, capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        pytest.fail(f"could not install axe-core {AXE_VERSION} with npm: {getattr(e, 'stderr', '') or e}")
-    return (folder / "node_modules" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
