@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 from genledger import generate  # noqa: E402
 
-from portal.fakestripe import FakeStripe  # noqa: E402
-from portal.signing import Signer  # noqa: E402
+from fakestripe import FakeStripe  # noqa: E402
+from portal.core.signing import Signer  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
 

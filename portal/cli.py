@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from .model import InputError
+from .core.records import InputError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args):
-    from . import settings
+    from .ledger import settings
     s = settings.load(args.root)
     if getattr(args, "out", None):
         s = replace(s, out=Path(args.out).resolve())
@@ -70,8 +70,8 @@ def _settings(args):
 
 
 def cmd_build(args) -> int:
-    from .builder import build
-    from .money import fmt
+    from .build.run import build
+    from .core.money import fmt
     s = _settings(args)
     progress = None if args.quiet or not sys.stderr.isatty() else _progress
     r = build(s, args.as_of, full_build=args.full, workers=args.workers, progress=progress)
@@ -89,7 +89,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .builder import check
+    from .build.run import check
     warnings: list = []
     n = check(_settings(args), args.as_of, warnings=warnings)
     _warn(warnings)
@@ -108,8 +108,8 @@ def _warn(warnings: list) -> None:
 
 def _customer(s, customer_id: str):
     """A customer from customers.csv, or InputError naming what is wrong."""
-    from . import ledger
-    from .model import Problem
+    from .ledger import reading as ledger
+    from .core.records import Problem
     customers, _, _, problems = ledger.read_customers(s)
     if problems:
         raise InputError(problems)
@@ -120,7 +120,7 @@ def _customer(s, customer_id: str):
 
 
 def cmd_link(args) -> int:
-    from .signing import Signer, load_keys, statement_url
+    from .core.signing import Signer, load_keys, statement_url
     s = _settings(args)
     c = _customer(s, args.customer_id)
     print(statement_url(s.base_url, Signer(load_keys(s.state_dir)).link_token(c.id, c.link_version)))
@@ -128,7 +128,7 @@ def cmd_link(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .web import create_app
+    from .web.app import create_app
     app = create_app({"PORTAL_ROOT": args.root})
     print(f"Serving {_show(app.extensions['portal.settings'].out)} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
     app.run(host=args.host, port=args.port, debug=False)
@@ -139,8 +139,8 @@ def _gateway(s):
     """The Stripe gateway from the environment, or None after saying what to set."""
     import os
 
-    from .clock import zone
-    from .stripe_gateway import Gateway
+    from .core.clock import zone
+    from .pay.gateway import Gateway
     key = os.environ.get("STRIPE_SECRET_KEY", "")
     if not key:
         print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
@@ -151,8 +151,8 @@ def _gateway(s):
 def cmd_sync(args) -> int:
     from datetime import datetime, timedelta, timezone
 
-    from .builder import build
-    from .fulfil import HANDLED, fulfiller_for
+    from .build.run import build
+    from .pay.fulfil import HANDLED, fulfiller_for
     s = _settings(args)
     gateway = _gateway(s)
     if gateway is None:
@@ -173,9 +173,9 @@ def cmd_sync(args) -> int:
 
 
 def cmd_note(args) -> int:
-    from . import contacts
-    from .model import Problem
-    from .money import MoneyError, parse_amount
+    from .ledger import contacts
+    from .core.records import Problem
+    from .core.money import MoneyError, parse_amount
     s = _settings(args)
     c = _customer(s, args.customer_id)
     if bool(args.promise_date) != bool(args.promise_amount):
@@ -197,9 +197,9 @@ def cmd_note(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from . import aging
-    from .builder import write_report
-    from .money import fmt
+    from .core import aging
+    from .build.run import write_report
+    from .core.money import fmt
     s = _settings(args)
     html_path, csv_path, totals = write_report(s, args.as_of)
     for cur, v in totals.items():
@@ -211,9 +211,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_reconcile(args) -> int:
-    from .reconcile import summary
-    from .reconcile_io import default_range, run
-    from .stripe_gateway import GatewayError
+    from .staff.reconcile import summary
+    from .staff.reconcile_io import default_range, run
+    from .pay.gateway import GatewayError
     s = _settings(args)
     gateway = _gateway(s)
     if gateway is None:
@@ -242,8 +242,8 @@ def cmd_reconcile(args) -> int:
 
 
 def cmd_remind(args) -> int:
-    from .dunning import remind, summary
-    from .lookup import NotBuilt
+    from .staff.dunning import remind, summary
+    from .build.lookup import NotBuilt
     s = _settings(args)
     try:
         report = remind(s, args.as_of or date.today(), send=args.send, only=args.only or ())

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the portal into .venv, build the demo company's statements and serve them with the
-# payment service. With no STRIPE_SECRET_KEY set, a local Stripe fake (portal.fakestripe) stands in
+# payment service. With no STRIPE_SECRET_KEY set, a local Stripe fake (fakestripe, in tools/fakestripe) stands in
 # for Stripe, so the Pay button works offline: test card 4242 4242 4242 4242, or a US bank account
 # (routing 110000000, account 000123456789).
 #   bash scripts/demo.sh            (PORT=9000 bash scripts/demo.sh for another port)
@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 PORT=${PORT:-8000}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+.venv/bin/python -m pip install -q -e . -e tools/fakestripe  # the portal, and the offline Stripe the demo pays through
 
 if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   FAKE_PORT=${FAKE_PORT:-12111}
@@ -18,7 +18,7 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   export STRIPE_WEBHOOK_SECRET=whsec_offline_demo_secret
   export STRIPE_API_BASE="http://127.0.0.1:$FAKE_PORT"
   export PORTAL_CHECKOUT_ORIGIN="http://127.0.0.1:$FAKE_PORT"
-  .venv/bin/python -m portal.fakestripe --port "$FAKE_PORT" --webhook-secret "$STRIPE_WEBHOOK_SECRET" \
+  .venv/bin/python -m fakestripe --port "$FAKE_PORT" --webhook-secret "$STRIPE_WEBHOOK_SECRET" \
     --webhook-url "http://127.0.0.1:$PORT/stripe/webhook" --deliver async --quiet &
   FAKE_PID=$!
   trap 'kill $FAKE_PID 2>/dev/null || true' EXIT

@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from portal.cli import main as portal  # noqa: E402
-from portal.fakestripe import FakeStripe  # noqa: E402
-from portal.web import create_app  # noqa: E402
+from fakestripe import FakeStripe  # noqa: E402
+from portal.web.app import create_app  # noqa: E402
 
 KEY, WHSEC = "sk_test_reconcile_demo", "whsec_reconcile_demo_secret"
 

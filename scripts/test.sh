@@ -19,7 +19,7 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test]" -e tools/fakestripe  # the portal with the test tools, and the Stripe fake
 # axe-core goes into the test environment too (.venv/axe): tests never look for tools on PATH.
 if [ "$(cat .venv/axe/version 2>/dev/null)" != "$AXE_CORE" ]; then
   /usr/bin/npm install -q --no-audit --no-fund --prefix .venv/axe "axe-core@$AXE_CORE" >/dev/null

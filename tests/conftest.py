@@ -53,20 +53,20 @@ class Project:
     def settings(self, **overrides):
         from dataclasses import replace
 
-        from portal import settings
+        from portal.ledger import settings
         s = settings.load(self.root)
         return replace(s, **overrides) if overrides else s
 
     def build(self, as_of="2026-11-25", **kw):
         from datetime import date
 
-        from portal.builder import build
+        from portal.build.run import build
         return build(self.settings(), date.fromisoformat(as_of), **kw)
 
     def page_for(self, customer_id: str) -> str:
         """The published statement HTML of a customer."""
-        from portal import ledger
-        from portal.signing import Signer, load_keys
+        from portal.ledger import reading as ledger
+        from portal.core.signing import Signer, load_keys
         s = self.settings()
         customers, *_ = ledger.read_customers(s)
         c = customers[customer_id]
@@ -80,7 +80,7 @@ TEST_KEY = "test-key-0123456789abcdef"
 def portal_metadata(customer_id: str, currency: str, minor: int, allocations: str = "", key: str = TEST_KEY) -> dict:
     """The metadata the portal puts on a payment it starts, for tests that make PaymentIntents
     directly (localstripe has no Checkout): without its mark the service would not record it."""
-    from portal.signing import Signer, payment_mark_text
+    from portal.core.signing import Signer, payment_mark_text
     mark = Signer([key]).mark(payment_mark_text(customer_id, currency, minor, allocations))
     return {"customer_id": customer_id, "allocations": allocations, "portal_mark": mark, "source": "ar-portal"}
 

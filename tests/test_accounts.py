@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.accounts import BUCKETS, accounts, bucket_of
-from portal.model import Entry
-from portal.money import from_minor, parse_amount
+from portal.core.accounts import BUCKETS, accounts, bucket_of
+from portal.core.records import Entry
+from portal.core.money import from_minor, parse_amount
 
 AS_OF = date(2026, 11, 25)
 _lines = itertools.count(2)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
-from portal import aging
-from portal.accounts import accounts
-from portal.model import Entry
+from portal.core import aging
+from portal.core.accounts import accounts
+from portal.core.records import Entry
 
 
 def entry(day, etype, ref, amount, due=None, applies="", cur="USD", status=""):

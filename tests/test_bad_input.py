@@ -10,8 +10,8 @@ import pickle
 import pytest
 
 from portal.cli import main
-from portal.fullbuild import shard_of
-from portal.model import CAP, InputError, Problem, Problems
+from portal.build.full import shard_of
+from portal.core.records import CAP, InputError, Problem, Problems
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 CUSTOMERS = """\
@@ -212,7 +212,7 @@ def test_problems_keep_the_first_of_each_file_in_line_order_whatever_order_they_
 
 
 def test_a_bad_row_past_the_cap_is_still_refused(project):
-    from portal import ledger
+    from portal.ledger import reading as ledger
     s = project.settings()
     customers, *_ = ledger.read_customers(s)
     problems = Problems(Problem("a.csv", n, f"unknown customer 'X{n}'") for n in range(1, CAP + 1))

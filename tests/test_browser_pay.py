@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from conftest import ARTIFACTS, SETTINGS, free_port
-from portal.signing import Signer, load_keys
-from portal.fakestripe import FakeStripe
-from portal.web import create_app
+from portal.core.signing import Signer, load_keys
+from fakestripe import FakeStripe
+from portal.web.app import create_app
 
 WHSEC = "whsec_browser_test_secret"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"

@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import ARTIFACTS
-from portal.money import MoneyError, fmt, parse_amount
-from portal.signing import Signer, load_keys
-from portal.web import create_app
+from portal.core.money import MoneyError, fmt, parse_amount
+from portal.core.signing import Signer, load_keys
+from portal.web.app import create_app
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

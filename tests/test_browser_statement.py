@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import ARTIFACTS, REPO
-from portal.web import create_app
+from portal.web.app import create_app
 
 PHONE = {"width": 390, "height": 844}
 
@@ -26,7 +26,7 @@ def statement_url(project, live_server):
     project.write("e.csv", "\n".join(rows) + "\n")
     project.build()
     base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
-    from portal.signing import Signer, load_keys
+    from portal.core.signing import Signer, load_keys
     token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
     return f"{base}/s/{token}/"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from decimal import Decimal
 
-from portal import state as st
-from portal.model import InputError
+from portal.build import state as st
+from portal.core.records import InputError
 
 ENTRIES = """\
 date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
@@ -169,10 +169,11 @@ def test_failed_build_leaves_the_previous_site_whole(built):
 
 def test_build_killed_midway_leaves_the_previous_site(built, monkeypatch):
     """A crash while rendering (here: in the 2nd page) publishes nothing."""
-    from portal import fullbuild
+    from portal.build import full as fullbuild
+    from portal.build import page
     s = built.settings()
     before = site_files(s.out)
-    real = fullbuild.render_customer
+    real = page.render_customer
     calls = []
 
     def boom(*a, **kw):
@@ -231,8 +232,8 @@ def test_pages_load_no_third_party_assets(built):
 
 
 def test_statement_states_digest_of_its_entries(built):
-    from portal import ledger
-    from portal.site import entries_digest
+    from portal.ledger import reading as ledger
+    from portal.build.render import entries_digest
     html = built.page_for("C1")
     s = built.settings()
     customers, *_ = ledger.read_customers(s)
@@ -368,7 +369,7 @@ def test_a_file_rewritten_shorter_is_read_whole(built):
 def test_staff_files_are_written_by_a_forked_child_alongside_the_state_and_its_failure_is_raised(tmp_path):
     import os
 
-    from portal.builder import _side_by_side
+    from portal.build.run import _side_by_side
     order = []
 
     def child():
@@ -395,7 +396,7 @@ def test_only_a_single_threaded_process_forks(tmp_path):
     import os
     import threading
 
-    from portal.builder import _side_by_side
+    from portal.build.run import _side_by_side
     gate = threading.Event()
     other = threading.Thread(target=gate.wait)
     other.start()

@@ -25,7 +25,7 @@ def test_build_with_bad_input_exits_1_listing_every_problem(project, capsys):
 
 
 def test_link_prints_the_customers_url(project, capsys):
-    from portal.signing import Signer
+    from portal.core.signing import Signer
     assert main(["--root", str(project.root), "link", "C2"]) == 0
     url = capsys.readouterr().out.strip()
     assert url == "https://pay.acme.example/s/" + Signer(["test-key-0123456789abcdef"]).link_token("C2", 1) + "/"

@@ -5,7 +5,7 @@ import csv
 from datetime import date, timedelta
 from decimal import Decimal
 
-from portal import contacts
+from portal.ledger import contacts
 from portal.cli import main
 
 

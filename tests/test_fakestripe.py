@@ -1,4 +1,4 @@
-"""portal.fakestripe driven through the official SDK (stripe 16.1.0), as the portal uses Stripe.
+"""fakestripe driven through the official SDK (stripe 16.1.0), as the portal uses Stripe.
 
 Plain HTTP (requests) stands in for the browser on the hosted Checkout page; webhooks go to a
 small local receiver that verifies every delivery with ``stripe.Webhook.construct_event``.
@@ -19,8 +19,8 @@ import stripe
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from portal.fakestripe import API_VERSION, FakeStripe, StripeError
-from portal.fakestripe.wire import decode_form, encode_form
+from fakestripe import API_VERSION, FakeStripe, StripeError
+from fakestripe.wire import decode_form, encode_form
 
 SECRET = "whsec_test_fakestripe_suite"
 KEY = "sk_test_suite"
@@ -901,7 +901,7 @@ def test_command_line_server(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "portal.fakestripe", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "fakestripe", "--port", str(port),
                              "--quiet", "--webhook-secret", SECRET], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

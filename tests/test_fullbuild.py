@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.fullbuild import shard_of
-from portal.model import InputError
+from portal.build.full import shard_of
+from portal.core.records import InputError
 
 CUSTOMERS = "customer_id,name,email,currency,terms_days\n" + "".join(
     f"K{i},Cust {i},k{i}@x.example,USD,30\n" for i in range(40)) + "K99,Bad Email,not-an-email,USD,30\n"
@@ -65,7 +65,8 @@ def test_online_payments_keep_their_latest_state_in_a_parallel_build(project):
 
 
 def test_a_worker_that_fails_fails_the_build_and_publishes_nothing(project, monkeypatch):
-    from portal import fullbuild
+    from portal.build import full as fullbuild
+    from portal.build import page
     project.write("customers.csv", CUSTOMERS.replace("K99,Bad Email,not-an-email", "K99,Fine,k99@x.example"))
     project.write("e.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
                   "2026-10-01,K4,invoice,I4,100.00,,,,\n")
@@ -75,7 +76,7 @@ def test_a_worker_that_fails_fails_the_build_and_publishes_nothing(project, monk
             raise ValueError("disk on fire")
         return real(job, renderer, c, *a, **kw)
 
-    real = fullbuild.render_customer
+    real = page.render_customer
     monkeypatch.setattr(fullbuild, "render_customer", boom)
     with pytest.raises(ValueError, match="disk on fire"):
         project.build(full_build=True, workers=2)

@@ -12,7 +12,8 @@ from datetime import date
 from decimal import Decimal
 
 
-from portal.journal import FILE, Journal, Row
+from portal.ledger.online import FILE
+from portal.pay.payment_log import Journal, Row
 
 D = date(2026, 11, 20)
 
@@ -55,7 +56,7 @@ def test_succeeded_wins_over_any_state_in_any_order(tmp_path):
 
 
 def test_the_ordering_rule_is_one_rule(tmp_path):
-    from portal.journal import supersedes
+    from portal.ledger.online import supersedes
     order = ["processing", "failed", "succeeded"]
     for i, a in enumerate(order):
         for j, b in enumerate(order):
@@ -64,7 +65,8 @@ def test_the_ordering_rule_is_one_rule(tmp_path):
 
 
 def test_set_aside_payments_are_kept_once_each_state_and_read_at_their_latest(tmp_path):
-    from portal.journal import SET_ASIDE_FILE, SetAsideLog, SetAsideRow, read_set_aside
+    from portal.ledger.online import SET_ASIDE_FILE, read_set_aside
+    from portal.pay.payment_log import SetAsideLog, SetAsideRow
     log = SetAsideLog(tmp_path)
     row = SetAsideRow(D, "pi_9", "C9999", Decimal("12.50"), "USD", "processing", "us_bank_account", "not the portal's")
     done = SetAsideRow(D, "pi_9", "C9999", Decimal("12.50"), "USD", "succeeded", "us_bank_account", "not the portal's")
@@ -120,7 +122,7 @@ import sys, time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from portal.journal import Journal, Row
+from portal.pay.payment_log import Journal, Row
 j = Journal(Path(sys.argv[1]))
 i = 0
 while True:
@@ -211,7 +213,7 @@ def test_a_recorded_payment_staff_also_typed_by_hand_counts_once(project):
     Journal(project.ledger).record([Row(D, "C1", "payment", "pi_both", Decimal("60.00"), "USD")])
     r = project.build()
     assert [w.message.split(":")[0] for w in r.warnings] == ["payment pi_both of C1 is recorded by hand too"]
-    from portal.lookup import customer_accounts
+    from portal.build.lookup import customer_accounts
     _, (acct,) = customer_accounts(project.settings(), "C1", date(2026, 11, 25))
     assert acct.balance == Decimal("40.00")
     assert project.build(full_build=True).warnings == r.warnings
@@ -224,6 +226,6 @@ def test_a_row_being_appended_while_the_build_reads_is_not_read(project):
         f.write("2026-11-20,C1,payment,pi_2,1234.5")  # the service is mid-append: 1234.56 is coming
     r = project.build()
     assert r.warnings == []
-    from portal.lookup import customer_accounts
+    from portal.build.lookup import customer_accounts
     _, (acct,) = customer_accounts(project.settings(), "C1", date(2026, 11, 25))
     assert acct.balance == Decimal("90.00")

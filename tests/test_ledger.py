@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, strategies as st
 
-from portal import ledger
-from portal import settings as settings_module
-from portal.builder import build, check
+from portal.ledger import reading as ledger
+from portal.ledger import settings as settings_module
+from portal.build.run import build, check
 from portal.cli import main
-from portal.model import Entry, InputError
+from portal.core.records import Entry, InputError
 
 AS_OF = date(2026, 11, 25)
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
@@ -550,7 +550,7 @@ def test_settings_types_read_the_exports_own_type_names(project):
     ("USD", "\u0661\u0662.00"), ("USD", "9" * 15 + ".99"), ("USD", "9" * 16 + ".99"), ("JPY", "184000"),
     ("JPY", "0184000"), ("JPY", "184000.00"), ("KWD", "1.234"), ("KWD", "1.23"), ("EUR", "12.5e1")])
 def test_entry_amounts_are_what_parse_amount_makes_of_the_text(project, currency, text):
-    from portal.money import MoneyError, parse_amount
+    from portal.core.money import MoneyError, parse_amount
     s = project.settings()
     customers, *_ = ledger.read_customers(s)
     fields = ["2026-11-01", "C1", "adjustment", "A1", text, currency, "", "", ""]

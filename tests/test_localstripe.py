@@ -13,11 +13,11 @@ import pytest
 import requests
 import stripe
 
-from portal.fulfil import fulfiller_for
-from portal.journal import FILE
-from portal.lookup import customer_accounts
-from portal.stripe_gateway import Gateway
-from portal.web import create_app
+from portal.pay.fulfil import fulfiller_for
+from portal.ledger.online import FILE
+from portal.build.lookup import customer_accounts
+from portal.pay.gateway import Gateway
+from portal.web.app import create_app
 
 from conftest import portal_metadata
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from portal.journal import Journal, Row
-from portal.lookup import NotBuilt, customer_accounts
+from portal.pay.payment_log import Journal, Row
+from portal.build.lookup import NotBuilt, customer_accounts
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 
@@ -39,7 +39,7 @@ def test_a_reader_between_a_builds_body_and_head_gets_a_matching_pair(project):
     import pickle
     import threading
 
-    from portal import state as st
+    from portal.build import state as st
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n")
     project.build()
     s = project.settings()
@@ -47,7 +47,7 @@ def test_a_reader_between_a_builds_body_and_head_gets_a_matching_pair(project):
     head = st.load_head(s.state_dir)
     stale = pickle.dumps(st.Head(global_digest="an older build", out=head.out, files=head.files))
     good = head_path.read_bytes()
-    from portal.publish import write_atomic
+    from portal.build.publish import write_atomic
     write_atomic(head_path, stale, durable=False)  # the body is new, the head not yet written
     threading.Timer(0.1, lambda: write_atomic(head_path, good, durable=False)).start()  # as save() does
     customer, (acct,) = customer_accounts(s, "C1", date(2026, 11, 25))

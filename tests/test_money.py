@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.money import MoneyError, fmt, from_minor, parse_amount, plain, to_minor
+from portal.core.money import MoneyError, fmt, from_minor, parse_amount, plain, to_minor
 
 
 @pytest.mark.parametrize("text, expected", [

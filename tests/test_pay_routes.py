@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from portal.journal import FILE
-from portal.signing import Signer
-from portal.web import create_app
+from portal.ledger.online import FILE
+from portal.core.signing import Signer
+from portal.web.app import create_app
 
 KEY = "test-key-0123456789abcdef"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
@@ -42,7 +42,7 @@ def nothing_recorded(app):
 
 
 def test_the_statement_pay_form_carries_a_token_the_service_accepts(app):
-    from portal.signing import load_keys
+    from portal.core.signing import load_keys
     s = app.project.settings()
     link = Signer(load_keys(s.state_dir)).link_token("C1", 1)
     html = (s.out / "s" / link / "index.html").read_text()

@@ -10,11 +10,11 @@ import pytest
 import requests
 import stripe
 
-from portal.journal import FILE
-from portal.lookup import customer_accounts
-from portal.signing import Signer, load_keys
-from portal.fakestripe import FakeStripe
-from portal.web import create_app
+from portal.ledger.online import FILE
+from portal.build.lookup import customer_accounts
+from portal.core.signing import Signer, load_keys
+from fakestripe import FakeStripe
+from portal.web.app import create_app
 
 from conftest import free_port
 
@@ -313,7 +313,7 @@ def test_the_portals_checkout_carries_its_mark(flow):
     flow.checkout(**flow.form())
     (_, _, p), = [r for r in flow.fake.requests if r[1] == "/v1/checkout/sessions"]
     meta = p["payment_intent_data"]["metadata"]
-    from portal.signing import payment_mark_text
+    from portal.core.signing import payment_mark_text
     assert flow.signer.check_mark(payment_mark_text("C1", "USD", 14000, meta["allocations"]), meta["portal_mark"])
 
 
@@ -341,8 +341,8 @@ def test_a_failed_bank_debit_whose_failure_events_arrive_first_is_owed_again(flo
 
 
 def test_a_failure_that_happens_while_a_processing_state_is_read_is_not_lost(flow):
-    from portal.fulfil import fulfiller_for
-    from portal.stripe_gateway import Gateway
+    from portal.pay.fulfil import fulfiller_for
+    from portal.pay.gateway import Gateway
     flow.fake.deliver = "manual"
     url = flow.checkout(**flow.form())
     pi = flow.fake.pay_session(url.rsplit("/", 1)[1], method="bank")["payment_intent"]

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from portal.accounts import accounts
-from portal.model import Entry
-from portal.payments import Refused, charge_for
+from portal.core.accounts import accounts
+from portal.core.records import Entry
+from portal.pay.charge import Refused, charge_for
 
 AS_OF = date(2026, 11, 25)
 MIN = Decimal("1.00")

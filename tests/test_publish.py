@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from portal import publish
-from portal.publish import Publisher, write_file
+from portal.build import publish
+from portal.build.publish import Publisher, write_file
 
 
 def tree(root: Path) -> dict[str, str]:

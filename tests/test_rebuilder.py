@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from portal.rebuilder import Rebuilder
+from portal.web.refresher import Rebuilder
 
 
 def test_a_burst_of_requests_costs_few_builds_and_wait_sees_the_last_one():

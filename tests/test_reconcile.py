@@ -16,15 +16,15 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from portal import reconcile as rc
+from portal.staff import reconcile as rc
 from portal.cli import main
-from portal.fakestripe import FakeStripe
-from portal.journal import FILE
-from portal.model import InputError
-from portal.reconcile_io import SET_ASIDE_FILE, SetAside, read_recorded, read_set_aside, run
-from portal.signing import Signer, load_keys, payment_mark_text
-from portal.stripe_gateway import Gateway
-from portal.web import create_app
+from fakestripe import FakeStripe
+from portal.ledger.online import FILE
+from portal.core.records import InputError
+from portal.staff.reconcile_io import SET_ASIDE_FILE, SetAside, read_recorded, read_set_aside, run
+from portal.core.signing import Signer, load_keys, payment_mark_text
+from portal.pay.gateway import Gateway
+from portal.web.app import create_app
 
 WHSEC = "whsec_reconcile_test_secret"
 KEY = "sk_test_reconcile"
@@ -436,13 +436,13 @@ def test_reconcile_reads_the_payments_the_service_set_aside_beside_the_ledger(sh
 
 # -- the pure matching and the journal, on hand-made Stripe records -------------------------------
 def payout(amount: str, status: str = "paid", automatic: bool = True, currency: str = "USD", pid: str = "po_1"):
-    from portal.stripe_gateway import Payout
+    from portal.pay.gateway import Payout
     return Payout(pid, Decimal(amount), currency, TODAY, status, automatic)
 
 
 def txn(tid: str, category: str, amount: str, fee: str = "0", source: str = "", pi: str = "", status: str = "",
         currency: str = "USD", net: str | None = None, customer: str = "", mark: str = ""):
-    from portal.stripe_gateway import BalanceLine
+    from portal.pay.gateway import BalanceLine
     types = {"charge": "charge", "refund": "refund", "dispute": "adjustment", "payout": "payout"}
     net = Decimal(amount) - Decimal(fee) if net is None else Decimal(net)
     return BalanceLine(tid, types.get(category, "adjustment"), category, Decimal(amount), Decimal(fee), net, currency,
@@ -498,7 +498,7 @@ def test_a_refund_the_ledger_records_but_stripe_failed_is_a_problem():
 
 
 def test_a_payment_split_over_invoices_is_one_payment_at_its_latest_state():
-    from portal.model import Entry
+    from portal.core.records import Entry
 
     def row(ref, amount, status, line, etype="payment"):
         return Entry(TODAY, "C1", etype, ref, Decimal(amount), "USD", None, "", "", "content/ledger/online-payments.csv",

@@ -18,12 +18,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from conftest import REPO
-from portal import contacts, reminders
-from portal.accounts import accounts
+from portal.ledger import contacts
+from portal.staff import reminders
+from portal.core.accounts import accounts
 from portal.cli import main
-from portal.journal import Journal, Row
-from portal.model import Customer, Entry
-from portal.signing import Signer, load_keys
+from portal.pay.payment_log import Journal, Row
+from portal.core.records import Customer, Entry
+from portal.core.signing import Signer, load_keys
 
 AS_OF = "2026-11-25"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"

@@ -10,11 +10,13 @@ import pytest
 from conftest import ARTIFACTS
 from test_demo import AS_OF, demo_settings, oracle
 
-from portal import contacts, report, state as st
-from portal.builder import build, write_report
+from portal.ledger import contacts
+from portal.build import aging_report as report
+from portal.build import state as st
+from portal.build.run import build, write_report
 from portal.cli import main
-from portal.money import fmt
-from portal.site import environment
+from portal.core.money import fmt
+from portal.build.render import environment
 
 FIGURES = ("balance", "days_current", "days_1_30", "days_31_60", "days_61_90", "days_90_plus", "unapplied_credit")
 
@@ -224,7 +226,7 @@ def test_csv_cells_made_by_hand_read_back_as_written():
     import io
     import random
 
-    from portal.staff import csv_cell
+    from portal.core.cells import csv_cell
     rng = random.Random(7)
     for _ in range(5000):
         cells = ["".join(rng.choice('ab,"\n\r =+-@ é') for _ in range(rng.randint(0, 8))) for _ in range(4)]

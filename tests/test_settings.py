@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from conftest import REPO
-from portal import settings
+from portal.ledger import settings
 from portal.cli import main
-from portal.model import InputError
+from portal.core.records import InputError
 
 COMPANY = '[company]\nname = "X"\n'
 

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from portal.signing import BadToken, Signer, load_keys, statement_url
+from portal.core.signing import BadToken, Signer, load_keys, statement_url
 
 OLD, NEW = "old-key-0123456789abcdef", "new-key-0123456789abcdef"
 
@@ -96,7 +96,7 @@ def test_statement_url():
 
 def test_tokens_match_plain_itsdangerous_and_compressed_ones_still_verify():
     from itsdangerous import URLSafeSerializer
-    from portal.signing import LINK_SALT
+    from portal.core.signing import LINK_SALT
     plain = URLSafeSerializer([OLD], salt=LINK_SALT)
     assert Signer([OLD]).link_token("C1", 1) == plain.dumps(["C1", 1])
     long_id = "A" * 120  # itsdangerous would compress this one
@@ -110,7 +110,7 @@ def test_tokens_are_exactly_what_itsdangerous_makes_with_the_key_derived_once():
 
     from itsdangerous import URLSafeSerializer
 
-    from portal.signing import LINK_SALT, PAY_SALT, _Serializer
+    from portal.core.signing import LINK_SALT, PAY_SALT, _Serializer
 
     class Plain(_Serializer):  # itsdangerous' own dumps: a signer and a derived key per token
         def dumps(self, obj, salt=None):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from portal.money import EXPONENT, fmt, from_minor, quantize, to_minor
-from portal.site import PAY_FORM, SiteRenderer, money_formatter
+from portal.core.money import EXPONENT, fmt, from_minor, quantize, to_minor
+from portal.build.render import PAY_FORM, SiteRenderer, money_formatter
 
 # Every shape of account: several currencies, overdue and not, unapplied credit, a processing bank
 # payment, a refund, adjustments both ways, nothing open, and text that must be escaped.

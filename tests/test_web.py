@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.web import create_app
+from portal.web.app import create_app
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ class Client:
 
 
 def _token(project, cid="C1"):
-    from portal.signing import Signer, load_keys
+    from portal.core.signing import Signer, load_keys
     return Signer(load_keys(project.settings().state_dir)).link_token(cid, 1)
 
 
@@ -92,7 +92,7 @@ def test_folders_outside_the_site_cannot_be_probed(client):
 def test_no_log_record_shows_a_token_whatever_prints_it(client, project, caplog):
     import logging
 
-    from portal.signing import Signer
+    from portal.core.signing import Signer
     caplog.set_level(logging.INFO)
     token = _token(project)
     pay = Signer(["test-key-0123456789abcdef"]).pay_token("C1", 1, __import__("datetime").date(2026, 11, 25))

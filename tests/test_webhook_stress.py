@@ -16,8 +16,8 @@ from decimal import Decimal
 import requests
 import stripe
 
-from portal.journal import FILE
-from portal.lookup import customer_accounts
+from portal.ledger.online import FILE
+from portal.build.lookup import customer_accounts
 from conftest import portal_metadata
 from test_localstripe import WHSEC, free_port, localstripe  # noqa: F401  (fixture)
 

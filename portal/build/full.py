@@ -1,0 +1,391 @@
+"""The full build: one worker process per core, each parsing, checking and rendering a shard.
+
+Every worker reads every entry file but parses only its own customers' rows, so the parse is
+spread over the cores as well as the rendering. Cross-customer checks (an invoice number used
+twice, a payment applied to another customer's invoice) are settled by the parent afterwards.
+"""
+from __future__ import annotations
+
+import csv
+import gc
+import hashlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import time
+import zlib
+from array import array
+from dataclasses import dataclass
+from datetime import date
+from operator import attrgetter
+from pathlib import Path
+from typing import NamedTuple
+
+from ..core import accounts as acc
+from ..core import aging
+from . import aging_report as report
+from ..ledger import online as online_payments
+from ..ledger import checks
+from ..ledger import reading as ledger
+from . import state as st
+from ..core.records import Customer, Entry, InputError, Problem, Problems
+from .publish import Publisher, make_pages_folder, write_file, write_page
+from ..ledger.settings import Settings
+from ..core.signing import Signer, statement_url
+from .render import SiteRenderer, entries_digest
+from .links import link_rows
+from ..core.timing import note, phase, report_memory
+from .page import Job, render_customer
+
+PARALLEL_FROM_BYTES = 200_000  # customers.csv size (~2,000 customers): below, one process is faster
+
+
+_JOB: Job | None = None
+_PROGRESS = None
+
+
+def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: list,
+         publisher: Publisher | None, workers: int | None = None, progress=None, figures_only: bool = False,
+         warnings: list | None = None):
+    """Read, check and render everything; publish unless `publisher` is None (check only, or with
+    `figures_only` the page records without pages, for a report as of another date).
+
+    Returns (state body, file signatures, pages written, totals for the head). What is wrong with
+    rows the payment service recorded is added to `warnings` (never a reason to refuse the build).
+    """
+    cpath = settings.ledger_dir / ledger.CUSTOMERS
+    size = cpath.stat().st_size if cpath.exists() else 0
+    files = ledger.entry_files(settings)
+    cpus = os.cpu_count() or 1
+    shards = max(1, workers or cpus) if (size >= PARALLEL_FROM_BYTES or workers) else 1
+    # The parent reads no customers itself: each worker reads customers.csv and keeps only its
+    # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
+    staging = publisher.begin() if publisher else None
+    if staging is not None:
+        make_pages_folder(staging)
+    job = Job(settings, shards, files, as_of, gdigest, staging, signer, pages,
+              estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only)
+    problems = Problems()
+    try:
+        with phase("workers"):
+            results = _run(job, progress)
+        for r in results:  # each worker's problems, capped, merged to what one process would keep
+            problems += r["problems"]
+        problems += _across_shards(results)
+        if warnings is not None:  # rows the payment service recorded: said, never fatal
+            warnings += sorted({p for r in results for p in r["warnings"]}, key=lambda p: (p.path, p.line, p.message))
+        if problems:
+            raise InputError(problems)
+        with phase("merge"):
+            body = st.Body(files=[ledger.rel(p, settings) for p in files])
+            totals: dict = {}
+            for r in results:
+                for cur, v in r["totals"].items():
+                    aging.add(totals, {cur: v})
+                body.pages.update(r["pages"])
+                body.lines.update(r["lines"])
+                body.customer_lines.update(r["customer_lines"])
+            sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [settings.ledger_dir / ledger.CUSTOMERS, *files]}
+            totals = st.text_totals(totals)
+        if publisher is None:
+            return body, sigs, 0, totals
+        with phase("publish"):
+            _, body.shared = stage_shared(settings, pages, staging, {}, fresh=True)
+            publisher.swap()
+    except BaseException:
+        if publisher:
+            publisher.abort()
+        raise
+    return body, sigs, len(body.pages), totals
+
+
+class Invoices(NamedTuple):
+    """A shard's invoice numbers and where each is, in parallel sequences (cheap to pickle)."""
+
+    refs: list
+    customers: list
+    paths: list
+    lines: array
+
+
+def _across_shards(results: list[dict]) -> list[Problem]:
+    """What only the whole ledger shows: one invoice number in two shards, and applies_to naming
+    another shard's invoice (or none)."""
+    unresolved = [u for r in results for u in r["unresolved"]]
+    owner: dict[str, int] = {}  # invoice number -> the first shard that has it
+    clashes = []
+    for w, r in enumerate(results):
+        refs = r["invoices"].refs
+        clashes += [(ref, w) for ref in owner.keys() & refs]
+        if w + 1 < len(results) or unresolved:
+            owner = {**dict.fromkeys(refs, w), **owner}
+    if not clashes and not unresolved:
+        return []
+    index: dict[int, dict] = {}
+
+    def where(ref: str, w: int) -> tuple:
+        inv = results[w]["invoices"]
+        if w not in index:
+            index[w] = {r: i for i, r in enumerate(inv.refs)}
+        i = index[w][ref]
+        return inv.customers[i], inv.paths[i], inv.lines[i]
+
+    problems = []
+    for ref, w in clashes:  # report the later of the two, pointing at the earlier
+        a, b = sorted((where(ref, owner[ref]), where(ref, w)), key=lambda x: (x[1], x[2]))
+        problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
+    named = {u[2] for u in unresolved}
+    return problems + checks.resolve(unresolved, {ref: where(ref, w) for ref, w in owner.items() if ref in named})
+
+
+def _run(job: Job, progress) -> list[dict]:
+    global _JOB, _PROGRESS
+    _JOB = job
+    try:
+        if job.shards == 1:
+            _PROGRESS = _Counter(callback=progress, total=job.estimate) if progress else None
+            return [_shard(0)]
+        ctx = multiprocessing.get_context("fork")
+        counter = ctx.Value("i", 0)
+        _PROGRESS = _Counter(shared=counter)
+        # A process per shard that exits as soon as its result is read, rather than a pool whose
+        # idle workers (their parsed ledger, ~400 MB each at 100k customers) outlive the results
+        # the parent unpickles next to them.
+        workers, processes = {}, []
+        for w in range(job.shards):
+            receive, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_worker, args=(w, send), name=f"portal-build-{w}", daemon=True)
+            p.start()
+            send.close()
+            workers[receive] = (w, p)
+            processes.append(p)
+        results: list = [None] * job.shards
+        try:
+            while workers:
+                for conn in multiprocessing.connection.wait(list(workers), timeout=0.5):
+                    w, p = workers.pop(conn)
+                    try:
+                        ok, value = conn.recv()
+                    except EOFError:
+                        p.join()
+                        raise RuntimeError(f"build worker {w} died (exit code {p.exitcode})") from None
+                    if not ok:
+                        raise value
+                    results[w] = value
+                if progress:
+                    progress(counter.value, job.estimate)
+        finally:
+            for _, p in workers.values():  # a worker still running when another failed
+                p.kill()
+            for p in processes:
+                p.join()
+        return results
+    finally:
+        _JOB = _PROGRESS = None
+
+
+def _worker(w: int, conn) -> None:
+    """A worker process: its shard's result, or the exception that stopped it, to the parent."""
+    try:
+        result = (True, _shard(w))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+        result = (False, e)
+    try:
+        conn.send(result)
+    except Exception as e:  # an exception that does not pickle
+        conn.send((False, RuntimeError(f"build worker {w}: {result[1]!r} ({e})")))
+    conn.close()
+
+
+def _shard(w: int) -> dict:
+    """A worker: parse, check and (unless only checking) render one shard of the customers."""
+    job = _JOB
+    settings = job.settings
+    shards = job.shards
+    problems = Problems()
+    by_customer: dict[str, list[Entry]] = {}
+    index: dict[str, array] = {}  # customer -> its rows' (file number, line index, byte offset), flat
+    # The parsed ledger is ~10^6 long-lived objects with no reference cycles: left to the cyclic
+    # GC, every full collection walks all of them (measured: rendering 2.6x slower). Collect
+    # nothing while parsing, then freeze what was parsed out of the collector's sight.
+    gc.disable()
+    try:
+        with phase(f"shard {w} customers"):
+            customers, where, _, customer_problems = ledger.read_customers(
+                settings, keep=None if shards == 1 else (lambda cid: shard_of(cid, shards) == w), whole_file=w == 0)
+            # Each worker checks its own rows; a problem with the whole file (its header, its
+            # encoding, a record that is not CSV) is worker 0's to report.
+            problems += customer_problems
+        reader = ledger.EntryReader(settings, customers)
+        with phase(f"shard {w} parse"):
+            online = _parse_shard(w, job, reader, problems, by_customer, index)
+        with phase(f"shard {w} validate"):
+            warnings = reader.warnings
+            for cid in online:  # each online payment at its latest state
+                by_customer[cid] = online_payments.collapse(by_customer[cid], warnings)
+            mine, unresolved, invoices, refs = _validate_shard(customers, by_customer, problems)
+        gc.freeze()
+    finally:
+        gc.enable()
+    out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
+           "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}, "warnings": warnings}
+    if problems or customer_problems or unresolved or (job.staging is None and not job.figures_only):
+        return out
+    with phase(f"shard {w} render+write"):
+        renderer = SiteRenderer(settings, job.pages) if job.staging is not None else None
+        pages, lines, totals = out["pages"], out["lines"], out["totals"]
+        clock = time.perf_counter
+        rendering = 0.0
+        pages_fd = os.open(job.staging / "s", os.O_RDONLY | os.O_DIRECTORY) if renderer is not None else -1
+        writing = 0.0
+        try:
+            for n, c in enumerate(mine, 1):
+                t = clock()
+                record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id],
+                                               totals=totals)
+                t2 = clock()
+                rendering += t2 - t
+                if html is not None:
+                    write_page(pages_fd, record[st.TOKEN], html)
+                    writing += clock() - t2
+                pages[c.id] = record
+                pairs = index.get(c.id)
+                lines[c.id] = pairs.tobytes() if pairs is not None else b""
+                if n % 500 == 0 and _PROGRESS is not None:
+                    _PROGRESS.add(500)
+        finally:
+            if pages_fd >= 0:
+                os.close(pages_fd)
+    note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages")
+    report_memory(f"shard {w}")
+    return out
+
+
+def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
+    """Parse this worker's customers' rows into by_customer and index; returns those with online payments.
+
+    Every worker splits every row and parses only those of its shard: its customers'
+    (reader.customers), and the rows naming a customer id of its shard that customers.csv does not
+    have (or has with problems), to report them. What is wrong with a file as a whole (its header,
+    a record that is not CSV) worker 0 reports.
+    """
+    shards = job.shards
+    settings = job.settings
+    journal_name = ledger.rel(settings.ledger_dir / online_payments.FILE, settings)
+    online: set[str] = set()
+    slots: dict = {cid: ([], array("I")) for cid in reader.customers}  # entries, (file, line, offset) per row
+    # None for an id of another worker's shard, once seen: its shard is worked out once, not per row.
+    for fno, path in enumerate(job.files):
+        name = ledger.rel(path, settings)
+        lines, cols, probs = reader.open(path, name)
+        if probs:
+            if w == 0:
+                problems += probs
+            continue
+        ci = cols.customer_id
+        entry = reader.entry
+        offsets = ledger.byte_offsets(path, lines) or None
+        base, stop = 1, len(lines)
+        while base < stop:  # once, unless a record is not CSV: then again after it
+            rows = csv.reader(iter(lines[base:]))
+            last, prev, start = stop - base, 0, 0
+            try:
+                for fields in rows:  # records(), inlined: every worker walks every row
+                    start, prev = base + prev, rows.line_num
+                    if ci < len(fields):
+                        cid = fields[ci].strip()
+                    elif not fields or (len(fields) == 1 and not fields[0].strip()):
+                        continue  # blank line
+                    else:
+                        cid = ""
+                    slot = slots.get(cid, _UNSEEN)
+                    if slot is None:
+                        continue
+                    if prev == last and ledger.quote_left_open(lines, start, name):
+                        continue  # the rest of the file read as one field: reported below
+                    if slot is _UNSEEN:
+                        if shard_of(cid, shards) != w:
+                            slots[cid] = None
+                        else:
+                            entry(fields, cols, name, start + 1, problems)  # no such customer: says so
+                        continue
+                    e = entry(fields, cols, name, start + 1, problems)
+                    if e is not None:
+                        slot[0].append(e)
+                        slot[1].extend((fno, start, offsets[start] if offsets else ledger.NO_OFFSET))
+            except csv.Error as error:
+                problem, base = ledger.unreadable(lines, base + prev, name, error)
+                if w == 0:
+                    problems.append(problem)
+                continue
+            if w == 0 and start:
+                problem = ledger.quote_left_open(lines, start, name)
+                if problem is not None:
+                    problems.append(problem)
+            break
+        if reader.unchecked:
+            problems += reader.unchecked_problems()
+        if name == journal_name:
+            online.update(cid for cid, slot in slots.items() if slot is not None and slot[0] and slot[0][-1].path == name)
+    for cid, slot in slots.items():
+        if slot is not None and slot[0]:
+            by_customer[cid], index[cid] = slot
+    return online
+
+
+_UNSEEN = object()
+
+
+def shard_of(customer_id: str, shards: int) -> int:
+    """The worker a customer's rows belong to."""
+    return zlib.crc32(customer_id.encode()) % shards if shards > 1 else 0
+
+
+def _validate_shard(customers, by_customer, problems):
+    mine = list(customers.values())
+    unresolved: list = []
+    first: dict[str, Entry] = {}  # each invoice number's earliest invoice in this shard
+    refs: dict[str, tuple] = {}
+    for c in mine:
+        own = checks.validate(c.id, by_customer.get(c.id, ()), problems, unresolved)
+        refs[c.id] = tuple(own)
+        if first.keys().isdisjoint(own):
+            first.update(own)
+            continue
+        for ref, e in own.items():
+            seen = first.setdefault(ref, e)
+            if seen is not e:  # report the later of the two, pointing at the earlier
+                a, b = sorted((seen, e), key=lambda x: (x.path, x.line))
+                problems.append(Problem(b.path, b.line, f"duplicate invoice ref {ref} (first at {a.path}:{a.line})"))
+                first[ref] = a
+    es = first.values()
+    invoices = Invoices(list(first), list(map(attrgetter("customer_id"), es)), list(map(attrgetter("path"), es)),
+                        array("I", map(attrgetter("line"), es)))
+    return mine, unresolved, invoices, refs
+
+
+class _Counter:
+    """Pages rendered so far: a shared integer across workers, or a callback in one process."""
+
+    def __init__(self, shared=None, callback=None, total=0):
+        self.shared, self.callback, self.total, self.done = shared, callback, total, 0
+
+    def add(self, n: int) -> None:
+        if self.shared is not None:
+            with self.shared.get_lock():
+                self.shared.value += n
+        else:
+            self.done += n
+            self.callback(self.done, self.total)
+
+
+def stage_shared(settings: Settings, pages: list, staging: Path, old: dict, fresh: bool = False):
+    """Stage the landing page, content pages, stylesheet… (all of them, or those that changed)."""
+    written, digests = [], {}
+    for rel, text in SiteRenderer(settings, pages).shared_pages().items():
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        digests[rel] = digest
+        if fresh or old.get(rel) != digest or not (settings.out / rel).exists():
+            write_file(staging, rel, text)
+            written.append(rel)
+    return written, digests

@@ -1,0 +1,62 @@
+"""One customer's statement page and its record in the build state: what a page is built from."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..core import accounts as acc
+from ..core import aging
+from . import aging_report as report
+from . import state as st
+from ..core.records import Customer, Entry
+from ..ledger.settings import Settings
+from ..core.signing import Signer, statement_url
+from .render import SiteRenderer, entries_digest
+from .links import link_rows
+
+
+@dataclass
+class Job:
+    """Everything a worker needs, inherited through fork."""
+
+    settings: Settings
+    shards: int
+    files: list
+    as_of: date
+    global_digest: str
+    staging: Path | None
+    signer: Signer
+    pages: list
+    estimate: int = 0  # customers, for progress
+    customers: dict | None = None  # set for an incremental build's single process
+    figures_only: bool = False  # no staging: still compute the page records (for a report as of a date)
+
+
+def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,
+                    previous: tuple | None = None, totals: dict | None = None):
+    """One customer's statement: (page record, html); html is None when `previous` is still current
+    or there is no renderer (figures only, for a report). Adds the customer's figures to `totals`."""
+    digest = entries_digest(entries)
+    cdigest = customer_digest(c)
+    page_digest = hashlib.sha256(f"{job.global_digest}|{cdigest}|{digest[0]}".encode()).hexdigest()
+    token = job.signer.link_token(c.id, c.link_version)
+    if previous is not None and previous[st.DIGEST] == page_digest and previous[st.TOKEN] == token:
+        return previous, None
+    accts = acc.accounts(entries, job.as_of, job.settings.recent_days)
+    html = None if renderer is None else renderer.statement_html(
+        c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), digest)
+    figures = aging.figures(accts, entries, job.as_of)
+    if totals is not None:
+        aging.add(totals, figures)
+    balances = {a.currency: (a.balance, a.overdue) for a in accts}
+    url = statement_url(job.settings.base_url, token)
+    return st.page(page_digest, token, figures, refs, cdigest, link_rows(c, url, balances),
+                   report.customer_rows(c, accts, entries, job.as_of),
+                   max(map(aging.oldest_days, accts), default=0)), html
+
+
+def customer_digest(c: Customer) -> str:
+    """A digest of what a customer's row says (not where it is)."""
+    return hashlib.sha256("\x1f".join(map(str, c[:10])).encode()).hexdigest()

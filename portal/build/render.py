@@ -1,0 +1,369 @@
+"""Rendering: Jinja2 templates and Markdown content pages to the HTML of the public site."""
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+
+import markdown
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, nodes, select_autoescape
+from markupsafe import Markup, escape
+
+from ..core.accounts import BUCKETS, ZERO, Account
+from ..core.records import Customer, Entry
+from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
+from ..ledger.settings import Settings
+
+# Each currency's account section (tables of rows, the pay form) repeats on every page: it is
+# composed here, which measured ~3x faster than the same markup in the template (see _section).
+LATE = ' class="late"'
+KIND = {"payment": "Payment", "credit": "Credit note", "writeoff": "Write-off", "refund": "Refund",
+        "adjustment": "Adjustment", "invoice": "Invoice"}
+STATIC_FILES = ("robots.txt",)
+AGING_HEAD = "".join(f'<th scope="col">{label}</th>' for _, label in BUCKETS)
+UNAPPLIED_HEAD = '<th scope="col">Unapplied credit</th>'
+ITEMS_HEAD = ('<th scope="col">Invoice</th><th scope="col">Date</th><th scope="col">Due</th>'
+              '<th scope="col" class="num">Days overdue</th><th scope="col" class="num">Original</th>'
+              '<th scope="col" class="num">Open</th>')
+RECENT_HEAD = ('<th scope="col">Date</th><th scope="col">Type</th><th scope="col">Reference</th>'
+               '<th scope="col">Applied to</th><th scope="col" class="num">Amount</th>')
+BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
+# The pay form's attributes for assets/pay.js, which prints amounts as money_formatter does: the text
+# before the digits ("$", "SEK ") and the number of decimals; and that prefix's length. Amounts reach
+# the script as integer minor units (data-minor on the choices and invoice boxes): the digits of the
+# amount as printed beside them, which money_formatter always prints with the currency's decimals.
+PAY_FORM = {c: (f' data-prefix="{html.escape(SYMBOL.get(c) or c + " ")}" data-exponent="{e}"',
+                len(SYMBOL.get(c) or c + " ")) for c, e in EXPONENT.items()}
+ROOT = "../../"  # from s/<token>/ back to the site root
+# What statement.html is given that differs from page to page; the rest is the same for a build.
+PAGE_VALUES = ("customer", "as_of", "accounts_html", "digest", "entry_count", "entries_word")
+_SLOT = re.compile("\x00((?:" + "|".join(PAGE_VALUES) + r")(?:\.\w+)*)\x00")
+# Template constructs that could transform a per-page value's marker (see _plain): with one,
+# statement.html is rendered whole for every page.
+_OPAQUE = (nodes.EvalContextModifier, nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock,
+           nodes.Import, nodes.FromImport)
+STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any statement's inputs
+
+
+def environment(settings: Settings) -> Environment:
+    """The Jinja environment: autoescape on for every template, undefined names are errors."""
+    return Environment(loader=FileSystemLoader(settings.templates_dir), autoescape=select_autoescape(default=True),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def content_pages(settings: Settings) -> list[dict]:
+    """Markdown pages in content/pages/: slug, title (the first heading) and HTML."""
+    out = []
+    for path in sorted((settings.content_dir / "pages").glob("*.md")):
+        text = path.read_text(encoding="utf-8-sig")
+        title = next((ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("# ")), path.stem.title())
+        html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
+        out.append({"slug": path.stem, "title": title, "html": html})
+    return out
+
+
+def input_files(settings: Settings) -> list[Path]:
+    """Every file other than the ledger that a statement page depends on."""
+    files = [p for p in settings.templates_dir.rglob("*")
+             if p.is_file() and p.relative_to(settings.templates_dir).parts[0] not in STAFF_TEMPLATES]
+    files += list((settings.content_dir / "pages").glob("*.md"))
+    return sorted(files)
+
+
+def entries_digest(entries: list[Entry]) -> tuple[str, int]:
+    """A digest of the ledger entries a statement was built from (canonical, not byte-level)."""
+    # %-formatting: the same text as f-strings (str() of each field), a fifth faster here.
+    text = "".join(["%s|%s|%s|%s|%s|%s|%s|%s|%s\n" % (e.date, e.type, e.ref, e.amount, e.currency, e.due_date or "",
+                                                       e.applies_to, e.memo, e.status) for e in entries])
+    return hashlib.sha256(text.encode()).hexdigest(), len(entries)
+
+
+class SiteRenderer:
+    """Renders statement pages and the site's shared pages from one set of templates."""
+
+    def __init__(self, settings: Settings, pages: list[dict]):
+        self.settings = settings
+        self.env = environment(settings)
+        self.env.auto_reload = False  # a renderer lives for one build: no stat of the templates per page
+        self.pages = pages
+        self.statement = self.env.get_template("statement.html")
+        # The contact page is also shown on each statement, its headings one level down.
+        contact = next((p["html"] for p in pages if p["slug"] == "contact"), "")
+        self.common = {
+            # Attributes rather than keys: Jinja tries an attribute first, and a dict makes it raise.
+            "company": SimpleNamespace(**settings.company),
+            "nav": [{"title": p["title"], "slug": p["slug"]} for p in pages],
+            # A browser applies form-action to the redirect after the post too: allow Checkout.
+            "form_origin": f"{_origin(settings.pay_url)} {settings.checkout_origin}",
+            "contact": re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact),
+        }
+        self.pay_action = escape(settings.pay_url)
+        self.frame = self._frame()
+        self.money: dict[str, tuple] = {}  # currency -> (formatter, zero, minimum payment), made once
+        self.memos: dict[str, str] = {}  # memo -> escaped: a few texts repeat on most rows
+
+    def _frame(self) -> tuple[list[str], list[tuple]] | None:
+        """statement.html rendered once for the build, with a marker where each per-page value goes.
+
+        (texts, slots): a page is texts[0], its value for slots[0], texts[1], … Each slot is
+        (value name, attribute names); its value is printed as Jinja would print it (escaped).
+        None unless the templates only ever print those values as they are (see _plain): then each
+        page is rendered whole, the same page but several times slower.
+        """
+        if not _prints_page_values_plainly(self.env, "statement.html", set()):
+            return None
+        text = self.statement.render(**self.common, root=ROOT, **{v: _Marker(v) for v in PAGE_VALUES})
+        parts = _SLOT.split(text)
+        texts, paths = parts[::2], parts[1::2]
+        if any("\x00" in t for t in texts):  # a marker that did not survive as it was
+            return None
+        return texts, [(p.split(".")[0], tuple(p.split(".")[1:])) for p in paths]
+
+    def statement_html(self, customer: Customer, accounts: list[Account], as_of: date, pay_token: str,
+                       digest: tuple[str, int]) -> str:
+        """One customer's statement page."""
+        if not accounts:
+            accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
+        elif len(accounts) > 1:  # the customer's own currency first, the others after it
+            accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
+        minimum = self._money(accounts[0].currency)[2]
+        values = {
+            "customer": customer,
+            "as_of": _day(as_of),
+            "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, minimum)
+                                             for a in accounts])),
+            "digest": digest[0],
+            "entry_count": digest[1],
+            "entries_word": "entry" if digest[1] == 1 else "entries",
+        }
+        if self.frame is None:
+            return self.statement.render(**self.common, root=ROOT, **values)
+        texts, slots = self.frame
+        out = [texts[0]]
+        for (name, attrs), text in zip(slots, texts[1:]):
+            value = values[name]
+            for a in attrs:  # as Jinja looks it up: the attribute, else the item
+                try:
+                    value = getattr(value, a)
+                except AttributeError:
+                    value = self.env.getattr(value, a)
+            out.append(value if isinstance(value, Markup) else escape(value))  # what autoescape prints
+            out.append(text)
+        return "".join(out)
+
+    def _money(self, currency: str) -> tuple:
+        """(formatter, zero, minimum payment) for a currency, all plain text (nothing to escape)."""
+        m = self.money.get(currency)
+        if m is None:
+            m = self.money[currency] = (money_formatter(currency), fmt(ZERO, currency),
+                                        fmt(quantize(self.settings.min_payment, currency), currency))
+        return m
+
+    def _memo(self, memo: str) -> str:
+        text = self.memos.get(memo)
+        if text is None:
+            text = f"<br><small>{esc(memo)}</small>" if memo else ""
+            if len(self.memos) < 10_000:
+                self.memos[memo] = text
+        return text
+
+    def _section(self, a: Account, multi: bool, pay_token: str, minimum: str) -> str:
+        """One currency's account: balance, aging, open items, payments received and the pay form.
+
+        Text from the ledger (refs, memos) is escaped with esc(); money, dates and the currency
+        code are made here from Decimals, dates and ISO codes and have nothing to escape.
+        """
+        cur = a.currency
+        money, zero, _ = self._money(cur)
+        pay_attrs, skip = PAY_FORM[cur]
+        memo = self._memo
+        item_rows, picks = [], []
+        for i in a.items:
+            e = i.entry
+            ref = esc(e.ref or KIND[e.type])
+            kind = "" if e.type == "invoice" else f" <small>({KIND[e.type]})</small>"
+            left = money(i.open)
+            item_rows.append(
+                f'<tr{LATE if i.days_overdue else ""}><th scope="row">{ref}{kind}{memo(e.memo)}</th><td>{_day(e.date)}</td>'
+                f'<td>{_day(i.due)}</td><td class="num">{i.days_overdue or "–"}</td>'
+                f'<td class="num">{left if i.open == e.amount else money(e.amount)}</td><td class="num">{left}</td></tr>')
+            if e.type == "invoice":
+                picks.append(f'<li><label><input type="checkbox" name="invoice" value="{ref}" data-minor="'
+                             f'{left[skip:].replace(",", "").replace(".", "")}"> {ref}: {left}</label></li>')
+        recent_rows = []
+        for e in a.recent:
+            amount = money(abs(e.amount) if e.type != "adjustment" else -e.amount)
+            badge = ' <span class="badge">processing</span>' if e.status == "processing" else ""
+            recent_rows.append(f'<tr><td>{_day(e.date)}</td><td>{KIND[e.type]}{badge}</td><td>{esc(e.ref)}{memo(e.memo)}</td>'
+                               f'<td>{esc(e.applies_to)}</td><td class="num">{amount}</td></tr>')
+        cells = []
+        for k in BUCKET_KEYS:
+            v = a.buckets[k]
+            cells.append(f'<td class="num zero">{zero}</td>' if not v else
+                         f'<td class="num">{money(v)}</td>' if k == "current" else f'<td class="num late">{money(v)}</td>')
+        balance = money(a.balance)
+        overdue = a.overdue
+        late = (balance if overdue == a.balance else money(overdue)) if overdue > 0 else ""
+        unapplied = money(a.unapplied) if a.unapplied else ""
+        out = [f'<section class="account" aria-labelledby="bal-{cur}">\n  <div class="summary">\n'
+               f'    <h2 id="bal-{cur}">Balance due{f" in {cur}" if multi else ""}</h2>\n'
+               f'    <p class="balance{" is-overdue" if late else ""}">{balance}</p>\n']
+        if late:
+            out.append(f'<p class="overdue-note"><strong>{late}</strong> of this is overdue.</p>')
+        if a.processing:
+            out.append(f'<p class="processing-note">{money(a.processing)} in bank payments is processing and '
+                       'already counted as paid.</p>')
+        if unapplied:
+            out.append(f'<p class="credit-note">You have {unapplied} in unapplied credit'
+                       f'{", already taken off the balance" if a.balance > 0 else ""}.</p>')
+        if unapplied:
+            cells.append(f'<td class="num credit">-{unapplied}</td>')
+        out.append(f'  </div>\n  <table class="aging">\n    <caption>Aging of open items ({cur})</caption>\n'
+                   f'    <thead><tr>{AGING_HEAD}{UNAPPLIED_HEAD if unapplied else ""}</tr></thead>\n'
+                   f'    <tbody><tr>{"".join(cells)}</tr></tbody>\n  </table>\n')
+        if item_rows:
+            out.append(f'  <table class="items">\n    <caption>Open invoices ({cur})</caption>\n'
+                       f'    <thead><tr>{ITEMS_HEAD}</tr></thead>\n    <tbody>\n'
+                       + "\n".join(item_rows) + '\n    </tbody>\n  </table>\n')
+        else:
+            out.append('  <p class="paid-up">Nothing is open. Thank you!</p>\n')
+        if recent_rows:
+            out.append(f'  <table class="recent">\n    <caption>Payments and credits received ({cur})</caption>\n'
+                       f'    <thead><tr>{RECENT_HEAD}</tr></thead>\n    <tbody>\n'
+                       + "\n".join(recent_rows) + '\n    </tbody>\n  </table>\n')
+        if a.balance > 0:
+            # The data- attributes are for assets/pay.js (keeps the choice in step with what is ticked
+            # or typed, and says on the button what will be charged); without it the form is a plain post.
+            out.append(f'  <form class="pay" method="post" action="{self.pay_action}"{pay_attrs}>\n'
+                       f'    <fieldset>\n      <legend>Pay online ({cur})</legend>\n'
+                       f'      <input type="hidden" name="token" value="{escape(pay_token)}">\n'
+                       f'      <input type="hidden" name="currency" value="{cur}">\n'
+                       '      <div class="choice"><label><input type="radio" name="choice" value="balance" '
+                       f'data-minor="{balance[skip:].replace(",", "").replace(".", "")}" checked> '
+                       f'The whole balance, {balance}</label></div>\n')
+            if late:
+                out.append('<div class="choice"><label><input type="radio" name="choice" value="overdue" '
+                           f'data-minor="{late[skip:].replace(",", "").replace(".", "")}"> '
+                           f'What is overdue, {late}</label></div>')
+            if picks:
+                out.append('      <div class="choice"><label><input type="radio" name="choice" value="invoices"> '
+                           'Chosen invoices:</label></div>\n      <ul class="invoice-picks">\n'
+                           + "\n".join(picks) + '\n      </ul>\n')
+            out.append('      <div class="choice"><label><input type="radio" name="choice" value="amount"> Another amount:'
+                       f'</label>\n        <label><span class="visually-hidden">Amount in {cur}</span><input type="text" '
+                       'inputmode="decimal" name="amount" size="10" autocomplete="off" '
+                       f'placeholder="{plain(a.balance, cur)}"> {cur}</label></div>\n'
+                       f'      <p class="hint">Card or US bank account. Minimum {minimum}. The amount is checked '
+                       'against your account before you pay.</p>\n'
+                       '      <button type="submit" aria-live="polite">Pay now</button>\n    </fieldset>\n  </form>\n')
+        out.append('</section>\n')
+        return "".join(out)
+
+    def shared_pages(self) -> dict[str, str]:
+        """The site's non-customer pages, by path: landing page, content pages, stylesheet, robots."""
+        out = {
+            "index.html": self.env.get_template("index.html").render(**self.common, root=""),
+            "404.html": self.env.get_template("404.html").render(**self.common, root="/"),
+            # An empty page so a host that lists directories cannot list the statements.
+            "s/index.html": self.env.get_template("index.html").render(**self.common, root="../"),
+            "robots.txt": "User-agent: *\nDisallow: /\n",
+        }
+        for p in self.pages:
+            out[f"pages/{p['slug']}/index.html"] = self.env.get_template("page.html").render(
+                **self.common, root="../../", page=p)
+        for asset in sorted((self.settings.templates_dir / "assets").glob("*")):
+            out[f"assets/{asset.name}"] = asset.read_text(encoding="utf-8")
+        return out
+
+
+class _Marker:
+    """Stands in for a per-page value while the frame is rendered: prints as a marker naming it
+    (or the attribute of it that was asked for)."""
+
+    def __init__(self, path: str):
+        self._path = path
+
+    def __getattr__(self, name: str) -> "_Marker":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Marker(f"{self._path}.{name}")
+
+    def __html__(self) -> str:
+        return f"\x00{self._path}\x00"
+
+
+def _prints_page_values_plainly(env: Environment, name: str, seen: set) -> bool:
+    """True if the template, and those it extends or includes, print each per-page value (or an
+    attribute of it) as it is, and do nothing else with one: no test, filter, loop or assignment
+    on it. Then rendering it once with markers for those values and filling in each page's values
+    gives the page Jinja would render."""
+    if name in seen:
+        return True
+    seen.add(name)
+    tree = env.parse(env.loader.get_source(env, name)[0])
+    return _plain(tree) and all(ref is not None and _prints_page_values_plainly(env, ref, seen)
+                                for ref in meta.find_referenced_templates(tree))
+
+
+def _plain(node) -> bool:
+    if isinstance(node, _OPAQUE):
+        return False
+    if isinstance(node, nodes.Output):  # {{ value }} or {{ value.attr }}: a slot
+        return all(_is_slot(n) or _plain(n.node if _printed_block(n) else n) for n in node.nodes)
+    if isinstance(node, nodes.Name) and node.name in PAGE_VALUES:  # used any other way
+        return False
+    if isinstance(node, nodes.Call) and _block_call(node.node):  # super() etc. inside an expression
+        return False
+    return all(_plain(child) for child in node.iter_child_nodes())
+
+
+def _is_slot(node) -> bool:
+    while isinstance(node, nodes.Getattr):
+        node = node.node
+    return isinstance(node, nodes.Name) and node.name in PAGE_VALUES and node.ctx == "load"
+
+
+def _printed_block(node) -> bool:
+    """{{ super() }}, {{ self.block() }}: printed as rendered, so the markers in it stay whole."""
+    return isinstance(node, nodes.Call) and _block_call(node.node) and not (
+        node.args or node.kwargs or node.dyn_args or node.dyn_kwargs)
+
+
+def _block_call(func) -> bool:
+    """A call that renders template text (which may hold markers): super(), self.block(), caller()."""
+    return (isinstance(func, nodes.Name) and func.name in ("super", "caller")) or (
+        isinstance(func, nodes.Getattr) and isinstance(func.node, nodes.Name) and func.node.name == "self")
+
+
+def _origin(url: str) -> str:
+    """The CSP source for the pay form's target: 'self' for a path, the origin for a full URL."""
+    if "://" not in url:
+        return "'self'"
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+@lru_cache(maxsize=4096)
+def _day(d: date) -> Markup:
+    return Markup(f"{d.day} {d:%b %Y}")
+
+
+def money_formatter(currency: str):
+    """money.fmt for one currency, its format worked out once (~15 amounts a page): the same text."""
+    spec = f",.{EXPONENT[currency]}f"
+    symbol = SYMBOL.get(currency)
+    prefix = symbol if symbol else f"{currency} "
+    negative = "-" + prefix
+
+    def money(amount) -> str:
+        return negative + format(-amount, spec) if amount < 0 else prefix + format(abs(amount), spec)
+    return money
+
+
+def esc(text: str) -> str:
+    """HTML-escape customer text (names, refs, memos come from a CSV someone else typed)."""
+    return html.escape(text, quote=True)

@@ -1,0 +1,136 @@
+"""Pure accounting: one customer's entries → per-currency accounts (allocation, balance, aging).
+
+No I/O. The buckets always add up to the open items; open items minus unapplied credit is
+the balance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from .records import Entry
+
+ZERO = Decimal(0)
+BUCKETS = (("current", "Not yet due"), ("1-30", "1–30 days"), ("31-60", "31–60 days"),
+           ("61-90", "61–90 days"), ("90+", "Over 90 days"))
+DEBITS = ("invoice", "refund")  # plus positive adjustments
+
+
+def bucket_of(days_overdue: int) -> str:
+    """The aging bucket for a number of days past due (0 or less is not yet due)."""
+    if days_overdue <= 0:
+        return "current"
+    if days_overdue <= 30:
+        return "1-30"
+    if days_overdue <= 60:
+        return "31-60"
+    if days_overdue <= 90:
+        return "61-90"
+    return "90+"
+
+
+@dataclass
+class OpenItem:
+    """Something the customer owes: an invoice, or a refund/adjustment debit, and what is left of it."""
+
+    entry: Entry
+    due: date
+    open: Decimal
+    days_overdue: int = 0
+
+
+@dataclass
+class Account:
+    """One customer's position in one currency as of a date."""
+
+    currency: str
+    balance: Decimal = ZERO
+    unapplied: Decimal = ZERO  # credit not yet used against anything (shown as its own line)
+    processing: Decimal = ZERO  # bank payments submitted, not yet cleared (already counted as paid)
+    items: list[OpenItem] = field(default_factory=list)  # open items, oldest due first
+    buckets: dict[str, Decimal] = field(default_factory=dict)
+    recent: list[Entry] = field(default_factory=list)  # payments, credits, refunds…, newest first
+    invoices: dict[str, Decimal] = field(default_factory=dict)  # every invoice's open amount, by ref
+
+    @property
+    def overdue(self) -> Decimal:
+        """What is past due."""
+        return sum((v for k, v in self.buckets.items() if k != "current"), ZERO)
+
+
+def accounts(entries: list[Entry], as_of: date, recent_days: int = 120) -> list[Account]:
+    """Allocate credits to debits and age what is open, per currency, as of a date.
+
+    Allocation: credits that name an invoice (`applies_to`) settle it first, up to its open
+    amount; everything else (and any excess) pays the oldest-due items first; what is left
+    is unapplied credit. Entries dated after `as_of` are not yet on the statement.
+    """
+    by_currency: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.date <= as_of:
+            by_currency.setdefault(e.currency, []).append(e)
+    return [_account(cur, es, as_of, recent_days) for cur, es in sorted(by_currency.items())]
+
+
+def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int) -> Account:
+    acct = Account(currency)
+    items: list[OpenItem] = []
+    by_ref: dict[str, OpenItem] = {}
+    explicit: list[Entry] = []
+    pool = ZERO
+    balance = ZERO
+    since = as_of - timedelta(days=recent_days)
+    for e in sorted(entries, key=_order):
+        amount = e.amount
+        if e.type in DEBITS or (e.type == "adjustment" and amount > 0):
+            item = OpenItem(e, e.due_date or e.date, amount)
+            items.append(item)
+            if e.type == "invoice":
+                by_ref[e.ref] = item
+            balance += amount
+        else:
+            amount = -amount if e.type == "adjustment" else amount
+            balance -= amount
+            if e.applies_to and e.type != "adjustment":
+                explicit.append(e)
+            else:
+                pool += amount
+            if e.status == "processing":
+                acct.processing += amount
+        if e.type != "invoice" and e.date >= since:
+            acct.recent.append(e)
+    for e in explicit:
+        item = by_ref.get(e.applies_to)
+        amount = e.amount
+        if item is not None:
+            used = min(amount, item.open)
+            item.open -= used
+            amount -= used
+        pool += amount
+    items.sort(key=lambda i: (i.due, i.entry.date, i.entry.ref, i.entry.line))
+    for item in items:
+        if not pool:
+            break
+        used = min(pool, item.open)
+        item.open -= used
+        pool -= used
+    buckets = dict.fromkeys((k for k, _ in BUCKETS), ZERO)
+    open_items = []
+    for item in items:
+        if item.entry.type == "invoice":
+            acct.invoices[item.entry.ref] = item.open
+        if item.open:
+            item.days_overdue = max((as_of - item.due).days, 0)
+            buckets[bucket_of(item.days_overdue)] += item.open
+            open_items.append(item)
+    acct.items = open_items
+    acct.buckets = buckets
+    acct.unapplied = pool
+    acct.balance = balance
+    acct.recent.reverse()
+    return acct
+
+
+def _order(e: Entry):
+    return (e.date, e.path, e.line)

@@ -1,0 +1,121 @@
+"""The aging report's arithmetic: each customer's figures, totals per currency, countback DSO. Pure.
+
+A customer's figures in one currency are a fixed-width vector of Decimals (see the slot names
+below), so totals are sums of vectors and an incremental build keeps them current by subtracting
+the old vectors of the customers it re-rendered and adding their new ones.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from .accounts import BUCKETS, Account
+from .records import Entry
+
+ZERO = Decimal(0)
+SALES_MONTHS = 12  # how far back countback DSO looks
+# Slots of a figures vector. OWING and LATE are 1 for one customer and a count in totals.
+BALANCE, OVERDUE, UNAPPLIED, PROCESSING, OWING, LATE = range(6)
+BUCKET = {key: 6 + i for i, (key, _) in enumerate(BUCKETS)}
+SALES = 6 + len(BUCKETS)  # then SALES_MONTHS monthly invoice totals, the as-of month first
+WIDTH = SALES + SALES_MONTHS
+
+
+def months_back(as_of: date, day: date) -> int:
+    """0 for a day in the as-of month, 1 for the month before, …"""
+    return (as_of.year - day.year) * 12 + as_of.month - day.month
+
+
+def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[str, list[Decimal]]:
+    """{currency: figures vector} for one customer."""
+    sales: dict[str, list[Decimal]] = {}
+    for e in entries:
+        if e.type == "invoice" and e.date <= as_of:
+            m = months_back(as_of, e.date)
+            if m < SALES_MONTHS:
+                s = sales.setdefault(e.currency, [ZERO] * SALES_MONTHS)
+                s[m] += e.amount
+    out = {}
+    for a in accounts:
+        v = [ZERO] * WIDTH
+        v[BALANCE] = a.balance
+        v[OVERDUE] = overdue = a.overdue
+        v[UNAPPLIED] = a.unapplied
+        v[PROCESSING] = a.processing
+        v[OWING] = Decimal(1) if a.balance > 0 else ZERO
+        v[LATE] = Decimal(1) if overdue > 0 else ZERO
+        for key, amount in a.buckets.items():
+            v[BUCKET[key]] = amount
+        v[SALES:] = sales.get(a.currency, v[SALES:])
+        out[a.currency] = v
+    return out
+
+
+def encode(vectors: dict[str, list[Decimal]]) -> str:
+    """Compact text for a page record: `USD:1200.00,1200.00,,…|EUR:…` (zeros left empty)."""
+    return "|".join(f"{cur}:" + ",".join(str(x) if x else "" for x in v) for cur, v in sorted(vectors.items()))
+
+
+def decode(text: str) -> dict[str, list[Decimal]]:
+    out = {}
+    for part in text.split("|") if text else ():
+        cur, _, values = part.partition(":")
+        out[cur] = [Decimal(x) if x else ZERO for x in values.split(",")]
+    return out
+
+
+def add(totals: dict[str, list[Decimal]], vectors: dict[str, list[Decimal]], sign: int = 1) -> None:
+    """Add (or with sign=-1 take away) one customer's vectors to running totals, in place."""
+    for cur, v in vectors.items():
+        t = totals.get(cur)
+        if t is None:
+            t = totals[cur] = [ZERO] * WIDTH
+        for i, x in enumerate(v):
+            if x:
+                t[i] += sign * x
+
+
+def oldest_days(account: Account) -> int:
+    """Days past due of the customer's oldest unpaid item (0 when nothing is overdue)."""
+    return max((i.days_overdue for i in account.items), default=0)
+
+
+def last_payments(entries: list[Entry], as_of: date) -> dict[str, Entry]:
+    """{currency: the latest payment received on or before the as-of date}."""
+    out: dict[str, Entry] = {}
+    for e in entries:
+        if e.type == "payment" and e.date <= as_of:
+            prev = out.get(e.currency)
+            if prev is None or e.date >= prev.date:
+                out[e.currency] = e
+    return out
+
+
+def countback_dso(balance: Decimal, sales: list[Decimal], as_of: date) -> Decimal | None:
+    """Days sales outstanding by the countback method, to one decimal; None if beyond the months kept.
+
+    Walk back from the as-of month: while the receivables left exceed a month's invoiced sales,
+    take that month's sales off and count its days (the as-of month counts the days so far);
+    the month that covers the rest counts the fraction of its days the rest is of its sales.
+    """
+    if balance <= 0:
+        return ZERO
+    left, days = balance, 0
+    year, month = as_of.year, as_of.month
+    for i, sold in enumerate(sales):
+        month_days = as_of.day if i == 0 else calendar.monthrange(year, month)[1]
+        if sold > 0 and left <= sold:
+            return (days + month_days * left / sold).quantize(Decimal("0.1"))
+        left -= max(sold, ZERO)
+        days += month_days
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return None
+
+
+def bucket_shares(total: list[Decimal]) -> list[tuple[str, str, Decimal, int]]:
+    """(key, label, amount, percent of the open items, rounded) for each bucket, for the chart."""
+    amounts = [total[BUCKET[k]] for k, _ in BUCKETS]
+    whole = sum((a for a in amounts if a > 0), ZERO)
+    return [(k, label, a, int((a * 100 / whole).to_integral_value(ROUND_HALF_UP)) if whole > 0 and a > 0 else 0)
+            for (k, label), a in zip(BUCKETS, amounts)]

@@ -1,0 +1,56 @@
+"""Checks that need all of a customer's entries, and those only the whole ledger can settle."""
+from __future__ import annotations
+
+from ..core.records import Entry, Problem
+
+def validate(customer_id: str, entries: list[Entry], problems: list[Problem], unresolved: list) -> dict:
+    """Checks that need all of one customer's entries; returns this customer's invoices by ref.
+
+    An applies_to that names none of this customer's invoices goes to `unresolved` as
+    (path, line, ref, customer_id, type): only the whole ledger can say whether it is unknown
+    or another customer's.
+    """
+    invoices: dict[str, Entry] = {}
+    seen: dict[tuple[str, str], Entry] = {}
+    for e in entries:
+        if e.type == "invoice":
+            first = invoices.get(e.ref)
+            if first is not None:
+                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {e.ref} (first at {first.path}:{first.line})"))
+            else:
+                invoices[e.ref] = e
+        elif e.ref and e.type in ("payment", "credit", "refund"):
+            first = seen.get((e.type, e.ref))
+            if first is not None and first.amount == e.amount and first.date == e.date:
+                problems.append(Problem(e.path, e.line, f"{e.type} {e.ref} recorded twice "
+                                        f"(first at {first.path}:{first.line}; an overlapping export?)"))
+            seen.setdefault((e.type, e.ref), e)
+    for e in entries:
+        if not e.applies_to:
+            continue
+        if e.type == "refund":
+            target = seen.get(("payment", e.applies_to)) or seen.get(("credit", e.applies_to))
+            if target is None:
+                problems.append(Problem(e.path, e.line, f"refund applies to {e.applies_to}, which is not a payment "
+                                        f"or credit of {customer_id} (expected a payment or credit ref)"))
+            continue
+        inv = invoices.get(e.applies_to)
+        if inv is None:
+            unresolved.append((e.path, e.line, e.applies_to, customer_id, e.type))
+        elif inv.currency != e.currency:
+            problems.append(Problem(e.path, e.line, f"{e.type} in {e.currency} applies to {inv.ref}, which is in "
+                                    f"{inv.currency} (expected the same currency)"))
+    return invoices
+
+
+def resolve(unresolved: list, owner_of: dict[str, tuple]) -> list[Problem]:
+    """Turn unresolved applies_to into problems, naming the owner when it is another customer."""
+    out = []
+    for path, line, ref, cid, etype in unresolved:
+        other = owner_of.get(ref)
+        if other is not None and other[0] != cid:
+            out.append(Problem(path, line, f"{etype} of {cid} applies to {ref}, which is customer {other[0]}'s "
+                                           f"invoice (expected one of {cid}'s invoices)"))
+        else:
+            out.append(Problem(path, line, f"{etype} applies to unknown invoice {ref} (expected one of {cid}'s invoice refs)"))
+    return out

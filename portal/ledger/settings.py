@@ -1,0 +1,544 @@
+"""The settings file (content/settings.toml): read it, check every value, report each problem at its line."""
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..core.records import ENTRY_TYPES, InputError, Problem
+from ..core.money import EXPONENT, is_currency
+
+LEDGER_COLUMNS = ("date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo")
+CUSTOMER_COLUMNS = (
+    "customer_id", "name", "email", "currency", "terms_days", "contact", "phone", "address",
+    "link_version", "paused",
+)
+_SECTIONS = {
+    "company": {"name", "email", "phone", "address", "website", "remit_to"},
+    "portal": {"base_url", "currency", "pay_url", "min_payment", "recent_days", "checkout_origin", "timezone",
+               "trusted_proxies"},
+    "ledger": {"dir", "date_formats", "columns", "customer_columns", "types"},
+    "build": {"out", "staff_dir", "state_dir"},
+    "smtp": {"host", "port", "starttls", "user", "from"},
+}
+ORIGIN_ENV = "PORTAL_CHECKOUT_ORIGIN"
+PROXIES_ENV = "PORTAL_TRUSTED_PROXIES"
+MAX_PAYMENT_MINOR = 99_999_999  # Stripe's largest charge: eight digits of minor units
+MAX_RECENT_DAYS = 36_500  # a century; more would reach past year 1 and crash the date arithmetic
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """Where `portal remind --send` hands its mail; the password comes from PORTAL_SMTP_PASSWORD."""
+
+    host: str = "localhost"
+    port: int = 587
+    starttls: bool = True
+    user: str = ""
+    sender: str = ""  # the From address; the company email when empty
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the build and the service read from the settings file, resolved to paths."""
+
+    root: Path
+    company: dict = field(default_factory=dict)
+    base_url: str = "http://localhost:8000"
+    currency: str = "USD"
+    pay_url: str = "/pay"
+    checkout_origin: str = "https://checkout.stripe.com"  # where the pay form's redirect goes (CSP form-action)
+    min_payment: Decimal = Decimal("1.00")
+    recent_days: int = 120
+    timezone: str = ""  # an IANA name such as "America/New_York"; empty: the machine's local time zone
+    trusted_proxies: int = 0  # reverse proxies in front of the payment service whose X-Forwarded-* count
+    ledger_dir: Path = Path("content/ledger")
+    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    columns: dict = field(default_factory=dict)  # export header -> our column, lower-cased
+    customer_columns: dict = field(default_factory=dict)
+    type_aliases: dict = field(default_factory=dict)
+    out: Path = Path("site")
+    staff_dir: Path = Path("staff")
+    state_dir: Path = Path(".portal")
+    content_dir: Path = Path("content")
+    templates_dir: Path = Path("site_templates")
+    source: Path | None = None
+    raw: str = ""  # the file's text, part of every page's inputs
+    smtp: Smtp | None = None  # None: no [smtp] section, so reminders cannot be sent
+
+
+def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
+    """Read and check the settings file; all problems are raised together as InputError."""
+    root = Path(root).resolve()
+    path = Path(path) if path else root / "content" / "settings.toml"
+    text, data = _read(path, _rel(path, root))
+    report = _Report(_rel(path, root), text)
+    tables = _tables(data, report)
+    company = _company(tables.get("company", {}), report)
+    portal = _portal(tables.get("portal", {}), report, os.environ)
+    ledger = _ledger(tables.get("ledger", {}), report)
+    folders = _folders(root, tables.get("ledger", {}), tables.get("build", {}), report)
+    smtp = _smtp(tables.get("smtp"), report)
+    if report.problems:
+        raise InputError(report.problems)
+    return Settings(root=root, company=company, **portal, **ledger, **folders, source=path, raw=text, smtp=smtp)
+
+
+def _read(path: Path, rel: str) -> tuple[str, dict]:
+    """The file's text and its TOML, floats read as Decimal from their own text (never through a float)."""
+    if not path.is_file():
+        raise InputError([Problem(rel, 0, "settings file not found (expected TOML, see README)")])
+    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError([Problem(rel, data[:e.start].count(b"\n") + 1,
+                                  "not UTF-8 text (save the file as UTF-8)")]) from e
+    try:
+        return text, tomllib.loads(text, parse_float=lambda s: Decimal(s.replace("_", "")))
+    except tomllib.TOMLDecodeError as e:  # Python 3.11 puts the position only in the message
+        found = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        line = int(found[1]) if found else 0
+        message = re.sub(r" \(at line \d+, column (\d+)\)", r" (column \1)", str(e))
+        raise InputError([Problem(rel, line, f"not valid TOML: {message}")]) from e
+
+
+class _Bad(ValueError):
+    """A value that fails its check; the message says what is wrong (what was expected)."""
+
+
+class _Report:
+    """Problems found so far, each located at the line of its section and key."""
+
+    def __init__(self, rel: str, text: str):
+        self.rel, self.lines, self.problems = rel, _lines(text), []
+
+    def add(self, section: str, key: str | None, message: str) -> None:
+        path = (*section.split("."), key) if key is not None else tuple(section.split("."))
+        while path and path not in self.lines:
+            path = path[:-1]
+        self.problems.append(Problem(self.rel, self.lines.get(path, 0), message))
+
+    def check(self, section: str, key: str, value, rule, default=None):
+        """rule(value), or the default with the problem noted."""
+        try:
+            return rule(value)
+        except _Bad as e:
+            self.add(section, key, f"'{key}' in [{section}]: {e}")
+            return default
+
+    def value(self, table: dict, section: str, key: str, default, rule):
+        """table[key] checked by rule, or the default when it is absent or wrong."""
+        return self.check(section, key, table[key], rule, default) if key in table else default
+
+    def env(self, environ, name: str, default, rule):
+        """An environment override checked like the setting it replaces; the default when unset."""
+        if not environ.get(name):
+            return default
+        try:
+            return rule(environ[name])
+        except _Bad as e:
+            self.problems.append(Problem(name, 0, str(e)))
+            return default
+
+
+def _tables(data: dict, report: _Report) -> dict[str, dict]:
+    """The known sections that are tables; unknown sections and keys reported."""
+    tables = {}
+    for section, table in data.items():
+        known = _SECTIONS.get(section)
+        if known is None:
+            report.add(section, None, f"unknown section '{section}' (expected one of {', '.join(sorted(_SECTIONS))})")
+        elif not isinstance(table, dict):
+            report.add(section, None, f"'{section}' must be a table")
+        else:
+            tables[section] = table
+            for key in table.keys() - known:
+                report.add(section, key,
+                           f"unknown key '{key}' in [{section}] (expected one of {', '.join(sorted(known))})")
+    return tables
+
+
+def _company(table: dict, report: _Report) -> dict:
+    """[company]: text printed on every page; the name is required."""
+    company = {key: report.value(table, "company", key, "", _email if key == "email" else _text)
+               for key in sorted(_SECTIONS["company"])}
+    if isinstance(table.get("name", ""), str) and not company["name"].strip():  # else reported as not text
+        report.add("company", "name", "'name' missing in [company] (the company name printed on every statement)")
+    return company
+
+
+def _portal(table: dict, report: _Report, environ) -> dict:
+    """[portal]: addresses, currency, payments, and the two environment overrides."""
+    d = Settings
+    currency = report.value(table, "portal", "currency", d.currency, _currency)
+    origin = report.value(table, "portal", "checkout_origin", d.checkout_origin, _origin)
+    proxies = report.value(table, "portal", "trusted_proxies", d.trusted_proxies, _count)
+    return {
+        "base_url": report.value(table, "portal", "base_url", d.base_url, _base_url),
+        "currency": currency,
+        "pay_url": report.value(table, "portal", "pay_url", d.pay_url, _pay_url),
+        "checkout_origin": report.env(environ, ORIGIN_ENV, origin, _origin),
+        "min_payment": report.value(table, "portal", "min_payment", d.min_payment,
+                                    lambda v: _min_payment(v, currency)),
+        "recent_days": report.value(table, "portal", "recent_days", d.recent_days, _days),
+        "timezone": report.value(table, "portal", "timezone", d.timezone, _timezone),
+        "trusted_proxies": report.env(environ, PROXIES_ENV, proxies, _count_text),
+    }
+
+
+def _ledger(table: dict, report: _Report) -> dict:
+    """[ledger]: how to read the exports (the folder is among _folders)."""
+    formats = report.value(table, "ledger", "date_formats", None, _format_list)
+    if formats is not None:
+        formats = [report.check("ledger", "date_formats", f, _date_format) for f in formats]
+    tables = {key: report.value(table, "ledger", key, {}, _table(f"[ledger.{key}]"))
+              for key in ("columns", "customer_columns", "types")}
+    return {
+        "date_formats": tuple(formats) if formats and None not in formats else Settings.date_formats,
+        "columns": _column_map(tables["columns"], LEDGER_COLUMNS, "columns", report),
+        "customer_columns": _column_map(tables["customer_columns"], CUSTOMER_COLUMNS, "customer_columns", report),
+        "type_aliases": _type_aliases(tables["types"], report),
+    }
+
+
+def _column_map(table: dict, ours: tuple, name: str, report: _Report) -> dict:
+    """[ledger.columns] maps our column name to the export's header; invert it for reading."""
+    section, out = f"ledger.{name}", {}
+    for key, header in table.items():
+        if key not in ours:
+            report.add(section, key, f"unknown column '{key}' in [{section}] (expected one of {', '.join(ours)})")
+        elif (h := report.check(section, key, header, _header)) in out:
+            report.add(section, key, f"'{key}' in [{section}]: {header!r} is also the header of {out[h]} "
+                                     "(expected one header per column)")
+        elif h is not None:
+            out[h] = key
+    return out
+
+
+def _type_aliases(table: dict, report: _Report) -> dict:
+    """[ledger.types]: the export's type names mapped to ours, lower-cased."""
+    out, expected = {}, f"expected one of {', '.join(ENTRY_TYPES)}"
+    for alias, target in table.items():
+        if not isinstance(target, str):
+            report.add("ledger.types", alias, f"'{alias}' in [ledger.types]: {_shown(target)} is not text ({expected})")
+            continue
+        name, target = alias.strip().lower(), target.strip().lower()
+        if target not in ENTRY_TYPES:
+            report.add("ledger.types", alias, f"[ledger.types] maps {name!r} to {target!r} ({expected})")
+        out[name] = target
+    return out
+
+
+def _folders(root: Path, ledger: dict, build: dict, report: _Report) -> dict:
+    """The ledger folder and the build's output folders: inside the project, and apart from each other."""
+    content = root / "content"
+    where = {  # field: (section, key, relative to, default)
+        "ledger_dir": ("ledger", "dir", content, "ledger"), "out": ("build", "out", root, "site"),
+        "staff_dir": ("build", "staff_dir", root, "staff"), "state_dir": ("build", "state_dir", root, ".portal"),
+    }
+    tables = {"ledger": ledger, "build": build}
+    folders, wrong = {"content_dir": content, "templates_dir": root / "site_templates"}, set()
+    for name, (section, key, base, default) in where.items():
+        before = len(report.problems)
+        folders[name] = report.value(tables[section], section, key, base / default, _inside(root, base, default))
+        if len(report.problems) > before:
+            wrong.add(name)
+    keyed = {name: (section, key) for name, (section, key, _, _) in where.items() if key in tables[section]}
+    _apart(root, {name: folder for name, folder in folders.items() if name not in wrong}, keyed, report)
+    return folders
+
+
+def _apart(root: Path, folders: dict, keyed: dict, report: _Report) -> None:
+    """Each output folder apart from the other outputs, the ledger and the templates, and not holding content/."""
+    names = {"ledger_dir": "the ledger", "content_dir": "content/", "templates_dir": "site_templates/"}
+    outputs = ["out", "staff_dir", "state_dir"]
+    for i, output in enumerate(outputs):
+        for other in [*outputs[i + 1:], "content_dir", "templates_dir", "ledger_dir"]:
+            if output not in folders or other not in folders:  # a folder already reported
+                continue
+            relation = _relation(folders[output], folders[other])
+            if relation is None or (other == "content_dir" and relation == "is inside"):
+                continue
+            a, b = (other, output) if other in keyed else (output, other)  # said at the line that set it
+            relation = _relation(folders[a], folders[b])
+            section, key = keyed.get(a, ("build", a))
+            report.add(section, key, f"'{key}' in [{section}]: {_show(folders[a], root)!r} {relation} "
+                                     f"{names.get(b, b)} {_show(folders[b], root)!r} (expected a folder of its own)")
+            break
+
+
+def _relation(a: Path, b: Path) -> str | None:
+    """How folder a lies to folder b, or None when apart."""
+    if a == b:
+        return "is the same folder as"
+    return "is inside" if a.is_relative_to(b) else "holds" if b.is_relative_to(a) else None
+
+
+def _smtp(table, report: _Report) -> Smtp | None:
+    """The [smtp] section, each bad value reported at its own line."""
+    if table is None:
+        return None
+
+    def bad(key: str, msg: str) -> None:
+        report.add("smtp", key, f"'{key}' in [smtp] {msg}")
+
+    before = len(report.problems)
+    d = Smtp()
+    host, port, starttls = table.get("host", d.host), table.get("port", d.port), table.get("starttls", d.starttls)
+    user, sender = table.get("user", ""), table.get("from", "")
+    if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host.strip()):
+        bad("host", "must be a host name such as \"smtp.example.com\"")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        bad("port", "must be a port number such as 587")
+    if not isinstance(starttls, bool):
+        bad("starttls", "must be true or false")
+    if not isinstance(user, str):
+        bad("user", "must be text (the login name; the password comes from PORTAL_SMTP_PASSWORD)")
+    if not isinstance(sender, str) or (sender and not _is_email(sender)):
+        bad("from", "must be an email address such as \"ar@example.com\"")
+    if len(report.problems) > before:
+        return None
+    return Smtp(host.strip(), port, starttls, user, sender)
+
+
+# -- checks: pure functions of one value, returning it as the Settings field or raising _Bad ------
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_PORT = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?"
+_URL = re.compile(rf"(?P<scheme>https?)://(?P<netloc>{_HOST_PORT})(?P<rest>[/?#].*)?", re.IGNORECASE | re.DOTALL)
+_ORIGIN = re.compile(rf"https?://{_HOST_PORT}/?", re.IGNORECASE)
+_NOT_IN_URL = re.compile(r"[\s\"'<>\\`\x00-\x1f\x7f]")
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_DIRECTIVES = {"day": {"%d"}, "month": {"%m", "%b", "%B"}, "year": {"%Y", "%y"}}
+_SAMPLE_DAYS = (date(2026, 11, 25), date(1999, 1, 5))
+
+
+def _shown(value) -> str:
+    """A TOML value as the message names it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return "a table" if isinstance(value, dict) else "a list"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"{_shown(value)} is not text (expected a quoted string)")
+    return value
+
+
+def _is_email(text: str) -> bool:
+    return "@" in text and not any(c.isspace() for c in text)
+
+
+def _email(value) -> str:
+    if _text(value) and not _is_email(value):
+        raise _Bad(f"{value!r} is not an email address (expected an address such as \"ar@example.com\")")
+    return value
+
+
+def _currency(value) -> str:
+    if not is_currency(_text(value).upper()):
+        raise _Bad(f"{value!r} is not a known currency (expected an ISO 4217 code such as USD)")
+    return value.upper()
+
+
+def _whole(value, low: int, high: int | None, what: str, expected: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        raise _Bad(f"{_shown(value)} is not {what} (expected {expected})")
+    return value
+
+
+def _days(value) -> int:
+    return _whole(value, 0, MAX_RECENT_DAYS, "a whole number of days", f"0 to {MAX_RECENT_DAYS}, such as 120")
+
+
+def _count(value) -> int:
+    return _whole(value, 0, None, "a whole number",
+                  "0 or more: how many reverse proxies stand in front of the payment service")
+
+
+def _count_text(text: str) -> int:
+    """The environment's form of _count: ASCII digits."""
+    return _count(int(text) if text.isascii() and text.isdigit() else text)
+
+
+def _min_payment(value, currency: str) -> Decimal:
+    """A plain decimal amount of at least one minor unit, with no more decimals than the currency has."""
+    if isinstance(value, str) and _PLAIN_AMOUNT.fullmatch(value.strip()):
+        amount = Decimal(value.strip())
+    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool) and Decimal(value).is_finite():
+        amount = Decimal(value)
+    else:
+        raise _Bad(f"{_shown(value)} is not a plain decimal amount (expected a quoted amount such as \"1.00\")")
+    exponent = EXPONENT[currency]
+    unit, most = Decimal(1).scaleb(-exponent), Decimal(MAX_PAYMENT_MINOR).scaleb(-exponent)
+    if amount < unit:
+        raise _Bad(f"{_shown(value)} is below one minor unit of {currency} (expected at least {unit})")
+    if amount > most:
+        raise _Bad(f"{_shown(value)} is more than one payment can be (expected at most {most})")
+    if amount != amount.quantize(unit):
+        decimals = f"at most {exponent} decimals" if exponent else "a whole number"
+        raise _Bad(f"{_shown(value)} has more decimals than {currency} has (expected {decimals})")
+    return amount.quantize(unit)
+
+
+def _http_url(url: str, expected: str):
+    """The parts of an absolute http(s) URL that names a host, or _Bad."""
+    if _NOT_IN_URL.search(url):
+        raise _Bad(f"{url!r} holds a space, quote or other character no URL has (expected {expected})")
+    found = _URL.fullmatch(url)
+    if not found:
+        raise _Bad(f"{url!r} is not an http(s) address naming a host (expected {expected})")
+    if found["port"] and not 0 < int(found["port"]) < 65536:
+        raise _Bad(f"{url!r} has no valid port (expected {expected})")
+    if "#" in url:
+        raise _Bad(f"{url!r} has a fragment (expected {expected})")
+    return found
+
+
+def _base_url(value) -> str:
+    expected = 'an absolute URL such as "https://statements.example.com"'
+    if "?" in (_http_url(_text(value), expected)["rest"] or ""):
+        raise _Bad(f"{value!r} has a query (expected {expected})")
+    return value.rstrip("/")
+
+
+def _pay_url(value) -> str:
+    expected = 'a path such as "/pay", or a URL such as "https://pay.example.com/pay"'
+    if not _text(value).startswith("/"):
+        _http_url(value, expected)
+    elif value.startswith("//") or _NOT_IN_URL.search(value) or "#" in value:
+        raise _Bad(f"{value!r} is not a path on this host (expected {expected})")
+    return value
+
+
+def _origin(value) -> str:
+    found = _ORIGIN.fullmatch(_text(value))
+    if not found or (found["port"] and not 0 < int(found["port"]) < 65536):
+        raise _Bad(f"{value!r} is not an origin "
+                   '(expected scheme://host[:port] such as "https://checkout.stripe.com")')
+    return value.rstrip("/")
+
+
+def _timezone(value) -> str:
+    if _text(value):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as e:
+            raise _Bad(f"{value!r} is not a time zone (expected an IANA name such as \"America/New_York\", "
+                       "or empty for this machine's)") from e
+    return value
+
+
+def _format_list(value) -> list:
+    expected = 'expected a list such as ["%m/%d/%Y"]'
+    if not isinstance(value, list):
+        raise _Bad(f"{_shown(value)} is not a list of formats ({expected})")
+    if not value:
+        raise _Bad(f"an empty list has no formats ({expected})")
+    return value
+
+
+def _date_format(value) -> str:
+    """A strptime format with a day, a month and a year that reads back the dates it writes."""
+    if not isinstance(value, str):
+        raise _Bad(f"{_shown(value)} is not text (expected a strptime format such as \"%m/%d/%Y\")")
+    used = set(re.findall("%.", value))
+    missing = [part for part, directives in _DIRECTIVES.items() if not used & directives]
+    if missing:
+        names = " or ".join(missing) if len(missing) < 3 else "day, month or year"
+        raise _Bad(f"{value!r} has no {names} (expected a day %d, a month %m, %b or %B, and a year %Y or %y)")
+    for day in _SAMPLE_DAYS:
+        try:
+            back = datetime.strptime(day.strftime(value), value).date()
+        except (ValueError, re.error):
+            back = None
+        if back != day:
+            raise _Bad(f"{value!r} does not read back the date it writes (expected strptime directives and "
+                       "plain text only, such as \"%d.%m.%Y\")")
+    return value
+
+
+def _table(expected: str):
+    def check(value) -> dict:
+        if not isinstance(value, dict):
+            raise _Bad(f"{_shown(value)} is not a table (expected a table such as {expected})")
+        return value
+    return check
+
+
+def _header(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"{_shown(value)} is not a header (expected the export's header, such as \"Txn Date\")")
+    return value.strip().lower()
+
+
+def _inside(root: Path, base: Path, example: str):
+    """A check for a relative folder: resolved against base, it must lie inside the project."""
+    relative_to = "content/" if base != root else "the project folder"
+    expected = f'expected a folder relative to {relative_to}, such as "{example}"'
+
+    def check(value) -> Path:
+        if not _text(value).strip() or re.search(r"[\x00-\x1f\x7f]", value):
+            raise _Bad(f"{value!r} is not a folder name ({expected})")
+        if Path(value).is_absolute():
+            raise _Bad(f"{value!r} is an absolute path ({expected})")
+        folder = Path(os.path.normpath(base / value))
+        if folder == root or not folder.is_relative_to(root):
+            raise _Bad(f"{value!r} is not inside the project folder ({expected})")
+        return folder
+    return check
+
+
+# -- where each key is: tomllib keeps no positions --------------------------------------------------
+
+_HEADER = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_PART = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)"
+_KEY = re.compile(rf"\s*({_PART}(?:\s*\.\s*{_PART})*)\s*=(.*)")
+
+
+def _lines(text: str) -> dict[tuple, int]:
+    """The line of every table header and key, by its dotted path; the first line wins."""
+    lines: dict[tuple, int] = {}
+    section: tuple = ()
+    open_string = None  # inside a multi-line string: its delimiter
+    for n, line in enumerate(text.splitlines(), 1):
+        if open_string:
+            if line.count(open_string) % 2:
+                open_string = None
+        elif header := _HEADER.match(line):
+            section = _parts(header[1])
+            _mark(lines, section, n)
+        elif key := _KEY.match(line):
+            _mark(lines, (*section, *_parts(key[1])), n)
+            open_string = next((q for q in ('"""', "'''") if key[2].count(q) % 2), None)
+    return lines
+
+
+def _mark(lines: dict, path: tuple, n: int) -> None:
+    for i in range(1, len(path) + 1):
+        lines.setdefault(path[:i], n)
+
+
+def _parts(dotted: str) -> tuple:
+    return tuple(a or b or c for a, b, c in re.findall(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)", dotted))
+
+
+def _show(folder: Path, root: Path) -> str:
+    return str(folder.relative_to(root))
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)

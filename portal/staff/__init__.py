@@ -1,0 +1,1 @@
+"""Staff tools beyond the build: reminders and their mail, payout reconciliation."""
