@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from .core.errors import PortalError
 from .core.records import InputError
 
 
@@ -55,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             print(p, file=sys.stderr)
         n = e.count  # the lines above may end a file's list with "and 1,234 more problems like …"
         print(f"{n:,} problem{'s' if n != 1 else ''} found; nothing was written.", file=sys.stderr)
-        return 1
-    except ValueError as e:  # configuration (e.g. a short PORTAL_SECRET_KEY)
+        return e.exit_code
+    except PortalError as e:  # configuration, a stale build state, Stripe unreachable, a run in progress
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
 
 
 def _settings(args):
@@ -225,8 +226,7 @@ def cmd_reconcile(args) -> int:
     try:
         report, out = run(s, gateway, since, until)
     except GatewayError as e:
-        print(f"error: {e}; nothing was written", file=sys.stderr)
-        return 2
+        raise GatewayError(f"{e}; nothing was written") from e
     for line in summary(report):
         print(line)
     print(f"Report: {_show(out.html)}   CSV: {_show(out.csv)}   Journal: {_show(out.journal)}")
@@ -243,13 +243,8 @@ def cmd_reconcile(args) -> int:
 
 def cmd_remind(args) -> int:
     from .staff.dunning import remind, summary
-    from .build.lookup import NotBuilt
     s = _settings(args)
-    try:
-        report = remind(s, args.as_of or date.today(), send=args.send, only=args.only or ())
-    except NotBuilt as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    report = remind(s, args.as_of or date.today(), send=args.send, only=args.only or ())
     for line in summary(report, s):
         print(line, file=sys.stderr if line.startswith(("error:", "refused:")) else sys.stdout)
     return 0 if report.ok else 1

@@ -56,3 +56,30 @@ def test_stripe_commands_without_a_key_say_what_to_set(project, monkeypatch, cap
         assert main(["--root", str(project.root), *command]) == 2
         assert "error: set STRIPE_SECRET_KEY" in capsys.readouterr().err
     assert not (project.root / "staff").exists()
+
+
+def test_every_error_the_portal_can_explain_is_said_in_words_with_its_exit_code(project, monkeypatch, capsys):
+    from portal.cli import main
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "short")
+    assert main(["--root", str(project.root), "build"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: PORTAL_SECRET_KEY: every key must be at least 16 characters") and "Traceback" not in err
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "test-key-0123456789abcdef")
+    import shutil
+
+    from conftest import REPO
+    shutil.copytree(REPO / "content" / "reminders", project.root / "content" / "reminders")
+    assert main(["--root", str(project.root), "remind"]) == 2  # no build yet: a stale state
+    assert "run `portal build`" in capsys.readouterr().err
+
+
+def test_the_errors_are_one_family():
+    from portal.build.lookup import NotBuilt, Unreadable
+    from portal.core.errors import ConfigError, PortalError, StaleState
+    from portal.core.records import InputError
+    from portal.core.signing import BadToken
+    from portal.pay.charge import Refused
+    from portal.pay.gateway import GatewayError, SignatureError
+    for e in (ConfigError, StaleState, InputError, NotBuilt, Unreadable, BadToken, Refused, GatewayError, SignatureError):
+        assert issubclass(e, PortalError)
+    assert InputError([]).exit_code == 1 and ConfigError().exit_code == 2

@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from portal.core.errors import ConfigError
 from portal.core.signing import BadToken, Signer, load_keys, statement_url
 
 OLD, NEW = "old-key-0123456789abcdef", "new-key-0123456789abcdef"
@@ -79,7 +80,7 @@ def test_keys_come_from_the_environment_newest_first(tmp_path):
 
 
 def test_short_keys_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="at least 16"):
+    with pytest.raises(ConfigError, match="at least 16"):
         load_keys(tmp_path, {"PORTAL_SECRET_KEY": "short"})
 
 

@@ -9,6 +9,8 @@ and the payment file only from where the build left it.
 """
 from __future__ import annotations
 
+from ..core.errors import PortalError, StaleState
+
 import io
 import threading
 from datetime import date
@@ -20,16 +22,16 @@ from ..ledger import reading as ledger
 from . import state as st
 from ..core.accounts import Account, accounts
 from .changes import changed_inputs
-from .incremental import read_indexed_rows
+from .rows import read_indexed_rows
 from ..core.records import Customer, Entry, Problem
 from ..ledger.settings import Settings
 
 
-class NotBuilt(Exception):
+class NotBuilt(StaleState):
     """There is no usable build state: run `portal build`."""
 
 
-class Unreadable(Exception):
+class Unreadable(PortalError):
     """The customer's rows in a ledger file changed since the build do not read cleanly."""
 
     def __init__(self, problems: list[Problem]):

@@ -1,6 +1,8 @@
 """Immutable ledger records, each carrying the file and line it came from, and the problems found in them."""
 from __future__ import annotations
 
+from .errors import PortalError
+
 import re
 from datetime import date
 from decimal import Decimal
@@ -178,8 +180,10 @@ def _problems(kept: list, found: int, more: dict) -> Problems:
     return p
 
 
-class InputError(Exception):
+class InputError(PortalError):
     """Every problem found in the input, reported together (at most CAP of each file, then a line per kind)."""
+
+    exit_code = 1
 
     def __init__(self, problems: list[Problem]):
         found = problems if isinstance(problems, Problems) else Problems(problems)

@@ -19,6 +19,8 @@ from itsdangerous import Signer as _ItsSigner
 from itsdangerous.encoding import base64_encode
 from itsdangerous.signer import HMACAlgorithm
 
+from .errors import ConfigError, PortalError
+
 log = logging.getLogger(__name__)
 LINK_SALT = "portal.statement-link"
 PAY_SALT = "portal.pay"
@@ -28,7 +30,7 @@ ENV = "PORTAL_SECRET_KEY"
 MIN_KEY_LENGTH = 16
 
 
-class BadToken(Exception):
+class BadToken(PortalError):
     """A link or pay token that is forged, tampered with, revoked or expired."""
 
 
@@ -39,7 +41,7 @@ def load_keys(state_dir: Path, environ=os.environ) -> list[str]:
     if keys:
         short = [k for k in keys if len(k) < MIN_KEY_LENGTH]
         if short:
-            raise ValueError(f"{ENV}: every key must be at least {MIN_KEY_LENGTH} characters "
+            raise ConfigError(f"{ENV}: every key must be at least {MIN_KEY_LENGTH} characters "
                              "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
         return keys
     path = Path(state_dir) / "demo-secret-key"
@@ -85,7 +87,7 @@ class Signer:
 
     def __init__(self, keys: list[str]):
         if not keys:
-            raise ValueError("no signing keys")
+            raise ConfigError("no signing keys")
         # itsdangerous signs with the last key and accepts any of them.
         ordered = list(reversed(keys))
         self._links = _Serializer(ordered, salt=LINK_SALT)

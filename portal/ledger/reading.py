@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..core.records import ENTRY_TYPES, Customer, Entry, InputError, Problem, Problems
+from ..core.errors import StaleState
 from ..core.money import EXPONENT, MoneyError, is_currency, parse_amount
 from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
 
@@ -402,7 +403,7 @@ class EntryReader:
         cols, width, problems = header_of(header_fields, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
                                           ("date", "customer_id", "type", "amount"), self.settings.columns)
         if problems:
-            raise ValueError(f"{name}: header changed under an incremental build")
+            raise StaleState(f"{name}: its header changed since the last build indexed it (run `portal build`)")
         return Columns(cols, width)
 
     def entry(self, fields: list[str], cols: "Columns", name: str, line: int, problems: list[Problem]) -> Entry | None:
@@ -570,7 +571,7 @@ class CustomerIndex:
         self.cols, self.width, more = header(self.lines, self.name, CUSTOMER_COLUMNS,
                                              ("customer_id", "name", "email"), settings.customer_columns)
         if problems or more:
-            raise ValueError("customers.csv changed under an incremental build")
+            raise StaleState("customers.csv changed since the last build indexed it (run `portal build`)")
         self.where = where
         self.cache: dict[str, Customer] = {}
 
@@ -581,7 +582,7 @@ class CustomerIndex:
             i = self.where[cid]
             c = customer_from(record_at(self.lines, i), self.cols, self.width, self.settings, self.name, i + 1, problems)
             if c is None or c.id != cid:
-                raise ValueError(f"customers.csv line {i + 1} is not {cid} any more")
+                raise StaleState(f"customers.csv line {i + 1} is not {cid} any more (run `portal build`)")
             self.cache[cid] = c
         return c if c is not None else default
 

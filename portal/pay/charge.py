@@ -6,6 +6,8 @@ settles, or refuses with a message the customer can act on.
 """
 from __future__ import annotations
 
+from ..core.errors import PortalError
+
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,7 +17,7 @@ from ..core.money import MoneyError, fmt, parse_amount
 METADATA_LIMIT = 500  # characters in one Stripe metadata value
 
 
-class Refused(Exception):
+class Refused(PortalError):
     """A payment request that will not be charged; `message` is for the customer."""
 
     def __init__(self, message: str, status: int = 422):

@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import stripe
 
+from ..core.errors import PortalError
+
 from ..core.clock import day_of
 from ..core.money import from_minor, to_minor
 
@@ -22,11 +24,11 @@ ACH_CURRENCY = "USD"  # us_bank_account is for US dollars only
 IDEMPOTENCY_WINDOW = 600  # seconds: a double-submitted pay form gets the same Checkout session
 
 
-class SignatureError(Exception):
+class SignatureError(PortalError):
     """A webhook whose signature or timestamp does not verify."""
 
 
-class GatewayError(Exception):
+class GatewayError(PortalError):
     """Stripe refused or could not be reached; the message is safe to log."""
 
 

@@ -6,6 +6,8 @@ them, a chunk of customers at a time.
 """
 from __future__ import annotations
 
+from ..core.errors import Busy, ConfigError
+
 import fcntl
 import os
 from dataclasses import dataclass, field
@@ -72,17 +74,17 @@ def remind(settings: Settings, as_of: date, send: bool = False, only=(), environ
     password = ""
     if send:
         if settings.smtp is None:
-            raise ValueError("no [smtp] section in the settings (host, port, starttls, user: see README, Reminders)")
+            raise ConfigError("no [smtp] section in the settings (host, port, starttls, user: see README, Reminders)")
         password = environ.get(PASSWORD_ENV, "")
         if settings.smtp.user and not password:
-            raise ValueError(f"[smtp] user is {settings.smtp.user!r}: set {PASSWORD_ENV} to its password")
+            raise ConfigError(f"[smtp] user is {settings.smtp.user!r}: set {PASSWORD_ENV} to its password")
     # One run at a time: two would both read the log before either sent, and send the same reminders.
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.state_dir / "remind.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ValueError("another `portal remind` is running in this project: let it finish") from None
+            raise Busy("another `portal remind` is running in this project: let it finish") from None
         return _run(settings, as_of, send, only, stages, password)
 
 

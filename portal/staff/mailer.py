@@ -1,6 +1,8 @@
 """Reminder emails: composed from a stage and the email templates, previewed as .eml files, sent over SMTP."""
 from __future__ import annotations
 
+from ..core.errors import ConfigError
+
 import hashlib
 import html
 import os
@@ -65,7 +67,7 @@ class Composer:
         self.text_items = text_env.get_template("email/items.txt")
         sender = (settings.smtp.sender if settings.smtp else "") or self.company.get("email", "")
         if not sender:
-            raise ValueError("reminders need a From address: set [company] email (or [smtp] from) in the settings")
+            raise ConfigError("reminders need a From address: set [company] email (or [smtp] from) in the settings")
         self.sender = formataddr((_one_line(self.company["name"]), sender), "utf-8")
         self.reply_to = self.company.get("email") or sender
         self.domain = sender.rpartition("@")[2]
