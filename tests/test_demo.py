@@ -23,8 +23,8 @@ def demo_settings(tmp_path):
 
 
 def oracle(as_of: date = AS_OF) -> dict[tuple[str, str], list[Decimal]]:
-    """content/make_demo_ledger.py --check: its own arithmetic, sharing no code with portal/."""
-    out = subprocess.run([sys.executable, str(REPO / "content" / "make_demo_ledger.py"), "--check",
+    """scripts/make_demo_ledger.py --check: its own arithmetic, sharing no code with portal/."""
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_ledger.py"), "--check",
                           "--as-of", as_of.isoformat()], capture_output=True, text=True, check=True).stdout
     figures = {}
     for line in out.splitlines():

@@ -90,7 +90,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         if publisher is None:
             return body, sigs, 0, totals
         with phase("publish"):
-            _, body.shared = stage_shared(settings, pages, staging, {}, fresh=True)
+            stage_shared(settings, pages, staging)
             publisher.swap()
     except BaseException:
         if publisher:
@@ -379,13 +379,7 @@ class _Counter:
             self.callback(self.done, self.total)
 
 
-def stage_shared(settings: Settings, pages: list, staging: Path, old: dict, fresh: bool = False):
-    """Stage the landing page, content pages, stylesheet… (all of them, or those that changed)."""
-    written, digests = [], {}
+def stage_shared(settings: Settings, pages: list, staging: Path) -> None:
+    """Stage the landing page, content pages, stylesheet, robots.txt: the site's pages that are no customer's."""
     for rel, text in SiteRenderer(settings, pages).shared_pages().items():
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        digests[rel] = digest
-        if fresh or old.get(rel) != digest or not (settings.out / rel).exists():
-            write_file(staging, rel, text)
-            written.append(rel)
-    return written, digests
+        write_file(staging, rel, text)

@@ -141,7 +141,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     replaced = [body.pages[cid] for cid in sorted(entries) if cid in body.pages] + [body.pages[cid] for cid in gone]
     staging = publisher.begin()
     try:
-        job = Job(settings, 1, [], as_of, gdigest, staging, signer, pages, customers=customers)
+        job = Job(settings, 1, [], as_of, gdigest, staging, signer, pages)
         renderer = SiteRenderer(settings, pages)
         written, deleted = [], []
         for cid in sorted(entries):

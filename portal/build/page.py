@@ -30,7 +30,6 @@ class Job:
     signer: Signer
     pages: list
     estimate: int = 0  # customers, for progress
-    customers: dict | None = None  # set for an incremental build's single process
     figures_only: bool = False  # no staging: still compute the page records (for a report as of a date)
 
 

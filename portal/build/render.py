@@ -23,7 +23,6 @@ from ..ledger.settings import Settings
 LATE = ' class="late"'
 KIND = {"payment": "Payment", "credit": "Credit note", "writeoff": "Write-off", "refund": "Refund",
         "adjustment": "Adjustment", "invoice": "Invoice"}
-STATIC_FILES = ("robots.txt",)
 AGING_HEAD = "".join(f'<th scope="col">{label}</th>' for _, label in BUCKETS)
 UNAPPLIED_HEAD = '<th scope="col">Unapplied credit</th>'
 ITEMS_HEAD = ('<th scope="col">Invoice</th><th scope="col">Date</th><th scope="col">Due</th>'

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..core import aging
 from .publish import write_atomic
 
-FORMAT = 8
+FORMAT = 9
 
 # A customer's page record: a plain tuple, fields by position. FIGURES is the customer's aging
 # figures (aging.encode); REPORT_ROWS their aging-report CSV rows but the contact columns; RANK
@@ -86,9 +86,7 @@ class Body:
     pages: dict = field(default_factory=dict)  # customer_id -> page record tuple
     lines: dict = field(default_factory=dict)  # customer_id -> packed (file number, line index) pairs
     files: list = field(default_factory=list)  # file number -> entry file rel path (None once removed)
-    file_customers: dict = field(default_factory=dict)  # entry file rel path -> "\x1f"-joined customer ids
     customer_lines: dict = field(default_factory=dict)  # customer_id -> line index in customers.csv
-    shared: dict = field(default_factory=dict)  # shared site file -> sha256
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,6 @@ from itertools import groupby
 from typing import NamedTuple
 
 ENTRY_TYPES = ("invoice", "credit", "payment", "refund", "adjustment", "writeoff")
-# What each type does to the balance: +1 adds to what the customer owes, -1 reduces it.
-# An adjustment carries its own sign.
-SIGN = {"invoice": 1, "refund": 1, "adjustment": 1, "credit": -1, "payment": -1, "writeoff": -1}
 
 
 class Customer(NamedTuple):

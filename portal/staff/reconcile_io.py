@@ -21,7 +21,8 @@ from ..ledger.online import FILE, SET_ASIDE_FILE, SetAside, read_set_aside
 from ..core.records import InputError, Problem
 from ..core.money import MoneyError, fmt, is_currency, parse_amount, plain
 from ..build.publish import write_atomic
-from .reconcile import Posting, Recorded, Report, awaiting_payout, journal, left_out, reconcile, recorded, steps
+from .reconcile import (NOT_PAID_OUT, Posting, Recorded, Report, awaiting_payout, journal, left_out, reconcile,
+                        recorded, steps)
 from ..ledger.settings import Settings
 from ..build.render import environment
 from ..core.cells import safe_cell
@@ -165,7 +166,7 @@ def render_csv(report: Report, names: dict[str, str]) -> str:
         r = u.rec
         w.writerow(["", "", "", safe_cell(r.kind), "", safe_cell(r.stripe_id),
                     safe_cell(r.stripe_id) if r.kind == "payment" else "", safe_cell(r.customer_id),
-                    safe_cell(names.get(r.customer_id, "")), r.currency, "", "", "", "not yet paid out",
+                    safe_cell(names.get(r.customer_id, "")), r.currency, "", "", "", NOT_PAID_OUT,
                     plain(r.amount, r.currency), safe_cell(r.where), safe_cell(u.note)])
     return buf.getvalue()
 

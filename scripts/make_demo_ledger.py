@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write the demo company's ledger (content/ledger/*.csv) and check it.
 
-    python content/make_demo_ledger.py           # (re)write customers.csv and 2026-07..2026-11.csv
-    python content/make_demo_ledger.py --check   # read the CSVs back, validate, print balances
+    python scripts/make_demo_ledger.py           # (re)write customers.csv and 2026-07..2026-11.csv
+    python scripts/make_demo_ledger.py --check   # read the CSVs back, validate, print balances
 
 Harbor & Pine Supply Co. is a wholesale supplier (packaging, janitorial and kitchen supplies)
 in Portland, Maine. Its accounting system exports the ledger after each monthly billing run;
@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-LEDGER = Path(__file__).resolve().parent / "ledger"
+LEDGER = Path(__file__).resolve().parent.parent / "content" / "ledger"  # the demo company's ledger
 SEED = 20260715
 FIRST, LAST = date(2026, 6, 15), date(2026, 11, 24)  # every entry is dated in this range
 AS_OF = date(2026, 11, 25)  # the statements the story is told for
