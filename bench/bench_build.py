@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from genledger import generate  # noqa: E402
+from genledger import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,9 +29,9 @@ import stripe
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from genledger import generate  # noqa: E402
+from genledger import generate
 
-from portal.core.signing import Signer, payment_mark_text  # noqa: E402
+from portal.core.signing import Signer, payment_mark_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_benchmark_secret_0123456789"

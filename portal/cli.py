@@ -5,7 +5,7 @@ import argparse
 import logging
 import sys
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 from .core.errors import PortalError
@@ -109,8 +109,8 @@ def _warn(warnings: list) -> None:
 
 def _customer(s, customer_id: str):
     """A customer from customers.csv, or InputError naming what is wrong."""
-    from .ledger import reading as ledger
     from .core.records import Problem
+    from .ledger import reading as ledger
     customers, _, _, problems = ledger.read_customers(s)
     if problems:
         raise InputError(problems)
@@ -150,7 +150,7 @@ def _gateway(s):
 
 
 def cmd_sync(args) -> int:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from .build.run import build
     from .pay.fulfil import HANDLED, fulfiller_for
@@ -159,7 +159,7 @@ def cmd_sync(args) -> int:
     if gateway is None:
         return 2
     since = args.since or (date.today() - timedelta(days=3))
-    start = int(datetime(since.year, since.month, since.day, tzinfo=timezone.utc).timestamp())
+    start = int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
     fulfiller = fulfiller_for(s, gateway, lambda: None)
     events = gateway.events_since(start, list(HANDLED))
     recorded = []
@@ -174,9 +174,9 @@ def cmd_sync(args) -> int:
 
 
 def cmd_note(args) -> int:
-    from .ledger import contacts
-    from .core.records import Problem
     from .core.money import MoneyError, parse_amount
+    from .core.records import Problem
+    from .ledger import contacts
     s = _settings(args)
     c = _customer(s, args.customer_id)
     if bool(args.promise_date) != bool(args.promise_amount):
@@ -198,8 +198,8 @@ def cmd_note(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .core import aging
     from .build.run import write_report
+    from .core import aging
     from .core.money import fmt
     s = _settings(args)
     html_path, csv_path, totals = write_report(s, args.as_of)
@@ -212,9 +212,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_reconcile(args) -> int:
+    from .pay.gateway import GatewayError
     from .staff.reconcile import summary
     from .staff.reconcile_io import default_range, run
-    from .pay.gateway import GatewayError
     s = _settings(args)
     gateway = _gateway(s)
     if gateway is None:

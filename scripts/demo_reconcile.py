@@ -31,8 +31,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from portal.cli import main as portal  # noqa: E402
 from fakestripe import FakeStripe  # noqa: E402
+from portal.cli import main as portal  # noqa: E402
 from portal.web.app import create_app  # noqa: E402
 
 KEY, WHSEC = "sk_test_reconcile_demo", "whsec_reconcile_demo_secret"

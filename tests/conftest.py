@@ -65,8 +65,8 @@ class Project:
 
     def page_for(self, customer_id: str) -> str:
         """The published statement HTML of a customer."""
-        from portal.ledger import reading as ledger
         from portal.core.signing import Signer, load_keys
+        from portal.ledger import reading as ledger
         s = self.settings()
         customers, *_ = ledger.read_customers(s)
         c = customers[customer_id]

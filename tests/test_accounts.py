@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.core.accounts import BUCKETS, accounts, bucket_of
-from portal.core.records import Entry
 from portal.core.money import from_minor, parse_amount
+from portal.core.records import Entry
 
 AS_OF = date(2026, 11, 25)
 _lines = itertools.count(2)

@@ -9,8 +9,8 @@ import pickle
 
 import pytest
 
-from portal.cli import main
 from portal.build.full import shard_of
+from portal.cli import main
 from portal.core.records import CAP, InputError, Problem, Problems
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"

@@ -6,10 +6,10 @@ import time
 from datetime import date
 
 import pytest
-
 from conftest import ARTIFACTS, SETTINGS, free_port
-from portal.core.signing import Signer, load_keys
+
 from fakestripe import FakeStripe
+from portal.core.signing import Signer, load_keys
 from portal.web.app import create_app
 
 WHSEC = "whsec_browser_test_secret"

@@ -10,9 +10,9 @@ from datetime import date
 from urllib.parse import parse_qs
 
 import pytest
+from conftest import ARTIFACTS
 from playwright.sync_api import expect
 
-from conftest import ARTIFACTS
 from portal.core.money import MoneyError, fmt, parse_amount
 from portal.core.signing import Signer, load_keys
 from portal.web.app import create_app

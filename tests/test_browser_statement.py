@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import ARTIFACTS, REPO
+
 from portal.web.app import create_app
 
 PHONE = {"width": 390, "height": 844}

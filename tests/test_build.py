@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import csv
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from decimal import Decimal
 
 from portal.build import state as st
 from portal.core.records import InputError
@@ -232,8 +232,8 @@ def test_pages_load_no_third_party_assets(built):
 
 
 def test_statement_states_digest_of_its_entries(built):
-    from portal.ledger import reading as ledger
     from portal.build.render import entries_digest
+    from portal.ledger import reading as ledger
     html = built.page_for("C1")
     s = built.settings()
     customers, *_ = ledger.read_customers(s)

@@ -5,8 +5,8 @@ import csv
 from datetime import date, timedelta
 from decimal import Decimal
 
-from portal.ledger import contacts
 from portal.cli import main
+from portal.ledger import contacts
 
 
 def test_note_with_a_promise_is_logged(project, capsys):

@@ -9,10 +9,11 @@ from datetime import date
 from decimal import Decimal
 
 from conftest import REPO
+
+from portal.build.run import build
 from portal.core import accounts
 from portal.ledger import reading as ledger
 from portal.ledger import settings
-from portal.build.run import build
 
 AS_OF = date(2026, 11, 25)
 

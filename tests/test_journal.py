@@ -11,7 +11,6 @@ import time
 from datetime import date
 from decimal import Decimal
 
-
 from portal.ledger.online import FILE
 from portal.pay.payment_log import Journal, Row
 

@@ -8,13 +8,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from portal.ledger import reading as ledger
-from portal.ledger import settings as settings_module
 from portal.build.run import build, check
 from portal.cli import main
 from portal.core.records import Entry, InputError
+from portal.ledger import reading as ledger
+from portal.ledger import settings as settings_module
 
 AS_OF = date(2026, 11, 25)
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"

@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 import stripe
+from conftest import portal_metadata
 
-from portal.pay.fulfil import fulfiller_for
-from portal.ledger.online import FILE
 from portal.build.lookup import customer_accounts
+from portal.ledger.online import FILE
+from portal.pay.fulfil import fulfiller_for
 from portal.pay.gateway import Gateway
 from portal.web.app import create_app
-
-from conftest import portal_metadata
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 WHSEC = "whsec_localstripe_test_secret"

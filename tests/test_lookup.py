@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from portal.pay.payment_log import Journal, Row
 from portal.build.lookup import NotBuilt, customer_accounts
+from portal.pay.payment_log import Journal, Row
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 

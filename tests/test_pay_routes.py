@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from portal.ledger.online import FILE
 from portal.core.signing import Signer
+from portal.ledger.online import FILE
 from portal.web.app import create_app
 
 KEY = "test-key-0123456789abcdef"

@@ -9,14 +9,13 @@ from decimal import Decimal
 import pytest
 import requests
 import stripe
+from conftest import free_port
 
-from portal.ledger.online import FILE
+from fakestripe import FakeStripe
 from portal.build.lookup import customer_accounts
 from portal.core.signing import Signer, load_keys
-from fakestripe import FakeStripe
+from portal.ledger.online import FILE
 from portal.web.app import create_app
-
-from conftest import free_port
 
 WHSEC = "whsec_payflow_test_secret"
 BANK = {"method": "bank", "routingNumber": "110000000", "accountNumber": "000123456789"}  # test account

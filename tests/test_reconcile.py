@@ -10,20 +10,21 @@ import csv
 import io
 import os
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from portal.staff import reconcile as rc
-from portal.cli import main
 from fakestripe import FakeStripe
-from portal.ledger.online import FILE
+from portal.cli import main
 from portal.core.records import InputError
-from portal.staff.reconcile_io import SET_ASIDE_FILE, SetAside, read_recorded, read_set_aside, run
 from portal.core.signing import Signer, load_keys, payment_mark_text
+from portal.ledger.online import FILE
 from portal.pay.gateway import Gateway
+from portal.staff import reconcile as rc
+from portal.staff.reconcile_io import SET_ASIDE_FILE, SetAside, read_recorded, read_set_aside, run
 from portal.web.app import create_app
 
 WHSEC = "whsec_reconcile_test_secret"
@@ -366,7 +367,7 @@ def test_reconciling_the_same_range_again_keeps_the_earlier_report_under_the_tim
     assert shop.cli() == 0
     s, stem = shop.project.settings(), f"{SINCE}-{UNTIL}"
     names = (f"reconcile-{stem}.html", f"reconcile-{stem}.csv", f"reconcile-journal-{stem}.csv")
-    made = datetime(2026, 12, 1, 10, 20, 30, tzinfo=timezone.utc).timestamp()
+    made = datetime(2026, 12, 1, 10, 20, 30, tzinfo=UTC).timestamp()
     for name in names:
         os.utime(s.staff_dir / name, (made, made))
     before = {name: (s.staff_dir / name).read_text() for name in names}

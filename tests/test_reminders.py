@@ -16,15 +16,15 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-
 from conftest import REPO
-from portal.ledger import contacts
-from portal.staff import reminders
-from portal.core.accounts import accounts
+
 from portal.cli import main
-from portal.pay.payment_log import Journal, Row
+from portal.core.accounts import accounts
 from portal.core.records import Customer, Entry
 from portal.core.signing import Signer, load_keys
+from portal.ledger import contacts
+from portal.pay.payment_log import Journal, Row
+from portal.staff import reminders
 
 AS_OF = "2026-11-25"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"

@@ -10,13 +10,13 @@ import pytest
 from conftest import ARTIFACTS
 from test_demo import AS_OF, demo_settings, oracle
 
-from portal.ledger import contacts
 from portal.build import aging_report as report
 from portal.build import state as st
+from portal.build.render import environment
 from portal.build.run import build, write_report
 from portal.cli import main
 from portal.core.money import fmt
-from portal.build.render import environment
+from portal.ledger import contacts
 
 FIGURES = ("balance", "days_current", "days_1_30", "days_31_60", "days_61_90", "days_90_plus", "unapplied_credit")
 

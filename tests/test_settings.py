@@ -4,11 +4,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from conftest import REPO
-from portal.ledger import settings
+
 from portal.cli import main
 from portal.core.records import InputError
+from portal.ledger import settings
 
 COMPANY = '[company]\nname = "X"\n'
 

@@ -97,6 +97,7 @@ def test_statement_url():
 
 def test_tokens_match_plain_itsdangerous_and_compressed_ones_still_verify():
     from itsdangerous import URLSafeSerializer
+
     from portal.core.signing import LINK_SALT
     plain = URLSafeSerializer([OLD], salt=LINK_SALT)
     assert Signer([OLD]).link_token("C1", 1) == plain.dumps(["C1", 1])

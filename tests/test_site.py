@@ -6,10 +6,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from portal.core.money import EXPONENT, fmt, from_minor, quantize, to_minor
 from portal.build.render import PAY_FORM, SiteRenderer, money_formatter
+from portal.core.money import EXPONENT, fmt, from_minor, quantize, to_minor
 
 # Every shape of account: several currencies, overdue and not, unapplied credit, a processing bank
 # payment, a refund, adjustments both ways, nothing open, and text that must be escaped.

@@ -15,11 +15,11 @@ from decimal import Decimal
 
 import requests
 import stripe
-
-from portal.ledger.online import FILE
-from portal.build.lookup import customer_accounts
 from conftest import portal_metadata
 from test_localstripe import WHSEC, free_port, localstripe  # noqa: F401  (fixture)
+
+from portal.build.lookup import customer_accounts
+from portal.ledger.online import FILE
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 CUSTOMERS = ["C1", "C2"]

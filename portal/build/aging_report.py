@@ -15,15 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..core import aging
-from ..ledger import online as online_payments
-from . import state as st
 from ..core.accounts import BUCKETS, Account
+from ..core.cells import csv_cell, safe_cell
+from ..core.money import fmt, plain
+from ..core.records import Customer, Entry, InputError
+from ..ledger import online as online_payments
 from ..ledger.contacts import FILE, Contact
 from ..ledger.contacts import read as read_contacts
-from ..core.records import Customer, Entry, InputError
-from ..core.money import fmt, plain
+from . import state as st
 from .publish import write_atomic
-from ..core.cells import csv_cell, safe_cell
 
 HTML_ROWS = 500  # customers listed on the HTML page; every customer is in the CSV
 MOST_OVERDUE = 10

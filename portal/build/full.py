@@ -8,34 +8,29 @@ from __future__ import annotations
 
 import csv
 import gc
-import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import time
 import zlib
 from array import array
-from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
-from ..core import accounts as acc
 from ..core import aging
-from . import aging_report as report
-from ..ledger import online as online_payments
-from ..ledger import checks
-from ..ledger import reading as ledger
-from . import state as st
-from ..core.records import Customer, Entry, InputError, Problem, Problems
-from .publish import Publisher, make_pages_folder, write_file, write_page
-from ..ledger.settings import Settings
-from ..core.signing import Signer, statement_url
-from .render import SiteRenderer, entries_digest
-from .links import link_rows
+from ..core.records import Entry, InputError, Problem, Problems
+from ..core.signing import Signer
 from ..core.timing import note, phase, report_memory
+from ..ledger import checks
+from ..ledger import online as online_payments
+from ..ledger import reading as ledger
+from ..ledger.settings import Settings
+from . import state as st
 from .page import Job, render_customer
+from .publish import Publisher, make_pages_folder, write_file, write_page
+from .render import SiteRenderer
 
 PARALLEL_FROM_BYTES = 200_000  # customers.csv size (~2,000 customers): below, one process is faster
 
@@ -188,7 +183,7 @@ def _worker(w: int, conn) -> None:
     """A worker process: its shard's result, or the exception that stopped it, to the parent."""
     try:
         result = (True, _shard(w))
-    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+    except BaseException as e:
         result = (False, e)
     try:
         conn.send(result)

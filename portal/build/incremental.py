@@ -7,21 +7,20 @@ rewritten; the changed ones are published through the journal (see publish.py).
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from collections import defaultdict
 from itertools import accumulate
 
-from ..ledger import online as online_payments
+from ..core.records import InputError, Problem, Problems
+from ..core.timing import phase
 from ..ledger import checks
+from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from . import state as st
 from .page import Job, customer_digest, render_customer
-from .rows import read_indexed_rows
-from ..core.records import InputError, Problem, Problems
 from .publish import write_file
 from .render import SiteRenderer
-from ..core.timing import phase
+from .rows import read_indexed_rows
 
 
 def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, names, changed,

@@ -1,10 +1,10 @@
 """links.csv: every customer's statement URL and balance, for mail merge (staff only, never in the site)."""
 from __future__ import annotations
 
-from ..core.money import plain
-from .publish import write_atomic
-from ..ledger.settings import Settings
 from ..core.cells import csv_cell, safe_cell
+from ..core.money import plain
+from ..ledger.settings import Settings
+from .publish import write_atomic
 
 LINKS_HEADER = "customer_id,name,email,url,currency,balance,overdue\n"
 

@@ -9,22 +9,21 @@ and the payment file only from where the build left it.
 """
 from __future__ import annotations
 
-from ..core.errors import PortalError, StaleState
-
 import io
 import threading
 from datetime import date
 from pathlib import Path
 
-from ..ledger import online as online_payments
-from ..ledger import checks
-from ..ledger import reading as ledger
-from . import state as st
 from ..core.accounts import Account, accounts
+from ..core.errors import PortalError, StaleState
+from ..core.records import Customer, Entry, Problem
+from ..ledger import checks
+from ..ledger import online as online_payments
+from ..ledger import reading as ledger
+from ..ledger.settings import Settings
+from . import state as st
 from .changes import changed_inputs
 from .rows import read_indexed_rows
-from ..core.records import Customer, Entry, Problem
-from ..ledger.settings import Settings
 
 
 class NotBuilt(StaleState):

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from ..core import accounts as acc
 from ..core import aging
+from ..core.records import Customer, Entry
+from ..core.signing import Signer, statement_url
+from ..ledger.settings import Settings
 from . import aging_report as report
 from . import state as st
-from ..core.records import Customer, Entry
-from ..ledger.settings import Settings
-from ..core.signing import Signer, statement_url
-from .render import SiteRenderer, entries_digest
 from .links import link_rows
+from .render import SiteRenderer, entries_digest
 
 
 @dataclass

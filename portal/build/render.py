@@ -14,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, nodes, 
 from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
-from ..core.records import Customer, Entry
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
+from ..core.records import Customer, Entry
 from ..ledger.settings import Settings
 
 # Each currency's account section (tables of rows, the pay form) repeats on every page: it is
@@ -286,7 +286,7 @@ class _Marker:
     def __init__(self, path: str):
         self._path = path
 
-    def __getattr__(self, name: str) -> "_Marker":
+    def __getattr__(self, name: str) -> _Marker:
         if name.startswith("_"):
             raise AttributeError(name)
         return _Marker(f"{self._path}.{name}")

@@ -14,19 +14,19 @@ from datetime import date
 from pathlib import Path
 
 from ..core import aging
+from ..core.signing import Signer, load_keys
+from ..core.timing import phase, report_memory
 from ..ledger import online as online_payments
 from ..ledger import reading as ledger
+from ..ledger.settings import Settings
 from . import aging_report as report
 from . import state as st
-from .full import full
 from .changes import changed_inputs
+from .full import full
 from .incremental import incremental
-from .publish import Publisher
-from ..ledger.settings import Settings
-from ..core.signing import Signer, load_keys
-from .render import content_pages, input_files
 from .links import write_links
-from ..core.timing import phase, report_memory
+from .publish import Publisher
+from .render import content_pages, input_files
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent  # the portal package: its code is part of every page's inputs

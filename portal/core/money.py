@@ -14,9 +14,9 @@ _TWO = (
     "RSD GEL KZT TWD"
 )
 EXPONENT: dict[str, int] = {
-    **{c: 0 for c in _ZERO.split()},
-    **{c: 2 for c in _TWO.split()},
-    **{c: 3 for c in _THREE.split()},
+    **dict.fromkeys(_ZERO.split(), 0),
+    **dict.fromkeys(_TWO.split(), 2),
+    **dict.fromkeys(_THREE.split(), 3),
 }
 SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "CHF": "CHF "}
 _QUANTUM = {e: Decimal(1).scaleb(-e) for e in (0, 2, 3)}

@@ -1,13 +1,13 @@
 """Immutable ledger records, each carrying the file and line it came from, and the problems found in them."""
 from __future__ import annotations
 
-from .errors import PortalError
-
 import re
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
 from typing import NamedTuple
+
+from .errors import PortalError
 
 ENTRY_TYPES = ("invoice", "credit", "payment", "refund", "adjustment", "writeoff")
 

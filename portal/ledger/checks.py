@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..core.records import Entry, Problem
 
+
 def validate(customer_id: str, entries: list[Entry], problems: list[Problem], unresolved: list) -> dict:
     """Checks that need all of one customer's entries; returns this customer's invoices by ref.
 

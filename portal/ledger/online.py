@@ -9,15 +9,14 @@ and `portal reconcile`.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from . import reading as ledger
-from ..core.records import InputError, Problem
 from ..core.money import MoneyError, is_currency, parse_amount
+from ..core.records import InputError, Problem
+from . import reading as ledger
 
 FILE = ledger.PAYMENTS_FILE  # the payment service's own entry file
 SET_ASIDE_FILE = "payments-set-aside.csv"  # the payments it did not record, beside it

@@ -9,14 +9,14 @@ import codecs
 import csv
 import io
 import re
-from itertools import accumulate
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
 from pathlib import Path
 
-from ..core.records import ENTRY_TYPES, Customer, Entry, InputError, Problem, Problems
 from ..core.errors import StaleState
 from ..core.money import EXPONENT, MoneyError, is_currency, parse_amount
+from ..core.records import ENTRY_TYPES, Customer, Entry, InputError, Problem, Problems
 from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
 
 CUSTOMERS = "customers.csv"
@@ -398,7 +398,7 @@ class EntryReader:
                                        ("date", "customer_id", "type", "amount"), self.settings.columns)
         return lines, Columns(cols, width), problems
 
-    def columns(self, header_fields: list[str], name: str) -> "Columns":
+    def columns(self, header_fields: list[str], name: str) -> Columns:
         """Columns of an entry file whose header was valid when it was indexed."""
         cols, width, problems = header_of(header_fields, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
                                           ("date", "customer_id", "type", "amount"), self.settings.columns)
@@ -406,7 +406,7 @@ class EntryReader:
             raise StaleState(f"{name}: its header changed since the last build indexed it (run `portal build`)")
         return Columns(cols, width)
 
-    def entry(self, fields: list[str], cols: "Columns", name: str, line: int, problems: list[Problem]) -> Entry | None:
+    def entry(self, fields: list[str], cols: Columns, name: str, line: int, problems: list[Problem]) -> Entry | None:
         """One record to an Entry, or None with its problems appended (all of them); for a row of
         the payment service's file, to `warnings` instead."""
         if name == self.payments_file:

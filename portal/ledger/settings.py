@@ -11,8 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..core.records import ENTRY_TYPES, InputError, Problem
 from ..core.money import EXPONENT, is_currency
+from ..core.records import ENTRY_TYPES, InputError, Problem
 
 LEDGER_COLUMNS = ("date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo")
 CUSTOMER_COLUMNS = (

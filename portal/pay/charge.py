@@ -6,12 +6,11 @@ settles, or refuses with a message the customer can act on.
 """
 from __future__ import annotations
 
-from ..core.errors import PortalError
-
 from dataclasses import dataclass
 from decimal import Decimal
 
 from ..core.accounts import Account
+from ..core.errors import PortalError
 from ..core.money import MoneyError, fmt, parse_amount
 
 METADATA_LIMIT = 500  # characters in one Stripe metadata value
@@ -57,7 +56,7 @@ class PayForm:
     invoices: tuple[str, ...] = ()
     amount: str = ""
 
-    def readings(self) -> list["PayForm"]:
+    def readings(self) -> list[PayForm]:
         """The ways the form can be read. One when its fields agree with its choice; several when
         they do not (an invoice ticked, or an amount typed, with another option chosen): then the
         customer is asked which they meant, never charged for a guess."""

@@ -18,11 +18,11 @@ account) are left alone.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from .payment_log import Journal, Row, SetAsideLog, SetAsideRow
 from ..core.signing import payment_mark_text
 from .gateway import Gateway, Payment, Reversal
+from .payment_log import Journal, Row, SetAsideLog, SetAsideRow
 
 log = logging.getLogger(__name__)
 HANDLED = (

@@ -10,14 +10,13 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
 import stripe
 
-from ..core.errors import PortalError
-
 from ..core.clock import day_of
+from ..core.errors import PortalError
 from ..core.money import from_minor, to_minor
 
 ACH_CURRENCY = "USD"  # us_bank_account is for US dollars only
@@ -337,4 +336,4 @@ def _event(e, tz: tzinfo | None) -> Event:
 
 def _day(ts: int) -> date:
     """A payout's or balance transaction's date: Stripe's own (UTC) calendar."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).date()
+    return datetime.fromtimestamp(ts, tz=UTC).date()

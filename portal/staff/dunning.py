@@ -6,23 +6,21 @@ them, a chunk of customers at a time.
 """
 from __future__ import annotations
 
-from ..core.errors import Busy, ConfigError
-
 import fcntl
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from ..ledger import contacts
-from ..build import lookup
-from . import mailer
-from ..build import state
-from ..ledger.reading import CUSTOMERS, rel
+from ..build import lookup, state
+from ..core.errors import Busy, ConfigError
 from ..core.records import InputError, Problem
-from .reminders import REASONS, Stage, check_stages, decide, parse_stage
-from ..ledger.settings import Settings
 from ..core.signing import Signer, load_keys
+from ..ledger import contacts
+from ..ledger.reading import CUSTOMERS, rel
+from ..ledger.settings import Settings
+from . import mailer
+from .reminders import REASONS, Stage, check_stages, decide, parse_stage
 
 CHUNK = 5000  # customers whose rows are read together: bounds memory on a large book
 PASSWORD_ENV = "PORTAL_SMTP_PASSWORD"

@@ -1,8 +1,6 @@
 """Reminder emails: composed from a stage and the email templates, previewed as .eml files, sent over SMTP."""
 from __future__ import annotations
 
-from ..core.errors import ConfigError
-
 import hashlib
 import html
 import os
@@ -23,11 +21,12 @@ import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from ..core.money import ZERO, fmt
 from ..build.publish import _exchange, remove_later
-from .reminders import PLACEHOLDER, Decision, Stage, days_past_due
-from ..ledger.settings import Settings, Smtp
+from ..core.errors import ConfigError
+from ..core.money import ZERO, fmt
 from ..core.signing import Signer, statement_url
+from ..ledger.settings import Settings, Smtp
+from .reminders import PLACEHOLDER, Decision, Stage, days_past_due
 
 KIND = {"refund": "Refund", "adjustment": "Adjustment", "invoice": "Invoice"}
 MD_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ..ledger.online import RANK, SetAside
 from ..core.money import ZERO, fmt
+from ..ledger.online import RANK, SetAside
 from ..pay.gateway import BalanceLine, Funds, Payout
 
 MATCHED = "matched"

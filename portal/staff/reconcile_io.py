@@ -13,20 +13,30 @@ import io
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ..ledger import reading as ledger
-from ..ledger.online import FILE, SET_ASIDE_FILE, SetAside, read_set_aside
-from ..core.records import InputError, Problem
-from ..core.money import MoneyError, fmt, is_currency, parse_amount, plain
 from ..build.publish import write_atomic
-from .reconcile import (NOT_PAID_OUT, Posting, Recorded, Report, awaiting_payout, journal, left_out, reconcile,
-                        recorded, steps)
-from ..ledger.settings import Settings
 from ..build.render import environment
 from ..core.cells import safe_cell
+from ..core.money import fmt, plain
+from ..core.records import InputError, Problem
+from ..ledger import reading as ledger
+from ..ledger.online import FILE, SET_ASIDE_FILE, SetAside, read_set_aside
+from ..ledger.settings import Settings
 from ..pay.gateway import Gateway
+from .reconcile import (
+    NOT_PAID_OUT,
+    Posting,
+    Recorded,
+    Report,
+    awaiting_payout,
+    journal,
+    left_out,
+    reconcile,
+    recorded,
+    steps,
+)
 
 TEMPLATE = "staff/reconcile.html"
 CSV_COLUMNS = ("payout", "arrival_date", "balance_transaction", "type", "reporting_category", "source",
@@ -132,7 +142,7 @@ def keep_earlier(folder: Path, stem: str) -> Written | None:
     present = [p for p in (out.html, out.csv, out.journal) if p.exists()]
     if not present:
         return None
-    made = datetime.fromtimestamp(present[0].stat().st_mtime, timezone.utc).strftime("%Y%m%d-%H%M%S")
+    made = datetime.fromtimestamp(present[0].stat().st_mtime, UTC).strftime("%Y%m%d-%H%M%S")
     kept, n = _names(folder, stem, made), 1
     while any(p.exists() for p in (kept.html, kept.csv, kept.journal)):
         n += 1
@@ -192,11 +202,11 @@ def render_html(settings: Settings, report: Report, postings: list[Posting], nam
                            steps=todo, left_out=left_out(report),
                            company=settings.company.get("name", ""), csv_name=out.csv.name,
                            journal_name=out.journal.name,
-                           made=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                           made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def _midnight(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def default_range(since: date | None, until: date | None, today: date) -> tuple[date, date]:

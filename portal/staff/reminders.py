@@ -14,8 +14,8 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 
 from ..core.accounts import Account, OpenItem
-from ..ledger.contacts import Contact, open_promise
 from ..core.records import Customer, Problem
+from ..ledger.contacts import Contact, open_promise
 
 KEYS = ("stage", "days", "subject")
 # What a subject or body may name; {items} (the table of items) only in the body.

@@ -9,9 +9,9 @@ from flask import Flask, abort, redirect, request, send_file
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import safe_join
 
-from . import pay_routes as payweb
-from ..ledger import settings as settings_mod
 from ..build.publish import Publisher
+from ..ledger import settings as settings_mod
+from . import pay_routes as payweb
 from .logs import _redact_every_record
 
 log = logging.getLogger(__name__)

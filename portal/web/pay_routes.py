@@ -16,19 +16,19 @@ from flask import Blueprint, Flask, current_app, redirect, request
 from jinja2 import Environment
 
 from ..build import run as builder
-from ..core import clock
-from ..pay.fulfil import HANDLED, Fulfiller
-from ..pay.payment_log import Journal, SetAsideLog
 from ..build.lookup import LedgerView, NotBuilt, Unreadable
-from ..core.records import InputError
+from ..build.render import environment
+from ..core import clock
 from ..core.money import fmt, to_minor
+from ..core.records import InputError
+from ..core.signing import BadToken, Signer, load_keys, payment_mark_text, statement_url
+from ..ledger.settings import Settings
 from ..pay.charge import Charge, PayForm, Refused, charge_for
+from ..pay.fulfil import HANDLED, Fulfiller
+from ..pay.gateway import Gateway, GatewayError, SignatureError
+from ..pay.payment_log import Journal, SetAsideLog
 from .ratelimit import RateLimit
 from .refresher import Rebuilder
-from ..ledger.settings import Settings
-from ..core.signing import BadToken, Signer, load_keys, payment_mark_text, statement_url
-from ..build.render import environment
-from ..pay.gateway import Gateway, GatewayError, SignatureError
 
 log = logging.getLogger("portal.pay")
 bp = Blueprint("pay", __name__)

@@ -51,7 +51,7 @@ class Rebuilder:
                 covering = self._asked
             try:
                 self._build()
-            except Exception:  # noqa: BLE001 — logged; the next request tries again
+            except Exception:
                 log.exception("rebuild failed")
             with self._cond:
                 self._done = max(self._done, covering)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import balance, checkout, refunds
 from .params import only

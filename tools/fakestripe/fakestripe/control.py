@@ -18,7 +18,8 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 

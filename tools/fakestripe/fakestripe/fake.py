@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 

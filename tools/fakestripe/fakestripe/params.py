@@ -13,7 +13,7 @@ import sys
 import types
 import typing
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import stripe
@@ -44,7 +44,7 @@ def _evaluate(ann: Any, namespace: dict) -> Any:
     if isinstance(ann, str):
         ann = typing.ForwardRef(ann)
     if isinstance(ann, typing.ForwardRef):
-        ann = eval(ann.__forward_arg__, namespace)           # noqa: S307 - SDK-generated text
+        ann = eval(ann.__forward_arg__, namespace)
         return _evaluate(ann, namespace)
     origin = typing.get_origin(ann)
     if origin in _WRAPPERS:
@@ -52,13 +52,13 @@ def _evaluate(ann: Any, namespace: dict) -> Any:
     return ann
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fields(cls: type) -> tuple[dict[str, Any], frozenset[str]]:
     """Wire keys of a TypedDict → resolved annotation (None where it cannot be resolved)."""
     namespace = dict(vars(typing))
     namespace.update(vars(sys.modules[cls.__module__]))
     annotations = dict(cls.__annotations__)            # TypedDicts merge inherited keys
-    client_side = CLIENT_SIDE if CLIENT_SIDE <= set(annotations) else frozenset()
+    client_side = CLIENT_SIDE if set(annotations) >= CLIENT_SIDE else frozenset()
     fields: dict[str, Any] = {}
     for key, ann in annotations.items():
         if key in client_side:
@@ -95,11 +95,11 @@ def _coerce(value: Any, ann: Any, param: str, module: str) -> Any:
             shaped = [a for a in alternatives if is_typeddict(a)] or \
                      [a for a in alternatives if _is_hash(a)]
         elif isinstance(value, list):
-            shaped = [a for a in alternatives if typing.get_origin(a) in (list, typing.List)] \
+            shaped = [a for a in alternatives if typing.get_origin(a) in (list, list)] \
                 or [a for a in alternatives if _is_hash(a)]
         else:
             shaped = [a for a in alternatives if not is_typeddict(a) and not _is_hash(a)
-                      and typing.get_origin(a) not in (list, typing.List)]
+                      and typing.get_origin(a) not in (list, list)]
             if str in shaped:                     # an open enumeration: any string will do
                 shaped = [str]
         first: StripeError | None = None
@@ -114,7 +114,7 @@ def _coerce(value: Any, ann: Any, param: str, module: str) -> Any:
             raise StripeError(f"Invalid object: {param} must be a hash", param=param,
                               code="parameter_invalid_string")
         return check(value, ann, prefix=param)
-    if origin in (list, typing.List):
+    if origin in (list, list):
         if isinstance(value, dict) and not value:
             return []
         if not isinstance(value, list):
@@ -162,7 +162,7 @@ def _coerce(value: Any, ann: Any, param: str, module: str) -> Any:
 def _is_hash(ann: Any) -> bool:
     origin = typing.get_origin(ann) or ann
     name = getattr(origin, "__name__", "")
-    return origin in (dict, typing.Dict) or name in ("Mapping", "UntypedStripeObject")
+    return origin in (dict, dict) or name in ("Mapping", "UntypedStripeObject")
 
 
 def check(params: dict, cls: type, prefix: str = "") -> dict:

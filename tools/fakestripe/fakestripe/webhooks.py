@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 MODES = ("sync", "async", "manual")
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
@@ -30,7 +30,7 @@ USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 
 def signature_header(body: str, secret: str, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else int(timestamp)
-    mac = hmac.new(secret.encode("utf-8"), f"{t}.{body}".encode("utf-8"), hashlib.sha256)
+    mac = hmac.new(secret.encode("utf-8"), f"{t}.{body}".encode(), hashlib.sha256)
     return f"t={t},v1={mac.hexdigest()}"
 
 
