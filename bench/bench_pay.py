@@ -28,7 +28,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
-from genledger import generate  # noqa: E402
+from genledger import HEADER, generate  # noqa: E402
 
 from fakestripe import FakeStripe  # noqa: E402
 from portal.core.signing import Signer  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> None:
                 except requests.RequestException:  # not listening yet, or still loading the app
                     time.sleep(0.05)
             times = []
-            for n, (cid, currency) in enumerate(customers[7::max(1, len(customers) // 12)][:12]):
+            for cid, currency in customers[7::max(1, len(customers) // 12)][:12]:
                 took, r = pay(base, signer.pay_token(cid, 1, today), currency)
                 if r.status_code != 303:
                     raise SystemExit(f"/pay for {cid} answered {r.status_code}: {r.text[:300]}")
@@ -103,7 +103,7 @@ def main() -> None:
             picked = customers[len(customers) // 2]
             with open(work / "content" / "ledger" / "2026-12-run.csv", "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo"])
+                w.writerow(HEADER)
                 for i, (cid, _) in enumerate(customers[::100]):
                     w.writerow([today.isoformat(), cid, "invoice", f"RUN-{i:07d}", "10.00", "", "", "", "run"])
             took, r = pay(base, signer.pay_token(picked[0], 1, today), picked[1])

@@ -46,7 +46,8 @@ def free_port() -> int:
 
 def event(n: int, customers: int, signer) -> str:
     cid, amount = f"C{n % customers:07d}", 100 + n % 900
-    meta = {"customer_id": cid, "allocations": "", "portal_mark": signer.mark(payment_mark_text(cid, "USD", amount, ""))}
+    mark = signer.mark(payment_mark_text(cid, "USD", amount, ""))
+    meta = {"customer_id": cid, "allocations": "", "portal_mark": mark}
     pi = {"id": f"pi_bench{n:08d}", "object": "payment_intent", "status": "succeeded", "amount": amount,
           "currency": "usd", "created": int(time.time()), "metadata": meta,
           "payment_method_types": ["card"], "latest_charge": None, "last_payment_error": None}

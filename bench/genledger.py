@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,34 +36,33 @@ def generate(root: Path, customers: int, rows_per_customer: int = 10, months: in
         for i in range(customers):
             w.writerow([f"C{i:07d}", f"Customer {i} & Sons", f"ap{i}@cust.example",
                         "EUR" if i % 20 == 0 else "USD", rnd.choice((15, 30, 30, 45))])
-    files = [open(ledger / f"{(start + timedelta(days=31 * m)):%Y-%m}.csv", "w", newline="") for m in range(months)]
-    writers = [csv.writer(f) for f in files]
-    for w in writers:
-        w.writerow(HEADER)
-    rows = 0
-    inv = 0
-    for i in range(customers):
-        cid = f"C{i:07d}"
-        n = max(1, rows_per_customer + rnd.randint(-2, 2))
-        open_invoices = []
-        for _ in range(n):
-            m = rnd.randrange(months)
-            day = start + timedelta(days=31 * m + rnd.randrange(28))
-            if open_invoices and rnd.random() < 0.35:
-                ref, cents = open_invoices.pop(0)
-                pay = cents if rnd.random() < 0.7 else cents // 2
-                writers[m].writerow([day.isoformat(), cid, "payment", f"P{inv}", f"{pay // 100}.{pay % 100:02d}", "", "",
-                                     ref if rnd.random() < 0.5 else "", "remittance"])
-            else:
-                inv += 1
-                cents = rnd.randrange(5_000, 2_500_000)
-                ref = f"INV-{inv:08d}"
-                open_invoices.append((ref, cents))
-                writers[m].writerow([day.isoformat(), cid, "invoice", ref, f"{cents // 100}.{cents % 100:02d}", "", "",
-                                     "", "Goods, as ordered"])
-            rows += 1
-    for f in files:
-        f.close()
+    names = [f"{(start + timedelta(days=31 * m)):%Y-%m}.csv" for m in range(months)]
+    with ExitStack() as stack:  # a file per month, all open at once, all closed however this ends
+        writers = [csv.writer(stack.enter_context(open(ledger / name, "w", newline=""))) for name in names]
+        for w in writers:
+            w.writerow(HEADER)
+        rows = 0
+        inv = 0
+        for i in range(customers):
+            cid = f"C{i:07d}"
+            n = max(1, rows_per_customer + rnd.randint(-2, 2))
+            open_invoices = []
+            for _ in range(n):
+                m = rnd.randrange(months)
+                day = start + timedelta(days=31 * m + rnd.randrange(28))
+                if open_invoices and rnd.random() < 0.35:
+                    ref, cents = open_invoices.pop(0)
+                    pay = cents if rnd.random() < 0.7 else cents // 2
+                    writers[m].writerow([day.isoformat(), cid, "payment", f"P{inv}", f"{pay // 100}.{pay % 100:02d}",
+                                         "", "", ref if rnd.random() < 0.5 else "", "remittance"])
+                else:
+                    inv += 1
+                    cents = rnd.randrange(5_000, 2_500_000)
+                    ref = f"INV-{inv:08d}"
+                    open_invoices.append((ref, cents))
+                    writers[m].writerow([day.isoformat(), cid, "invoice", ref, f"{cents // 100}.{cents % 100:02d}",
+                                         "", "", "", "Goods, as ordered"])
+                rows += 1
     return {"customers": customers, "rows": rows, "files": months}
 
 
