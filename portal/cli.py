@@ -144,7 +144,8 @@ def _gateway(s):
     from .pay.gateway import Gateway
     key = os.environ.get("STRIPE_SECRET_KEY", "")
     if not key:
-        print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)", file=sys.stderr)
+        print("error: set STRIPE_SECRET_KEY (and STRIPE_API_BASE for a local Stripe-compatible server)",
+              file=sys.stderr)
         return None
     return Gateway(key, "", os.environ.get("STRIPE_API_BASE") or None, zone(s.timezone))
 
@@ -206,7 +207,8 @@ def cmd_report(args) -> int:
     for cur, v in totals.items():
         dso = aging.countback_dso(v[aging.BALANCE], v[aging.SALES:], args.as_of or date.today())
         print(f"  {cur}: receivables {fmt(v[aging.BALANCE], cur)}, overdue {fmt(v[aging.OVERDUE], cur)}, "
-              f"over 90 days {fmt(v[aging.BUCKET['90+']], cur)}, DSO {'over 12 months' if dso is None else f'{dso} days'}")
+              f"over 90 days {fmt(v[aging.BUCKET['90+']], cur)}, "
+              f"DSO {'over 12 months' if dso is None else f'{dso} days'}")
     print(f"Report: {_show(html_path)}   CSV: {_show(csv_path)}")
     return 0
 

@@ -118,4 +118,4 @@ def bucket_shares(total: list[Decimal]) -> list[tuple[str, str, Decimal, int]]:
     amounts = [total[BUCKET[k]] for k, _ in BUCKETS]
     whole = sum((a for a in amounts if a > 0), ZERO)
     return [(k, label, a, int((a * 100 / whole).to_integral_value(ROUND_HALF_UP)) if whole > 0 and a > 0 else 0)
-            for (k, label), a in zip(BUCKETS, amounts)]
+            for (k, label), a in zip(BUCKETS, amounts, strict=True)]

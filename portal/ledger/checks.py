@@ -17,7 +17,8 @@ def validate(customer_id: str, entries: list[Entry], problems: list[Problem], un
         if e.type == "invoice":
             first = invoices.get(e.ref)
             if first is not None:
-                problems.append(Problem(e.path, e.line, f"duplicate invoice ref {e.ref} (first at {first.path}:{first.line})"))
+                problems.append(Problem(e.path, e.line,
+                                        f"duplicate invoice ref {e.ref} (first at {first.path}:{first.line})"))
             else:
                 invoices[e.ref] = e
         elif e.ref and e.type in ("payment", "credit", "refund"):
@@ -53,5 +54,6 @@ def resolve(unresolved: list, owner_of: dict[str, tuple]) -> list[Problem]:
             out.append(Problem(path, line, f"{etype} of {cid} applies to {ref}, which is customer {other[0]}'s "
                                            f"invoice (expected one of {cid}'s invoices)"))
         else:
-            out.append(Problem(path, line, f"{etype} applies to unknown invoice {ref} (expected one of {cid}'s invoice refs)"))
+            out.append(Problem(path, line,
+                               f"{etype} applies to unknown invoice {ref} (expected one of {cid}'s invoice refs)"))
     return out

@@ -75,7 +75,8 @@ def read_set_aside(ledger_dir: Path, root: Path | None = None) -> dict[str, SetA
     out: dict[str, SetAside] = {}
     for i, fields in ledger.records(lines, 1, name, problems):
         fields = [f.strip() for f in fields] + [""] * (len(header) - len(fields))
-        row = _set_aside_row(dict(zip(header, fields)), name, i + 1, problems)
+        # padded to the header; fields past its end have no column and are not read
+        row = _set_aside_row(dict(zip(header, fields, strict=False)), name, i + 1, problems)
         if row is not None:
             out[row.payment_intent] = row
     if problems:

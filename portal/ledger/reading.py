@@ -131,7 +131,8 @@ def quote_left_open(lines: list[str], index: int, name: str) -> Problem | None:
 
 def _left_open(lines: list[str], at: int, name: str) -> Problem:
     swallowed = "every later line was read into it; " if at + 1 < len(lines) else ""
-    return Problem(name, at + 1, f"a quoted field opens here and is never closed ({swallowed}close the quote or remove it)")
+    return Problem(name, at + 1,
+                   f"a quoted field opens here and is never closed ({swallowed}close the quote or remove it)")
 
 
 def unreadable(lines: list[str], index: int, name: str, error: csv.Error) -> tuple[Problem, int]:
@@ -226,7 +227,8 @@ def header_of(fields: list[str], name: str, ours: tuple[str, ...], required: tup
         first = found.setdefault(col, i)
         if first != i:
             problems.append(Problem(name, 1, f"two columns are {col}: {fields[first].strip()!r} (column {first + 1}) "
-                                             f"and {h.strip()!r} (column {i + 1}) (expected one: remove or rename the other)"))
+                                             f"and {h.strip()!r} (column {i + 1}) "
+                                             "(expected one: remove or rename the other)"))
     cols.update(mapped)
     missing = [c for c in required if c not in cols]
     if missing:
@@ -318,7 +320,8 @@ def customer_from(fields, cols, width, settings, name, line, problems) -> Custom
 
     before = len(problems)
     if len(fields) > width:
-        problems.append(Problem(name, line, f"{len(fields)} fields but the header has {width} (a comma inside an unquoted field?)"))
+        problems.append(Problem(name, line,
+                                f"{len(fields)} fields but the header has {width} (a comma inside an unquoted field?)"))
     cid, cname, email = get("customer_id"), get("name"), get("email")
     if not cid:
         problems.append(Problem(name, line, "empty customer_id (expected the customer's account id)"))
@@ -487,7 +490,8 @@ class EntryReader:
             problems.append(Problem(name, line, f"unknown customer {cid!r} (expected a customer_id from customers.csv)"
                                     if cid else "empty customer_id (expected a customer_id from customers.csv)"))
         if etype is None:
-            problems.append(Problem(name, line, f"unknown type {get('type')!r} (expected one of {', '.join(ENTRY_TYPES)})"))
+            problems.append(Problem(name, line,
+                                    f"unknown type {get('type')!r} (expected one of {', '.join(ENTRY_TYPES)})"))
         try:
             when = self.dates(get("date"))
         except ValueError as e:
@@ -496,7 +500,8 @@ class EntryReader:
         currency = get("currency").upper() or (customer.currency if customer else self.settings.currency)
         amount = None
         if not is_currency(currency):
-            problems.append(Problem(name, line, f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
+            problems.append(Problem(name, line,
+                                    f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
         else:
             try:
                 amount = parse_amount(get("amount"), currency)
@@ -542,8 +547,9 @@ class EntryReader:
         """One problem per file and rejected customer for the entries not checked so far; then forgets them."""
         out = []
         for (name, cid), (line, n) in self.unchecked.items():
-            out.append(Problem(name, line, f"customer {cid}'s row in customers.csv was rejected (see {self.customers_file}:"
-                                           f"{self.rejected[cid]}); its {n} entr{'ies' if n != 1 else 'y'} in this "
+            out.append(Problem(name, line, f"customer {cid}'s row in customers.csv was rejected "
+                                           f"(see {self.customers_file}:{self.rejected[cid]}); "
+                                           f"its {n} entr{'ies' if n != 1 else 'y'} in this "
                                            f"file {'were' if n != 1 else 'was'} not checked"))
         self.unchecked = {}
         return out
@@ -580,7 +586,8 @@ class CustomerIndex:
         if c is None and cid in self.where:
             problems: list[Problem] = []
             i = self.where[cid]
-            c = customer_from(record_at(self.lines, i), self.cols, self.width, self.settings, self.name, i + 1, problems)
+            c = customer_from(record_at(self.lines, i), self.cols, self.width, self.settings, self.name, i + 1,
+                              problems)
             if c is None or c.id != cid:
                 raise StaleState(f"customers.csv line {i + 1} is not {cid} any more (run `portal build`)")
             self.cache[cid] = c

@@ -161,7 +161,8 @@ class Gateway:
         try:
             s = self.client.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key(params)})
         except stripe.StripeError as e:
-            raise GatewayError(f"Stripe refused the Checkout Session: {e.user_message or e.code or type(e).__name__}") from e
+            why = e.user_message or e.code or type(e).__name__
+            raise GatewayError(f"Stripe refused the Checkout Session: {why}") from e
         return Checkout(s.id, s.url)
 
     def session_payment(self, session_id: str) -> tuple[str, Payment | None]:
@@ -298,7 +299,7 @@ def _payment(pi, tz: tzinfo | None) -> Payment:
 
 def _field(obj, key: str, default=None):
     """A field that an API version or a Stripe-compatible server may leave out."""
-    return obj[key] if key in obj else default
+    return obj[key] if key in obj else default  # noqa: SIM401 (a StripeObject has `in` and [] but no .get)
 
 
 def _amount(minor: int, currency: str) -> Decimal:
@@ -306,7 +307,8 @@ def _amount(minor: int, currency: str) -> Decimal:
     try:
         return from_minor(minor, currency.upper())
     except KeyError:
-        raise GatewayError(f"Stripe sent an amount in {currency.upper()}, a currency this portal does not know") from None
+        raise GatewayError(f"Stripe sent an amount in {currency.upper()}, "
+                           "a currency this portal does not know") from None
 
 
 def _balance_line(t) -> BalanceLine:
@@ -329,7 +331,8 @@ def _balance_line(t) -> BalanceLine:
 def _event(e, tz: tzinfo | None) -> Event:
     obj = e.data.object
     payment = None
-    if obj.object == "payment_intent" and all(k in obj for k in ("status", "amount", "currency", "metadata", "created")):
+    needs = ("status", "amount", "currency", "metadata", "created")
+    if obj.object == "payment_intent" and all(k in obj for k in needs):
         payment = _payment(obj, tz)
     return Event(e.id, e.type, obj.id, obj.object, e.created, payment)
 

@@ -166,7 +166,7 @@ class Journal:
             if not fields or fields[0] == "date":
                 continue
             fields += [""] * (len(self.columns) - len(fields))
-            rec = dict(zip(self.columns, fields))
+            rec = dict(zip(self.columns, fields, strict=False))  # padded; fields past the header are not read
             self._see(rec["key"], rec.get("type", "payment"), rec[self.ref_column], rec["status"])
         self._read_to += end
 

@@ -259,9 +259,10 @@ def _payout(p: Payout, lines: list[BalanceLine] | None, ledger: dict[str, Record
                             "to the balance)", Todo(STRIPE, f"Check the bank account in the Stripe Dashboard: "
                                                 f"payout {p.id} {p.status} and no money reached the bank.")))
     if lines is None:
+        todo = Todo(STRIPE, f"Reconcile manual payout {p.id} by hand: "
+                            "Stripe does not list what a manual payout carried.")
         issues.append(Issue("manual payout", "a manual payout: Stripe lists what it paid out only for automatic "
-                            "payouts; reconcile it by hand", Todo(STRIPE, f"Reconcile manual payout {p.id} by hand: "
-                                                                  "Stripe does not list what a manual payout carried.")))
+                            "payouts; reconcile it by hand", todo))
         return PayoutReport(p, (), ZERO, ZERO, ZERO, tuple(issues))
     if not p.reconciled:
         issues.append(Issue("Stripe still reconciling it", "Stripe has not finished reconciling this payout: run "
@@ -308,7 +309,8 @@ def _join(t: BalanceLine, ledger: dict[str, Recorded], aside: dict[str, SetAside
             return _unrecorded(t, customer, t.payment_intent, False, held, origin)
         if owner.status != "succeeded":
             return Line(t, customer, STALE, f"the ledger has it {owner.status} at {owner.where}, Stripe paid it "
-                        f"out: run `portal sync --since {owner.day}`", True, owner, Todo(SYNC, "status change", owner.day))
+                        f"out: run `portal sync --since {owner.day}`", True, owner,
+                        Todo(SYNC, "status change", owner.day))
         return _compare(t, customer, owner, t.amount)
     if t.category in ("refund", "dispute", "refund_failure"):
         rec = ledger.get(t.source_id)
@@ -351,7 +353,8 @@ def _unrecorded(t: BalanceLine, customer: str, ref: str, payment_recorded: bool,
         else:
             note = (f"{t.source_status} {what} of {pi}, a payment the payment service set aside ({held.reason}): "
                     f"record it by hand with ref {ref} once that payment is recorded")
-            step = f"Record {what} {ref} ({amount}, {t.day}) by hand in a ledger file with ref {ref} once payment {pi} is."
+            step = (f"Record {what} {ref} ({amount}, {t.day}) by hand in a ledger file with ref {ref} "
+                    f"once payment {pi} is.")
         return Line(t, customer, SET_ASIDE, note, True, None, Todo(HAND, step))
     who = f"{customer}, " if customer else ""
     if charge and not pi:
@@ -366,7 +369,8 @@ def _unrecorded(t: BalanceLine, customer: str, ref: str, payment_recorded: bool,
                     Todo(HAND, f"Record {what} {ref} ({who}{amount}, {'paid ' if charge else ''}{t.day}) by hand in a "
                          f"ledger file with ref {ref}: {why}, so only an entry by hand records it."))
     sync = f"a lost webhook: run `portal sync --since {t.day}`"
-    note = f"in Stripe but not in the ledger ({sync})" if charge else f"{t.source_status} {what} not in the ledger ({sync})"
+    note = (f"in Stripe but not in the ledger ({sync})" if charge
+            else f"{t.source_status} {what} not in the ledger ({sync})")
     return Line(t, customer, MISSING, note, True, None, Todo(SYNC, what, t.day))
 
 
@@ -392,8 +396,8 @@ def _why_no_effect(t: BalanceLine) -> str:
 
 def _correct_amount(rec: Recorded, stripe_amount: Decimal) -> Todo:
     return Todo(CORRECT, f"Correct the ledger row {rec.where} (amount differs by "
-                f"{fmt(abs(rec.amount - stripe_amount), rec.currency)}: the ledger has {fmt(rec.amount, rec.currency)}, "
-                f"Stripe {fmt(stripe_amount, rec.currency)}).")
+                f"{fmt(abs(rec.amount - stripe_amount), rec.currency)}: "
+                f"the ledger has {fmt(rec.amount, rec.currency)}, Stripe {fmt(stripe_amount, rec.currency)}).")
 
 
 def _unpaid(r: Recorded, looked_up: bool, f: Funds | None) -> Unpaid:
@@ -414,12 +418,14 @@ def _unpaid(r: Recorded, looked_up: bool, f: Funds | None) -> Unpaid:
         if r.status == "processing":
             return Unpaid(r, "bank payment processing: not settled yet", False)
         return Unpaid(r, "the ledger has it succeeded, Stripe says it is still processing", True,
-                      Todo(CORRECT, f"Correct the ledger row {r.where}: Stripe says {r.stripe_id} is still processing."))
+                      Todo(CORRECT, f"Correct the ledger row {r.where}: "
+                                    f"Stripe says {r.stripe_id} is still processing."))
     if f.status != "succeeded":
         return Unpaid(r, f"Stripe says {f.status.replace('_', ' ')}: it did not go through: run "
                       f"`portal sync --since {r.day}`", True, sync)
     if r.status != "succeeded":
-        return Unpaid(r, f"the ledger has it {r.status}, Stripe succeeded: run `portal sync --since {r.day}`", True, sync)
+        return Unpaid(r, f"the ledger has it {r.status}, Stripe succeeded: run `portal sync --since {r.day}`",
+                      True, sync)
     if f.balance_status == "pending":
         return Unpaid(r, f"paid; Stripe holds the funds until {f.available_on}", False)
     return Unpaid(r, "paid; the funds are available and go out with the next payout", False)
@@ -438,15 +444,8 @@ def journal(report: Report) -> list[Posting]:
         p = pr.payout
         if not pr.clean:
             continue
-        memo = f"Stripe payout {p.id}"
-
-        def post(account: str, amount: Decimal, what: str, debit_when_positive: bool) -> None:
-            if amount:
-                value, debit = abs(amount), (amount > 0) == debit_when_positive
-                out.append(Posting(p.arrival, p.id, account, value if debit else ZERO, ZERO if debit else value,
-                                   p.currency, f"{memo}: {what}"))
-        post(BANK, p.amount, "bank deposit", True)
-        post(FEES, pr.fees, "Stripe fees", True)
+        out += _post(p, BANK, p.amount, "bank deposit", True)
+        out += _post(p, FEES, pr.fees, "Stripe fees", True)
         sums: dict[tuple[str, str], Decimal] = {}
         for ln in pr.lines:
             account = OTHER_RECEIPTS if ln.status == NOT_FROM_PORTAL else POSTING.get(ln.txn.category, (OTHER,))[0]
@@ -454,8 +453,18 @@ def journal(report: Report) -> list[Posting]:
         for (account, category), amount in sorted(sums.items(), key=lambda kv: (ACCOUNTS.index(kv[0][0]),
                                                                                 _order(kv[0][1]))):
             what = POSTING.get(category, (OTHER, category.replace("_", " ")))[1]
-            post(account, amount, f"{what} (not through the portal)" if account == OTHER_RECEIPTS else what, False)
+            what = f"{what} (not through the portal)" if account == OTHER_RECEIPTS else what
+            out += _post(p, account, amount, what, False)
     return out
+
+
+def _post(p: Payout, account: str, amount: Decimal, what: str, debit_when_positive: bool) -> list[Posting]:
+    """The payout's journal line for `amount` on the side its sign says (none for zero)."""
+    if not amount:
+        return []
+    value, debit = abs(amount), (amount > 0) == debit_when_positive
+    return [Posting(p.arrival, p.id, account, value if debit else ZERO, ZERO if debit else value,
+                    p.currency, f"Stripe payout {p.id}: {what}")]
 
 
 def _order(category: str) -> tuple[int, str]:

@@ -239,7 +239,7 @@ def pay_return():
     if not svc.return_limit.allow(request.remote_addr or "?"):
         return _page(429, "Too many attempts", ["Please wait a minute and try again."])
     try:
-        status, payment, _ = fulfiller.session(session_id)  # the webhook's path: recorded once either way
+        _, payment, _ = fulfiller.session(session_id)  # the webhook's path: recorded once either way
         svc.rebuilder.wait(svc.rebuilder.request(), RETURN_WAIT_SECONDS)  # so the statement shows it
     except GatewayError as e:
         log.error("return: %s", e)
