@@ -364,9 +364,8 @@ def habit_book(c: Cust, rng: random.Random) -> Book:
                 b.pay(first + timedelta(days=rng.randint(21, 40)), k, memo="Balance of invoice")
             else:
                 b.pay(first, k)
-        elif c.habit == "stalled":
-            if inv_date <= c.stop:
-                b.pay(due + timedelta(days=rng.randint(-2, 12)), k)
+        elif c.habit == "stalled" and inv_date <= c.stop:
+            b.pay(due + timedelta(days=rng.randint(-2, 12)), k)
     if c.habit == "stalled":  # one token payment on account after the hold, then silence
         b.pay(c.hold + timedelta(days=rng.randint(10, 25)), kind="lump", frac=Decimal("0.2"),
               memo="Partial payment — promised balance by month end")
@@ -498,7 +497,8 @@ def scripted_books(rng: random.Random) -> list[Book]:
     for n, (d, amt) in enumerate(((D(2026, 6, 16), "1284.60"), (D(2026, 7, 15), "1452.25"),
                                   (D(2026, 8, 13), "1175.90"), (D(2026, 9, 15), "1633.40"),
                                   (D(2026, 10, 14), "1398.05"), (D(2026, 11, 4), "1520.70"))):
-        k = b.invoice(d, Decimal(amt), "Net 30 — " + ("coffee filters and stirrers", "hot cups, sleeves and lids")[n % 2])
+        what = ("coffee filters and stirrers", "hot cups, sleeves and lids")[n % 2]
+        k = b.invoice(d, Decimal(amt), "Net 30 — " + what)
         if n == 3:
             b.other(d + timedelta(days=6), "credit", Decimal("96.00"), k, "Credit — 4 cases of lids short-shipped")
         b.pay(d + timedelta(days=(26, 24, 27, 22, 20, 14)[n]), k, method=("ach", "check")[n % 2],

@@ -135,6 +135,34 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def localstripe(tmp_path):
+    """localstripe (an independent Stripe imitation) on a loopback port: its base URL."""
+    import subprocess
+    import time
+
+    import requests
+    # The test environment's own copy (scripts/test.sh installs it), never one found on PATH.
+    exe = Path(sys.executable).parent / "localstripe"
+    if not exe.exists():
+        pytest.fail(f"{exe} not found: localstripe is not installed in this environment "
+                    "(pip install localstripe==1.15.10; scripts/test.sh does)")
+    port = free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--from-scratch"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            requests.get(base + "/v1/customers", headers={"Authorization": "Bearer sk_test_x"}, timeout=1)
+            break
+        except requests.RequestException:  # not listening yet, or slow to answer on a busy machine
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
 def live_server():
     """Serve a Flask app on a loopback port in a thread: live_server(app[, port]) -> base URL.
 

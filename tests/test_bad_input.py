@@ -90,7 +90,8 @@ def test_a_quote_never_closed_in_the_header_is_reported_on_line_1(project):
 
 
 def test_a_quote_never_closed_in_customers_csv_is_reported_once(project):
-    project.write("customers.csv", CUSTOMERS + 'C8,"Eighth,ap@eighth.example,USD,30,1\nC9,Ninth,ap@ninth.example,USD,30,1\n')
+    project.write("customers.csv", CUSTOMERS + 'C8,"Eighth,ap@eighth.example,USD,30,1\n'
+                                               'C9,Ninth,ap@ninth.example,USD,30,1\n')
     assert every_build(project) == [f"content/ledger/customers.csv:5: {OPEN}"]
 
 
@@ -99,9 +100,11 @@ def test_an_incremental_build_reports_a_quote_never_closed_in_new_and_appended_r
     project.build()
     with open(project.ledger / "a.csv", "a") as f:  # appended: only the new rows are read
         f.write('2026-10-02,C7,invoice,INV-2,10.00,,2026-10-31,,"never closed\n2026-10-03,C1,payment,P-1,1.00,,,,\n')
-    project.write("b.csv", HEADER + '2026-10-02,C2,invoice,INV-5,"10.00,,2026-10-31,,\n2026-10-03,C2,payment,P-2,1.00,,,,\n')
-    assert build_problems(project) == [f"content/ledger/a.csv:3: {OPEN}", f"content/ledger/b.csv:2: {OPEN}"]
-    assert build_problems(project, full_build=True) == [f"content/ledger/a.csv:3: {OPEN}", f"content/ledger/b.csv:2: {OPEN}"]
+    project.write("b.csv", HEADER + '2026-10-02,C2,invoice,INV-5,"10.00,,2026-10-31,,\n'
+                                    '2026-10-03,C2,payment,P-2,1.00,,,,\n')
+    both = [f"content/ledger/a.csv:3: {OPEN}", f"content/ledger/b.csv:2: {OPEN}"]
+    assert build_problems(project) == both
+    assert build_problems(project, full_build=True) == both
 
 
 # -- 2. a field longer than the csv module takes ----------------------------------------------

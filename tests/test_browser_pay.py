@@ -24,7 +24,8 @@ def shop(project, live_server, monkeypatch):
     (project.root / "content" / "settings.toml").write_text(
         SETTINGS.replace('min_payment = "1.00"', f'min_payment = "1.00"\ncheckout_origin = "{fake.base_url}"')
         .replace("https://pay.acme.example", f"http://127.0.0.1:{port}"))
-    project.write("customers.csv", "customer_id,name,email,currency,terms_days\nC1,First Customer,ap@first.example,USD,30\n")
+    project.write("customers.csv", "customer_id,name,email,currency,terms_days\n"
+                                   "C1,First Customer,ap@first.example,USD,30\n")
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,Widgets\n"
                                     "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,Gadgets\n")
     project.build(as_of=date.today().isoformat())

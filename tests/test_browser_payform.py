@@ -271,7 +271,7 @@ def test_a_typed_amount_is_named_as_the_service_reads_it(chrome, site, currency,
         except MoneyError:
             amount = None
         expected.append(f"Pay {fmt(amount, currency)}" if amount is not None and amount > 0 else "Pay now")
-    assert list(zip(typed, shown)) == list(zip(typed, expected))
+    assert list(zip(typed, shown, strict=True)) == list(zip(typed, expected, strict=True))
     s.close()
 
 

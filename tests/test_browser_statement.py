@@ -20,7 +20,8 @@ def statement_url(project, live_server):
         """)
     rows = ["date,customer_id,type,ref,amount,currency,due_date,applies_to,memo"]
     for i in range(8):
-        rows.append(f"2026-0{i + 2}-15,C1,invoice,INV-2026-{i:05d},\"12,{i}45.67\",,,,\"Quarterly maintenance and spare parts, batch {i}\"")
+        rows.append(f"2026-0{i + 2}-15,C1,invoice,INV-2026-{i:05d},\"12,{i}45.67\",,,,"
+                    f"\"Quarterly maintenance and spare parts, batch {i}\"")
     rows.append("2026-11-01,C1,payment,PAY-1,500.00,,,,ACH remittance")
     rows.append("2026-11-02,C1,invoice,INV-EUR-1,100.00,EUR,,,Imported goods")
     project.write("e.csv", "\n".join(rows) + "\n")
@@ -39,7 +40,8 @@ def test_statement_fits_a_phone_screen(chrome, statement_url):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "statement-phone.png"), full_page=True)
     assert page.locator("h1").inner_text() == "Statement of account"
-    assert page.locator(".balance").first.inner_text() == "$98,665.36"  # 8 invoices of 12,0i45.67 (i = 0..7) = 99,165.36, less 500.00 paid
+    # 8 invoices of 12,0i45.67 (i = 0..7) = 99,165.36, less 500.00 paid
+    assert page.locator(".balance").first.inner_text() == "$98,665.36"
     page.close()
 
 

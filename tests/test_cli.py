@@ -63,7 +63,8 @@ def test_every_error_the_portal_can_explain_is_said_in_words_with_its_exit_code(
     monkeypatch.setenv("PORTAL_SECRET_KEY", "short")
     assert main(["--root", str(project.root), "build"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: PORTAL_SECRET_KEY: every key must be at least 16 characters") and "Traceback" not in err
+    assert err.startswith("error: PORTAL_SECRET_KEY: every key must be at least 16 characters")
+    assert "Traceback" not in err
     monkeypatch.setenv("PORTAL_SECRET_KEY", "test-key-0123456789abcdef")
     import shutil
 
@@ -80,6 +81,7 @@ def test_the_errors_are_one_family():
     from portal.core.signing import BadToken
     from portal.pay.charge import Refused
     from portal.pay.gateway import GatewayError, SignatureError
-    for e in (ConfigError, StaleState, InputError, NotBuilt, Unreadable, BadToken, Refused, GatewayError, SignatureError):
+    for e in (ConfigError, StaleState, InputError, NotBuilt, Unreadable, BadToken, Refused, GatewayError,
+              SignatureError):
         assert issubclass(e, PortalError)
     assert InputError([]).exit_code == 1 and ConfigError().exit_code == 2

@@ -358,7 +358,7 @@ def test_card_success_through_hosted_page(client, fake, receiver):
     assert txn.fee_details[0].type == "stripe_fee" and txn.fee_details[0].amount == 388
     assert set(receiver.types()) >= {"checkout.session.completed", "payment_intent.succeeded",
                                      "charge.succeeded"}
-    completed = [e for e in receiver.events if e["type"] == "checkout.session.completed"][0]
+    completed = next(e for e in receiver.events if e["type"] == "checkout.session.completed")
     assert completed["data"]["object"]["id"] == s.id
     assert completed["data"]["object"]["payment_status"] == "paid"
     assert completed["api_version"] == API_VERSION and completed["livemode"] is False
@@ -464,7 +464,7 @@ def test_ach_processing_then_settled(client, fake, receiver):
     assert charge.id.startswith("py_") and charge.status == "pending"
     assert charge.balance_transaction is None
     assert {"checkout.session.completed", "payment_intent.processing"} <= set(receiver.types())
-    completed = [e for e in receiver.events if e["type"] == "checkout.session.completed"][0]
+    completed = next(e for e in receiver.events if e["type"] == "checkout.session.completed")
     assert completed["data"]["object"]["payment_status"] == "unpaid"
     r = requests.post(f"{fake.base_url}/_fake/payment_intents/{pi.id}/settle", timeout=10)
     assert r.status_code == 200 and r.json()["status"] == "succeeded"

@@ -408,7 +408,8 @@ def test_settings_that_are_not_toml_are_reported(project):
     with pytest.raises(InputError) as e:
         settings_module.load(project.root)
     (p,) = e.value.problems
-    assert str(p) == "content/settings.toml:10: not valid TOML: Expected ']' at the end of a table declaration (column 8)"
+    assert str(p) == ("content/settings.toml:10: not valid TOML: "
+                      "Expected ']' at the end of a table declaration (column 8)")
 
 
 # -- real exports just work ----------------------------------------------------------------------
@@ -575,7 +576,8 @@ def test_characters_that_python_takes_for_line_breaks_stay_inside_their_field(pr
                   "2026-11-02,C1,invoice,INV-2,oops,,2026-11-30,,\n")
     lines, _ = ledger.read_lines(project.ledger / "e.csv", "e.csv")
     assert len(lines) == 3 and lines[1].endswith(f'"a{odd}b"\r\n')
-    assert only_problem(project) == "content/ledger/e.csv:3: amount 'oops' is not an amount (expected a decimal such as 1234.50)"
+    assert only_problem(project) == ("content/ledger/e.csv:3: amount 'oops' is not an amount "
+                                     "(expected a decimal such as 1234.50)")
 
 
 @given(st.text(alphabet='a",\n\r', max_size=40))
@@ -627,7 +629,8 @@ def test_a_record_read_at_its_byte_offset_is_the_record_a_reader_of_the_whole_fi
 
 
 def test_a_quote_inside_an_unquoted_memo_is_read_at_its_row_by_an_incremental_build(project):
-    project.write("a.csv", HEADER + '2026-10-01,C1,invoice,INV-1,5.00,,,,12" pipe\n2026-10-02,C2,invoice,INV-2,5.00,,,,\n')
+    project.write("a.csv", HEADER + '2026-10-01,C1,invoice,INV-1,5.00,,,,12" pipe\n'
+                                    '2026-10-02,C2,invoice,INV-2,5.00,,,,\n')
     project.build(as_of=AS_OF.isoformat())
     project.write("b.csv", HEADER + "2026-11-01,C1,payment,P1,1.00,,,INV-1,\n")
     assert project.build(as_of=AS_OF.isoformat()).mode == "incremental"

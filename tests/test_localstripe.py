@@ -1,13 +1,9 @@
 """localstripe (an independent Stripe imitation) as a peer: PaymentIntents, refunds, its own signed webhooks."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,35 +18,6 @@ from portal.web.app import create_app
 
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 WHSEC = "whsec_localstripe_test_secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def localstripe(tmp_path):
-    # The test environment's own copy (scripts/test.sh installs it), never one found on PATH.
-    exe = Path(sys.executable).parent / "localstripe"
-    if not exe.exists():
-        pytest.fail(f"{exe} not found: localstripe is not installed in this environment "
-                    "(pip install localstripe==1.15.10; scripts/test.sh does)")
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--from-scratch"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            requests.get(base + "/v1/customers", headers={"Authorization": "Bearer sk_test_x"}, timeout=1)
-            break
-        except requests.RequestException:  # not listening yet, or slow to answer on a busy machine
-            time.sleep(0.1)
-    yield base
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture

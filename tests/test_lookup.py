@@ -50,5 +50,5 @@ def test_a_reader_between_a_builds_body_and_head_gets_a_matching_pair(project):
     from portal.build.publish import write_atomic
     write_atomic(head_path, stale, durable=False)  # the body is new, the head not yet written
     threading.Timer(0.1, lambda: write_atomic(head_path, good, durable=False)).start()  # as save() does
-    customer, (acct,) = customer_accounts(s, "C1", date(2026, 11, 25))
+    _, (acct,) = customer_accounts(s, "C1", date(2026, 11, 25))
     assert acct.balance == Decimal("100.00")

@@ -126,7 +126,8 @@ def journal_rows(path) -> list[dict]:
 
 
 def test_a_payout_of_matched_charges_ties_out_to_the_cent(shop):
-    paid = {shop.pay("C1", 10_000): 10_000, shop.pay("C2", 123_456): 123_456, shop.pay("C1", 4_001, invoice="INV-1"): 4_001}
+    paid = {shop.pay("C1", 10_000): 10_000, shop.pay("C2", 123_456): 123_456,
+            shop.pay("C1", 4_001, invoice="INV-1"): 4_001}
     ach = shop.pay("C2", 250_000, method="bank")
     shop.fake.settle(ach)
     paid[ach] = 250_000
@@ -202,7 +203,8 @@ def test_refund_and_disputes_net_in_the_payout_and_the_journal(shop):
     refunds, withdrawn, reinstated = 5_000, 8_000 + 6_500 + 1_200, 1_200
     fees = card_fee(20_000) + card_fee(8_000) + card_fee(6_500) + card_fee(1_200) + 3 * 1_500 - 1_500
     gross = charges - refunds - withdrawn + reinstated
-    assert (pr.gross, pr.fees, pr.net, pr.payout.amount) == (usd(gross), usd(fees), usd(gross - fees), usd(gross - fees))
+    assert (pr.gross, pr.fees, pr.net, pr.payout.amount) == (usd(gross), usd(fees), usd(gross - fees),
+                                                             usd(gross - fees))
     assert pr.ties_out and report.problems() == []
     lines = lines_by_source(report)
     refund_id = next(r["ref"] for r in shop.rows() if r["type"] == "refund" and r["ref"].startswith("re_"))
@@ -348,7 +350,8 @@ def test_a_lost_webhook_keeps_its_payout_out_of_the_journal_and_the_output_start
     assert (s.staff_dir / f"reconcile-journal-{stem}.csv").read_text() == JOURNAL_HEADER  # nothing to post wrongly
     html = (s.staff_dir / f"reconcile-{stem}.html").read_text()
     main_part = html[html.index("<main>"):]
-    assert main_part.index("What to do first") < main_part.index('id="problems"') < main_part.index("Totals by currency")
+    assert (main_part.index("What to do first") < main_part.index('id="problems"')
+            < main_part.index("Totals by currency"))
     assert f"<code>portal sync --since {TODAY}</code>" in main_part and lost in main_part
     assert f"The journal leaves out payout {po} until then." in main_part
     assert "Left out of the journal until fixed: 1 missing from ledger" in main_part
@@ -446,9 +449,9 @@ def txn(tid: str, category: str, amount: str, fee: str = "0", source: str = "", 
     from portal.pay.gateway import BalanceLine
     types = {"charge": "charge", "refund": "refund", "dispute": "adjustment", "payout": "payout"}
     net = Decimal(amount) - Decimal(fee) if net is None else Decimal(net)
+    source_type = {"charge": "charge", "refund": "refund", "dispute": "dispute"}.get(category, "")
     return BalanceLine(tid, types.get(category, "adjustment"), category, Decimal(amount), Decimal(fee), net, currency,
-                       TODAY, source or tid, {"charge": "charge", "refund": "refund", "dispute": "dispute"}.get(category, ""),
-                       pi, status, "card", customer, mark)
+                       TODAY, source or tid, source_type, pi, status, "card", customer, mark)
 
 
 def paid(pi: str, amount: str, status: str = "succeeded", kind: str = "payment", currency: str = "USD"):
@@ -474,10 +477,11 @@ def test_a_transaction_whose_gross_less_fee_is_not_its_net_is_named():
 def test_failed_and_manual_payouts_are_problems_outside_the_totals_and_journal():
     lines = [txn("t1", "charge", "10.00", "0.59", "ch_1", "pi_1")]
     ledger = {"pi_1": paid("pi_1", "10.00")}
-    report = rc.reconcile([(payout("9.41", status="failed"), lines), (payout("5.00", automatic=False, pid="po_2"), None)],
-                          ledger, SINCE, UNTIL)
+    report = rc.reconcile([(payout("9.41", status="failed"), lines),
+                           (payout("5.00", automatic=False, pid="po_2"), None)], ledger, SINCE, UNTIL)
     problems = report.problems()
-    assert problems[0].startswith("po_1: payout failed: no bank deposit") and problems[1].startswith("po_2: a manual payout")
+    assert problems[0].startswith("po_1: payout failed: no bank deposit")
+    assert problems[1].startswith("po_2: a manual payout")
     assert report.totals() == {"USD": (1, Decimal(0), Decimal(0), Decimal(0))} and rc.journal(report) == []
 
 
@@ -502,8 +506,8 @@ def test_a_payment_split_over_invoices_is_one_payment_at_its_latest_state():
     from portal.core.records import Entry
 
     def row(ref, amount, status, line, etype="payment"):
-        return Entry(TODAY, "C1", etype, ref, Decimal(amount), "USD", None, "", "", "content/ledger/online-payments.csv",
-                     line, status)
+        return Entry(TODAY, "C1", etype, ref, Decimal(amount), "USD", None, "", "",
+                     "content/ledger/online-payments.csv", line, status)
     found = rc.recorded([row("pi_1/INV-1", "30.00", "processing", 2), row("pi_1/INV-2", "10.00", "processing", 3),
                          row("pi_1/INV-1", "30.00", "", 4), row("pi_1/INV-2", "10.00", "", 5),
                          row("pi_2", "7.00", "processing", 6), row("pi_2", "7.00", "failed", 7),
@@ -571,7 +575,8 @@ def test_what_to_do_comes_in_order_sync_then_by_hand_then_corrections_then_strip
                            (payout("1.00", automatic=False, pid="po_3"), None)],
                           ledger, SINCE, UNTIL, set_aside={"pi_2": aside("pi_2", "30.00")})
     assert rc.steps(report) == [
-        f"Run `portal sync --since {older}` to record 2 payments that webhooks missed, then run `portal reconcile` again.",
+        f"Run `portal sync --since {older}` to record 2 payments that webhooks missed, "
+        "then run `portal reconcile` again.",
         f"Find out whose payment pi_2 is ($30.00, paid {TODAY}; the payment service set it aside: no customer C9 in "
         "customers.csv) and record it by hand in a ledger file with ref pi_2.",
         f"Record payment pi_4 (C2, $50.00, paid {TODAY}) by hand in a ledger file with ref pi_4: it carries no portal "
@@ -702,7 +707,8 @@ def test_an_unreadable_set_aside_row_is_reported_by_file_and_line(tmp_path):
 
 MOVES = st.lists(st.tuples(st.sampled_from(["charge", "other_app_charge", "refund", "dispute", "dispute_reversal",
                                             "other_adjustment"]),
-                           st.integers(min_value=1, max_value=10_000_000), st.integers(min_value=-2_000, max_value=2_000)),
+                           st.integers(min_value=1, max_value=10_000_000),
+                           st.integers(min_value=-2_000, max_value=2_000)),
                  min_size=1, max_size=12)
 
 

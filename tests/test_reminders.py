@@ -195,7 +195,8 @@ def test_a_second_run_sends_nothing_new_and_a_new_overdue_invoice_or_stage_sends
     assert remind(dunning, "--send") == 0
     assert len(inbox.messages) == first
     out = capsys.readouterr().out
-    assert "sent 0 reminders" in out and "already sent: C1 (overdue-30), C2 (overdue-7), C3 (final), C8 (courtesy)" in out
+    assert "sent 0 reminders" in out
+    assert "already sent: C1 (overdue-30), C2 (overdue-7), C3 (final), C8 (courtesy)" in out
 
     dunning.write("b.csv", HEADER + "2026-10-23,C1,invoice,INV-11,25.00,,2026-11-22,,\n")
     dunning.build(AS_OF)

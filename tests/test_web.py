@@ -97,7 +97,8 @@ def test_no_log_record_shows_a_token_whatever_prints_it(client, project, caplog)
     token = _token(project)
     pay = Signer(["test-key-0123456789abcdef"]).pay_token("C1", 1, __import__("datetime").date(2026, 11, 25))
     try:
-        open(f"/nonexistent/site/s/{token}/index.html")
+        with open(f"/nonexistent/site/s/{token}/index.html"):
+            pass
     except OSError:
         logging.getLogger("flask.app").exception("Exception on /s/%s/ [GET]", token)
     logging.getLogger("gunicorn.access").info("POST /pay token=%s", pay)

@@ -15,8 +15,8 @@ from decimal import Decimal
 
 import requests
 import stripe
-from conftest import portal_metadata
-from test_localstripe import WHSEC, free_port, localstripe  # noqa: F401  (fixture)
+from conftest import free_port, portal_metadata
+from test_localstripe import WHSEC
 
 from portal.build.lookup import customer_accounts
 from portal.ledger.online import FILE

@@ -115,7 +115,8 @@ def render_form(fake: FakeStripe, session: dict, error: str | None = None,
 
 def render_authenticate(session: dict) -> Response:
     body = (f'<h1>Authenticate</h1><p id="authenticate-info">3D Secure 2 test page: your bank '
-            f'asks you to confirm this payment of {_e(format_amount(session["amount_total"], session["currency"]))}.</p>'
+            'asks you to confirm this payment of '
+            f'{_e(format_amount(session["amount_total"], session["currency"]))}.</p>'
             f'<form id="authenticate-form" method="post" action="/c/pay/{_e(session["id"])}/'
             'authenticate"><button id="authenticate-complete" type="submit" name="action" '
             'value="complete">Complete authentication</button><button id="authenticate-fail" '

@@ -18,7 +18,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-ZERO_DECIMAL = frozenset(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"])
+ZERO_DECIMAL = frozenset(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+                          "xaf", "xof", "xpf"])
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 MINIMUM_CHARGE = {"usd": "0.50", "eur": "0.50", "gbp": "0.30", "cad": "0.50", "aud": "0.50",
                   "chf": "0.50", "jpy": "50", "nzd": "0.50", "sek": "3.00", "dkk": "2.50"}
