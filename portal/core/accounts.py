@@ -101,11 +101,11 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
         if e.type != "invoice" and e.date >= since:
             acct.recent.append(e)
     for e in explicit:
-        item = by_ref.get(e.applies_to)
+        invoice = by_ref.get(e.applies_to)
         amount = e.amount
-        if item is not None:
-            used = min(amount, item.open)
-            item.open -= used
+        if invoice is not None:
+            used = min(amount, invoice.open)
+            invoice.open -= used
             amount -= used
         pool += amount
     items.sort(key=lambda i: (i.due, i.entry.date, i.entry.ref, i.entry.line))
@@ -132,5 +132,5 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     return acct
 
 
-def _order(e: Entry):
+def _order(e: Entry) -> tuple[date, str, int]:
     return (e.date, e.path, e.line)

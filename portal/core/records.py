@@ -1,11 +1,13 @@
 """Immutable ledger records, each carrying the file and line it came from, and the problems found in them."""
 from __future__ import annotations
 
+import datetime
 import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 from .errors import PortalError
 
@@ -42,7 +44,7 @@ class Entry(NamedTuple):
     ref: str
     amount: Decimal
     currency: str
-    due_date: date | None
+    due_date: datetime.date | None  # spelled out: in this class `date` is the field above
     applies_to: str
     memo: str
     path: str
@@ -74,7 +76,7 @@ def kind(message: str) -> str:
     return _VALUES.sub("…", message).split(" (", 1)[0]
 
 
-class Problems(list):
+class Problems(list[Problem]):
     """Problems as they are found, capped: the first CAP of each file (by line) are kept, the rest
     only counted by kind. A junk file of a million rows costs a few kilobytes, not gigabytes, and
     prints a screenful.
@@ -85,7 +87,7 @@ class Problems(list):
     keep their own and the parent merges them (`+=`) to what one process would have kept.
     """
 
-    def __init__(self, found=()):
+    def __init__(self, found: Iterable[Problem] = ()) -> None:
         super().__init__()
         self.found = 0  # every problem appended or merged, kept or not
         self.seen: set[Problem] = set()  # the kept ones
@@ -97,7 +99,7 @@ class Problems(list):
     def __len__(self) -> int:
         return self.found
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., Problems], tuple[list[Problem], int, dict[str, dict[str, int]]]]:
         return _problems, (self.copy(), self.found, self.more)
 
     def append(self, p: Problem) -> None:
@@ -122,7 +124,7 @@ class Problems(list):
         self._keep(p)
         self.last[path] = max(self._of(path), key=_order)
 
-    def extend(self, found) -> None:
+    def extend(self, found: Iterable[Problem]) -> None:
         if isinstance(found, Problems):
             for p in list.__iter__(found):
                 self.append(p)
@@ -134,7 +136,8 @@ class Problems(list):
             for p in found:
                 self.append(p)
 
-    def __iadd__(self, found):
+    # `+=` takes any iterable where `+` takes a list, as typeshed's own list.__iadd__ (ignored there too)
+    def __iadd__(self, found: Iterable[Problem]) -> Self:  # type: ignore[override, misc]
         self.extend(found)
         return self
 
@@ -156,7 +159,7 @@ class Problems(list):
         list.append(self, p)
         self.seen.add(p)
 
-    def _of(self, path: str):
+    def _of(self, path: str) -> Iterator[Problem]:
         return (p for p in list.__iter__(self) if p.path == path)
 
     def _count(self, path: str, k: str, n: int = 1) -> None:
@@ -166,11 +169,11 @@ class Problems(list):
         kinds[k] = kinds.get(k, 0) + n
 
 
-def _order(p: Problem) -> tuple:
+def _order(p: Problem) -> tuple[int, str]:
     return p.line, p.message
 
 
-def _problems(kept: list, found: int, more: dict) -> Problems:
+def _problems(kept: list[Problem], found: int, more: dict[str, dict[str, int]]) -> Problems:
     """A Problems unpickled (in the parent, from a build worker)."""
     p = Problems(kept)
     p.found, p.more = found, more

@@ -11,8 +11,10 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from itsdangerous import Signer as _ItsSigner
@@ -34,7 +36,7 @@ class BadToken(PortalError):
     """A link or pay token that is forged, tampered with, revoked or expired."""
 
 
-def load_keys(state_dir: Path, environ=os.environ) -> list[str]:
+def load_keys(state_dir: Path, environ: Mapping[str, str] = os.environ) -> list[str]:
     """The signing keys, newest first. With none set, a demo key is made once and kept in state_dir."""
     raw = environ.get(ENV, "")
     keys = [k.strip() for k in raw.split(",") if k.strip()]
@@ -61,10 +63,10 @@ class _Serializer(URLSafeSerializer):
     Tokens it reads may still be compressed ones: loading is unchanged.
     """
 
-    def dump_payload(self, obj) -> bytes:
+    def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode("utf-8"))
 
-    def dumps(self, obj, salt=None) -> str:
+    def dumps(self, obj: Any, salt: str | bytes | None = None) -> str:
         """The same token itsdangerous makes, HMAC-keyed once: it builds a signer and derives the
         key again for every token (7 of a token's 8 µs, two tokens a page at every build)."""
         if salt is not None:

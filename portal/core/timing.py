@@ -4,11 +4,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
-def phase(name: str):
+def phase(name: str) -> Iterator[None]:
     """Time a block, wall and this process's CPU; prints only when PORTAL_TIMING is set.
 
     CPU time is what to compare variants by: on a shared machine wall time also counts the others.
