@@ -5,10 +5,12 @@ import codecs
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..core.money import EXPONENT, is_currency
@@ -32,6 +34,10 @@ PROXIES_ENV = "PORTAL_TRUSTED_PROXIES"
 MAX_PAYMENT_MINOR = 99_999_999  # Stripe's largest charge: eight digits of minor units
 MAX_RECENT_DAYS = 36_500  # a century; more would reach past year 1 and crash the date arithmetic
 
+Table = dict[str, Any]  # a TOML table as tomllib reads it: its values are checked one by one below
+T = TypeVar("T")
+D = TypeVar("D")
+
 
 @dataclass(frozen=True)
 class Smtp:
@@ -49,7 +55,7 @@ class Settings:
     """Everything the build and the service read from the settings file, resolved to paths."""
 
     root: Path
-    company: dict = field(default_factory=dict)
+    company: dict[str, str] = field(default_factory=dict)
     base_url: str = "http://localhost:8000"
     currency: str = "USD"
     pay_url: str = "/pay"
@@ -60,9 +66,9 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front of the payment service whose X-Forwarded-* count
     ledger_dir: Path = Path("content/ledger")
     date_formats: tuple[str, ...] = ("%Y-%m-%d",)
-    columns: dict = field(default_factory=dict)  # export header -> our column, lower-cased
-    customer_columns: dict = field(default_factory=dict)
-    type_aliases: dict = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)  # export header -> our column, lower-cased
+    customer_columns: dict[str, str] = field(default_factory=dict)
+    type_aliases: dict[str, str] = field(default_factory=dict)
     out: Path = Path("site")
     staff_dir: Path = Path("staff")
     state_dir: Path = Path(".portal")
@@ -90,7 +96,7 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     return Settings(root=root, company=company, **portal, **ledger, **folders, source=path, raw=text, smtp=smtp)
 
 
-def _read(path: Path, rel: str) -> tuple[str, dict]:
+def _read(path: Path, rel: str) -> tuple[str, Table]:
     """The file's text and its TOML, floats read as Decimal from their own text (never through a float)."""
     if not path.is_file():
         raise InputError([Problem(rel, 0, "settings file not found (expected TOML, see README)")])
@@ -116,8 +122,9 @@ class _Bad(ValueError):
 class _Report:
     """Problems found so far, each located at the line of its section and key."""
 
-    def __init__(self, rel: str, text: str):
-        self.rel, self.lines, self.problems = rel, _lines(text), []
+    def __init__(self, rel: str, text: str) -> None:
+        self.rel, self.lines = rel, _lines(text)
+        self.problems: list[Problem] = []
 
     def add(self, section: str, key: str | None, message: str) -> None:
         path = (*section.split("."), key) if key is not None else tuple(section.split("."))
@@ -125,7 +132,7 @@ class _Report:
             path = path[:-1]
         self.problems.append(Problem(self.rel, self.lines.get(path, 0), message))
 
-    def check(self, section: str, key: str, value, rule, default=None):
+    def check(self, section: str, key: str, value: object, rule: Callable[[object], T], default: D) -> T | D:
         """rule(value), or the default with the problem noted."""
         try:
             return rule(value)
@@ -133,11 +140,11 @@ class _Report:
             self.add(section, key, f"'{key}' in [{section}]: {e}")
             return default
 
-    def value(self, table: dict, section: str, key: str, default, rule):
+    def value(self, table: Table, section: str, key: str, default: D, rule: Callable[[object], T]) -> T | D:
         """table[key] checked by rule, or the default when it is absent or wrong."""
         return self.check(section, key, table[key], rule, default) if key in table else default
 
-    def env(self, environ, name: str, default, rule):
+    def env(self, environ: Mapping[str, str], name: str, default: D, rule: Callable[[str], T]) -> T | D:
         """An environment override checked like the setting it replaces; the default when unset."""
         if not environ.get(name):
             return default
@@ -148,9 +155,9 @@ class _Report:
             return default
 
 
-def _tables(data: dict, report: _Report) -> dict[str, dict]:
+def _tables(data: Table, report: _Report) -> dict[str, Table]:
     """The known sections that are tables; unknown sections and keys reported."""
-    tables = {}
+    tables: dict[str, Table] = {}
     for section, table in data.items():
         known = _SECTIONS.get(section)
         if known is None:
@@ -165,7 +172,7 @@ def _tables(data: dict, report: _Report) -> dict[str, dict]:
     return tables
 
 
-def _company(table: dict, report: _Report) -> dict:
+def _company(table: Table, report: _Report) -> dict[str, str]:
     """[company]: text printed on every page; the name is required."""
     company = {key: report.value(table, "company", key, "", _email if key == "email" else _text)
                for key in sorted(_SECTIONS["company"])}
@@ -174,7 +181,7 @@ def _company(table: dict, report: _Report) -> dict:
     return company
 
 
-def _portal(table: dict, report: _Report, environ) -> dict:
+def _portal(table: Table, report: _Report, environ: Mapping[str, str]) -> dict[str, Any]:
     """[portal]: addresses, currency, payments, and the two environment overrides."""
     d = Settings
     currency = report.value(table, "portal", "currency", d.currency, _currency)
@@ -193,11 +200,11 @@ def _portal(table: dict, report: _Report, environ) -> dict:
     }
 
 
-def _ledger(table: dict, report: _Report) -> dict:
+def _ledger(table: Table, report: _Report) -> dict[str, Any]:
     """[ledger]: how to read the exports (the folder is among _folders)."""
     formats = report.value(table, "ledger", "date_formats", None, _format_list)
     if formats is not None:
-        formats = [report.check("ledger", "date_formats", f, _date_format) for f in formats]
+        formats = [report.check("ledger", "date_formats", f, _date_format, None) for f in formats]
     tables = {key: report.value(table, "ledger", key, {}, _table(f"[ledger.{key}]"))
               for key in ("columns", "customer_columns", "types")}
     return {
@@ -208,13 +215,14 @@ def _ledger(table: dict, report: _Report) -> dict:
     }
 
 
-def _column_map(table: dict, ours: tuple, name: str, report: _Report) -> dict:
+def _column_map(table: Table, ours: tuple[str, ...], name: str, report: _Report) -> dict[str, str]:
     """[ledger.columns] maps our column name to the export's header; invert it for reading."""
-    section, out = f"ledger.{name}", {}
+    section = f"ledger.{name}"
+    out: dict[str, str] = {}
     for key, header in table.items():
         if key not in ours:
             report.add(section, key, f"unknown column '{key}' in [{section}] (expected one of {', '.join(ours)})")
-        elif (h := report.check(section, key, header, _header)) in out:
+        elif (h := report.check(section, key, header, _header, None)) in out:
             report.add(section, key, f"'{key}' in [{section}]: {header!r} is also the header of {out[h]} "
                                      "(expected one header per column)")
         elif h is not None:
@@ -222,9 +230,10 @@ def _column_map(table: dict, ours: tuple, name: str, report: _Report) -> dict:
     return out
 
 
-def _type_aliases(table: dict, report: _Report) -> dict:
+def _type_aliases(table: Table, report: _Report) -> dict[str, str]:
     """[ledger.types]: the export's type names mapped to ours, lower-cased."""
-    out, expected = {}, f"expected one of {', '.join(ENTRY_TYPES)}"
+    out: dict[str, str] = {}
+    expected = f"expected one of {', '.join(ENTRY_TYPES)}"
     for alias, target in table.items():
         if not isinstance(target, str):
             report.add("ledger.types", alias, f"'{alias}' in [ledger.types]: {_shown(target)} is not text ({expected})")
@@ -236,7 +245,7 @@ def _type_aliases(table: dict, report: _Report) -> dict:
     return out
 
 
-def _folders(root: Path, ledger: dict, build: dict, report: _Report) -> dict:
+def _folders(root: Path, ledger: Table, build: Table, report: _Report) -> dict[str, Any]:  # Settings' fields
     """The ledger folder and the build's output folders: inside the project, and apart from each other."""
     content = root / "content"
     where = {  # field: (section, key, relative to, default)
@@ -244,7 +253,8 @@ def _folders(root: Path, ledger: dict, build: dict, report: _Report) -> dict:
         "staff_dir": ("build", "staff_dir", root, "staff"), "state_dir": ("build", "state_dir", root, ".portal"),
     }
     tables = {"ledger": ledger, "build": build}
-    folders, wrong = {"content_dir": content, "templates_dir": root / "site_templates"}, set()
+    folders = {"content_dir": content, "templates_dir": root / "site_templates"}
+    wrong: set[str] = set()
     for name, (section, key, base, default) in where.items():
         before = len(report.problems)
         folders[name] = report.value(tables[section], section, key, base / default, _inside(root, base, default))
@@ -255,7 +265,7 @@ def _folders(root: Path, ledger: dict, build: dict, report: _Report) -> dict:
     return folders
 
 
-def _apart(root: Path, folders: dict, keyed: dict, report: _Report) -> None:
+def _apart(root: Path, folders: dict[str, Path], keyed: dict[str, tuple[str, str]], report: _Report) -> None:
     """Each output folder apart from the other outputs, the ledger and the templates, and not holding content/."""
     names = {"ledger_dir": "the ledger", "content_dir": "content/", "templates_dir": "site_templates/"}
     outputs = ["out", "staff_dir", "state_dir"]
@@ -281,7 +291,7 @@ def _relation(a: Path, b: Path) -> str | None:
     return "is inside" if a.is_relative_to(b) else "holds" if b.is_relative_to(a) else None
 
 
-def _smtp(table, report: _Report) -> Smtp | None:
+def _smtp(table: Table | None, report: _Report) -> Smtp | None:
     """The [smtp] section, each bad value reported at its own line."""
     if table is None:
         return None
@@ -320,7 +330,7 @@ _DIRECTIVES = {"day": {"%d"}, "month": {"%m", "%b", "%B"}, "year": {"%Y", "%y"}}
 _SAMPLE_DAYS = (date(2026, 11, 25), date(1999, 1, 5))
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     """A TOML value as the message names it."""
     if isinstance(value, bool):
         return str(value).lower()
@@ -329,7 +339,7 @@ def _shown(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if not isinstance(value, str):
         raise _Bad(f"{_shown(value)} is not text (expected a quoted string)")
     return value
@@ -339,29 +349,31 @@ def _is_email(text: str) -> bool:
     return "@" in text and not any(c.isspace() for c in text)
 
 
-def _email(value) -> str:
-    if _text(value) and not _is_email(value):
-        raise _Bad(f"{value!r} is not an email address (expected an address such as \"ar@example.com\")")
-    return value
+def _email(value: object) -> str:
+    text = _text(value)
+    if text and not _is_email(text):
+        raise _Bad(f"{text!r} is not an email address (expected an address such as \"ar@example.com\")")
+    return text
 
 
-def _currency(value) -> str:
-    if not is_currency(_text(value).upper()):
-        raise _Bad(f"{value!r} is not a known currency (expected an ISO 4217 code such as USD)")
-    return value.upper()
+def _currency(value: object) -> str:
+    text = _text(value)
+    if not is_currency(text.upper()):
+        raise _Bad(f"{text!r} is not a known currency (expected an ISO 4217 code such as USD)")
+    return text.upper()
 
 
-def _whole(value, low: int, high: int | None, what: str, expected: str) -> int:
+def _whole(value: object, low: int, high: int | None, what: str, expected: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         raise _Bad(f"{_shown(value)} is not {what} (expected {expected})")
     return value
 
 
-def _days(value) -> int:
+def _days(value: object) -> int:
     return _whole(value, 0, MAX_RECENT_DAYS, "a whole number of days", f"0 to {MAX_RECENT_DAYS}, such as 120")
 
 
-def _count(value) -> int:
+def _count(value: object) -> int:
     return _whole(value, 0, None, "a whole number",
                   "0 or more: how many reverse proxies stand in front of the payment service")
 
@@ -371,7 +383,7 @@ def _count_text(text: str) -> int:
     return _count(int(text) if text.isascii() and text.isdigit() else text)
 
 
-def _min_payment(value, currency: str) -> Decimal:
+def _min_payment(value: object, currency: str) -> Decimal:
     """A plain decimal amount of at least one minor unit, with no more decimals than the currency has."""
     if isinstance(value, str) and _PLAIN_AMOUNT.fullmatch(value.strip()):
         amount = Decimal(value.strip())
@@ -391,7 +403,7 @@ def _min_payment(value, currency: str) -> Decimal:
     return amount.quantize(unit)
 
 
-def _http_url(url: str, expected: str):
+def _http_url(url: str, expected: str) -> re.Match[str]:
     """The parts of an absolute http(s) URL that names a host, or _Bad."""
     if _NOT_IN_URL.search(url):
         raise _Bad(f"{url!r} holds a space, quote or other character no URL has (expected {expected})")
@@ -405,41 +417,45 @@ def _http_url(url: str, expected: str):
     return found
 
 
-def _base_url(value) -> str:
+def _base_url(value: object) -> str:
     expected = 'an absolute URL such as "https://statements.example.com"'
-    if "?" in (_http_url(_text(value), expected)["rest"] or ""):
-        raise _Bad(f"{value!r} has a query (expected {expected})")
-    return value.rstrip("/")
+    text = _text(value)
+    if "?" in (_http_url(text, expected)["rest"] or ""):
+        raise _Bad(f"{text!r} has a query (expected {expected})")
+    return text.rstrip("/")
 
 
-def _pay_url(value) -> str:
+def _pay_url(value: object) -> str:
     expected = 'a path such as "/pay", or a URL such as "https://pay.example.com/pay"'
-    if not _text(value).startswith("/"):
-        _http_url(value, expected)
-    elif value.startswith("//") or _NOT_IN_URL.search(value) or "#" in value:
-        raise _Bad(f"{value!r} is not a path on this host (expected {expected})")
-    return value
+    text = _text(value)
+    if not text.startswith("/"):
+        _http_url(text, expected)
+    elif text.startswith("//") or _NOT_IN_URL.search(text) or "#" in text:
+        raise _Bad(f"{text!r} is not a path on this host (expected {expected})")
+    return text
 
 
-def _origin(value) -> str:
-    found = _ORIGIN.fullmatch(_text(value))
+def _origin(value: object) -> str:
+    text = _text(value)
+    found = _ORIGIN.fullmatch(text)
     if not found or (found["port"] and not 0 < int(found["port"]) < 65536):
-        raise _Bad(f"{value!r} is not an origin "
+        raise _Bad(f"{text!r} is not an origin "
                    '(expected scheme://host[:port] such as "https://checkout.stripe.com")')
-    return value.rstrip("/")
+    return text.rstrip("/")
 
 
-def _timezone(value) -> str:
-    if _text(value):
+def _timezone(value: object) -> str:
+    text = _text(value)
+    if text:
         try:
-            ZoneInfo(value)
+            ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError, OSError) as e:
-            raise _Bad(f"{value!r} is not a time zone (expected an IANA name such as \"America/New_York\", "
+            raise _Bad(f"{text!r} is not a time zone (expected an IANA name such as \"America/New_York\", "
                        "or empty for this machine's)") from e
-    return value
+    return text
 
 
-def _format_list(value) -> list:
+def _format_list(value: object) -> list[object]:
     expected = 'expected a list such as ["%m/%d/%Y"]'
     if not isinstance(value, list):
         raise _Bad(f"{_shown(value)} is not a list of formats ({expected})")
@@ -448,7 +464,7 @@ def _format_list(value) -> list:
     return value
 
 
-def _date_format(value) -> str:
+def _date_format(value: object) -> str:
     """A strptime format with a day, a month and a year that reads back the dates it writes."""
     if not isinstance(value, str):
         raise _Bad(f"{_shown(value)} is not text (expected a strptime format such as \"%m/%d/%Y\")")
@@ -468,33 +484,34 @@ def _date_format(value) -> str:
     return value
 
 
-def _table(expected: str):
-    def check(value) -> dict:
+def _table(expected: str) -> Callable[[object], Table]:
+    def check(value: object) -> Table:
         if not isinstance(value, dict):
             raise _Bad(f"{_shown(value)} is not a table (expected a table such as {expected})")
         return value
     return check
 
 
-def _header(value) -> str:
+def _header(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Bad(f"{_shown(value)} is not a header (expected the export's header, such as \"Txn Date\")")
     return value.strip().lower()
 
 
-def _inside(root: Path, base: Path, example: str):
+def _inside(root: Path, base: Path, example: str) -> Callable[[object], Path]:
     """A check for a relative folder: resolved against base, it must lie inside the project."""
     relative_to = "content/" if base != root else "the project folder"
     expected = f'expected a folder relative to {relative_to}, such as "{example}"'
 
-    def check(value) -> Path:
-        if not _text(value).strip() or re.search(r"[\x00-\x1f\x7f]", value):
-            raise _Bad(f"{value!r} is not a folder name ({expected})")
-        if Path(value).is_absolute():
-            raise _Bad(f"{value!r} is an absolute path ({expected})")
-        folder = Path(os.path.normpath(base / value))
+    def check(value: object) -> Path:
+        text = _text(value)
+        if not text.strip() or re.search(r"[\x00-\x1f\x7f]", text):
+            raise _Bad(f"{text!r} is not a folder name ({expected})")
+        if Path(text).is_absolute():
+            raise _Bad(f"{text!r} is an absolute path ({expected})")
+        folder = Path(os.path.normpath(base / text))
         if folder == root or not folder.is_relative_to(root):
-            raise _Bad(f"{value!r} is not inside the project folder ({expected})")
+            raise _Bad(f"{text!r} is not inside the project folder ({expected})")
         return folder
     return check
 
@@ -506,11 +523,11 @@ _PART = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)"
 _KEY = re.compile(rf"\s*({_PART}(?:\s*\.\s*{_PART})*)\s*=(.*)")
 
 
-def _lines(text: str) -> dict[tuple, int]:
+def _lines(text: str) -> dict[tuple[str, ...], int]:
     """The line of every table header and key, by its dotted path; the first line wins."""
-    lines: dict[tuple, int] = {}
-    section: tuple = ()
-    open_string = None  # inside a multi-line string: its delimiter
+    lines: dict[tuple[str, ...], int] = {}
+    section: tuple[str, ...] = ()
+    open_string: str | None = None  # inside a multi-line string: its delimiter
     for n, line in enumerate(text.splitlines(), 1):
         if open_string:
             if line.count(open_string) % 2:
@@ -524,12 +541,12 @@ def _lines(text: str) -> dict[tuple, int]:
     return lines
 
 
-def _mark(lines: dict, path: tuple, n: int) -> None:
+def _mark(lines: dict[tuple[str, ...], int], path: tuple[str, ...], n: int) -> None:
     for i in range(1, len(path) + 1):
         lines.setdefault(path[:i], n)
 
 
-def _parts(dotted: str) -> tuple:
+def _parts(dotted: str) -> tuple[str, ...]:
     return tuple(a or b or c for a, b, c in re.findall(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)", dotted))
 
 
