@@ -570,6 +570,10 @@ def test_entry_amounts_are_what_parse_amount_makes_of_the_text(project, currency
     assert got is not None and str(got.amount) == str(expected) and got.amount.as_tuple() == expected.as_tuple()
 
 
+def test_columns_declares_a_type_for_each_of_its_slots():
+    assert tuple(ledger.Columns.__annotations__) == ledger.Columns.__slots__
+
+
 @pytest.mark.parametrize("odd", ["\x0c", "\x1e", "\u2028", "\x85"])
 def test_characters_that_python_takes_for_line_breaks_stay_inside_their_field(project, odd):
     project.write("e.csv", HEADER + f'2026-11-01,C1,invoice,INV-1,10.00,,2026-11-30,,"a{odd}b"\r\n'

@@ -1,10 +1,15 @@
 """Checks that need all of a customer's entries, and those only the whole ledger can settle."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..core.records import Entry, Problem
 
+Unresolved = tuple[str, int, str, str, str]  # an applies_to not settled yet: (path, line, ref, customer_id, type)
 
-def validate(customer_id: str, entries: list[Entry], problems: list[Problem], unresolved: list) -> dict:
+
+def validate(customer_id: str, entries: list[Entry], problems: list[Problem],
+             unresolved: list[Unresolved]) -> dict[str, Entry]:
     """Checks that need all of one customer's entries; returns this customer's invoices by ref.
 
     An applies_to that names none of this customer's invoices goes to `unresolved` as
@@ -45,8 +50,11 @@ def validate(customer_id: str, entries: list[Entry], problems: list[Problem], un
     return invoices
 
 
-def resolve(unresolved: list, owner_of: dict[str, tuple]) -> list[Problem]:
-    """Turn unresolved applies_to into problems, naming the owner when it is another customer."""
+def resolve(unresolved: list[Unresolved], owner_of: Mapping[str, tuple[str | None, str, int]]) -> list[Problem]:
+    """Turn unresolved applies_to into problems, naming the owner when it is another customer.
+
+    `owner_of` maps an invoice ref to (its customer, path, line).
+    """
     out = []
     for path, line, ref, cid, etype in unresolved:
         other = owner_of.get(ref)

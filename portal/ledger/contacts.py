@@ -6,6 +6,7 @@ as ledger entries. A promise to pay (a date and an amount) pauses reminders unti
 from __future__ import annotations
 
 import csv
+import datetime
 import fcntl
 import io
 import json
@@ -32,7 +33,7 @@ class Contact:
     note: str = ""
     stage: str = ""  # the reminder stage, for reminders
     recipient: str = ""
-    promise_date: date | None = None
+    promise_date: datetime.date | None = None  # spelled out: in this class `date` is the field above
     promise_amount: Decimal | None = None
     currency: str = ""
     items: tuple[str, ...] = ()  # the item refs a reminder named (its identity, with the stage)
@@ -101,4 +102,5 @@ def open_promise(contacts: list[Contact], customer_id: str, today: date) -> Cont
     """The customer's latest promise to pay, if its date has not passed."""
     promises = [c for c in contacts if c.customer_id == customer_id and c.promise_date is not None]
     latest = promises[-1] if promises else None
-    return latest if latest is not None and latest.promise_date >= today else None
+    promised = latest.promise_date if latest is not None else None
+    return latest if promised is not None and promised >= today else None

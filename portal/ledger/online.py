@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..core.money import MoneyError, is_currency, parse_amount
-from ..core.records import InputError, Problem
+from ..core.records import Entry, InputError, Problem
 from . import reading as ledger
 
 FILE = ledger.PAYMENTS_FILE  # the payment service's own entry file
@@ -103,13 +103,13 @@ def _set_aside_row(rec: dict[str, str], name: str, line: int, problems: list[Pro
     if not rec["payment_intent"]:
         found.append("no payment_intent")
     problems += [Problem(name, line, m) for m in found]
-    if found:
+    if found or amount is None:  # no amount without a problem found
         return None
     return SetAside(rec["payment_intent"], rec.get("customer_id", ""), amount, currency, rec["status"],
                     rec.get("method", ""), rec["reason"], day, f"{name}:{line}")
 
 
-def collapse(entries: list, warnings: list | None = None) -> list:
+def collapse(entries: list[Entry], warnings: list[Problem] | None = None) -> list[Entry]:
     """A customer's entries with each online payment at its latest state; failed ones dropped.
 
     Only entries from the journal file carry several rows per payment (processing, then
@@ -119,8 +119,8 @@ def collapse(entries: list, warnings: list | None = None) -> list:
     another currency) pays oldest-due first instead. Each is said in `warnings`.
     """
     warnings = [] if warnings is None else warnings
-    latest: dict[str, object] = {}
-    staff = []
+    latest: dict[str, Entry] = {}
+    staff: list[Entry] = []
     for e in entries:
         if e.path.endswith(FILE) and e.type == "payment":
             prev = latest.get(e.ref)

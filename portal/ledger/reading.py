@@ -9,10 +9,12 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from pathlib import Path
+from typing import Literal, TypeVar
 
 from ..core.errors import StaleState
 from ..core.money import EXPONENT, MoneyError, is_currency, parse_amount
@@ -31,6 +33,7 @@ TYPE_ALIASES = {
     "write off": "writeoff", "adj": "adjustment",
 }
 STATUS_COLUMN = "status"  # only in the payment service's own file
+D = TypeVar("D")
 
 
 def entry_files(settings: Settings) -> list[Path]:
@@ -64,7 +67,8 @@ def read_lines(path: Path, name: str) -> tuple[list[str], list[Problem]]:
     return list(io.StringIO(text, newline="")), []
 
 
-def records(lines: list[str], first: int = 1, name: str = "", problems: list | None = None):
+def records(lines: list[str], first: int = 1, name: str = "",
+            problems: list[Problem] | None = None) -> Iterator[tuple[int, list[str]]]:
     """Yield (line_index, fields) for each non-blank CSV record from lines[first:].
 
     A record that is not CSV (see `unreadable`, `quote_left_open`) is not yielded: its problem
@@ -166,7 +170,7 @@ def record_at_offset(data: bytes, offset: int) -> list[str]:
     return next(csv.reader(_lines_at(data, offset)))  # the reader takes as many lines as the record has
 
 
-def _lines_at(data: bytes, offset: int):
+def _lines_at(data: bytes, offset: int) -> Iterator[str]:
     """An ASCII file's lines from a byte offset on, broken where read_lines breaks them (\n, \r\n, \r)."""
     n = len(data)
     while offset < n:
@@ -184,13 +188,13 @@ def record_at(lines: list[str], index: int) -> list[str]:
     return next(csv.reader(_from(lines, index)))
 
 
-def _from(lines, index):
+def _from(lines: list[str], index: int) -> Iterator[str]:
     for i in range(index, len(lines)):
         yield lines[i]
 
 
 def header(lines: list[str], name: str, ours: tuple[str, ...], required: tuple[str, ...],
-           mapping: dict) -> tuple[dict[str, int], int, list[Problem]]:
+           mapping: dict[str, str]) -> tuple[dict[str, int], int, list[Problem]]:
     """Map our column names to field positions from the header row (any case, mapped names)."""
     if not lines:
         return {}, 0, [Problem(name, 1, f"empty file (expected a header row: {','.join(required)})")]
@@ -205,7 +209,7 @@ def header(lines: list[str], name: str, ours: tuple[str, ...], required: tuple[s
 
 
 def header_of(fields: list[str], name: str, ours: tuple[str, ...], required: tuple[str, ...],
-              mapping: dict) -> tuple[dict[str, int], int, list[Problem]]:
+              mapping: dict[str, str]) -> tuple[dict[str, int], int, list[Problem]]:
     """header(), from the header record already read.
 
     Two headers that name one of our columns (the same name twice, names equal but for case and
@@ -240,7 +244,7 @@ def header_of(fields: list[str], name: str, ours: tuple[str, ...], required: tup
 class DateReader:
     """Parses dates in the settings' formats, ISO first (fast path)."""
 
-    def __init__(self, formats: tuple[str, ...]):
+    def __init__(self, formats: tuple[str, ...]) -> None:
         self.formats = formats
         self.iso = "%Y-%m-%d" in formats
 
@@ -259,16 +263,17 @@ class DateReader:
         raise ValueError(f"{s!r} is not a date (expected {' or '.join(self.formats)})")
 
 
-class Customers(dict):
+class Customers(dict[str, Customer]):
     """customers.csv's customers by id, and in `rejected` the id and line of each row refused for its
     problems: those customers' entries are counted, not checked (see EntryReader)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.rejected: dict[str, int] = {}
 
 
-def read_customers(settings: Settings, keep=None, whole_file: bool = True):
+def read_customers(settings: Settings, keep: Callable[[str], bool] | None = None, whole_file: bool = True
+                   ) -> tuple[Customers, dict[str, int], list[str], Problems]:
     """customers.csv → (Customers, {id: line index}, lines, problems).
 
     With `keep` (a predicate on a row's customer_id cell), only the rows it accepts are read and
@@ -312,9 +317,10 @@ def read_customers(settings: Settings, keep=None, whole_file: bool = True):
     return customers, where, lines, problems
 
 
-def customer_from(fields, cols, width, settings, name, line, problems) -> Customer | None:
+def customer_from(fields: list[str], cols: dict[str, int], width: int, settings: Settings, name: str, line: int,
+                  problems: list[Problem]) -> Customer | None:
     """One customers.csv record to a Customer, or None with problems appended."""
-    def get(col):
+    def get(col: str) -> str:
         i = cols.get(col)
         return fields[i].strip() if i is not None and i < len(fields) else ""
 
@@ -347,7 +353,7 @@ def customer_from(fields, cols, width, settings, name, line, problems) -> Custom
                     version, paused in ("1", "yes", "true", "y"), name, line)
 
 
-def _whole(text: str, minimum: int, default):
+def _whole(text: str, minimum: int, default: D) -> int | D | Literal[False]:
     """A whole number ≥ minimum from a cell; `default` when empty; False when it is not one."""
     if not text:
         return default
@@ -372,7 +378,7 @@ class EntryReader:
     entries together.
     """
 
-    def __init__(self, settings: Settings, customers: dict[str, Customer]):
+    def __init__(self, settings: Settings, customers: dict[str, Customer]) -> None:
         self.settings = settings
         self.customers = customers
         self.dates = DateReader(settings.date_formats)
@@ -390,7 +396,7 @@ class EntryReader:
         self.payments_file = rel(settings.ledger_dir / PAYMENTS_FILE, settings)
         self.warnings: list[Problem] = []  # what is wrong with rows of the payment service's file
 
-    def open(self, path: Path, name: str):
+    def open(self, path: Path, name: str) -> tuple[list[str], Columns | None, list[Problem]]:
         """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
         lines, problems = read_lines(path, name)
         if problems:
@@ -442,7 +448,7 @@ class EntryReader:
         due_text = fields[cols.due_date].strip()
         applies = fields[cols.applies_to].strip()
         status = fields[cols.status].strip()
-        due = None
+        due: date | Literal[False] | None = None  # False: unreadable
         if due_text:
             due = self._date(due_text) or False
         elif etype == "invoice" and when is not None and customer is not None and customer.terms_days is not None:
@@ -461,7 +467,7 @@ class EntryReader:
                               due if etype == "invoice" else None, applies, self.strings.setdefault(memo, memo),
                               name, line, ""))
 
-    def _date(self, text: str):
+    def _date(self, text: str) -> date | None:
         """A cached date parse (a ledger has few distinct dates); None if unreadable."""
         d = self.date_cache.get(text)
         if d is None:
@@ -473,10 +479,12 @@ class EntryReader:
                 self.date_cache[text] = d
         return d
 
-    def _slow(self, fields, cols, name, line, problems, customer, etype) -> Entry | None:
+    def _slow(self, fields: list[str], cols: Columns, name: str, line: int, problems: list[Problem],
+              customer: Customer | None, etype: str | None) -> Entry | None:
         """The careful path: says everything wrong with a record, or builds the unusual ones."""
-        def get(col):
-            return fields[getattr(cols, col)].strip()
+        def get(col: str) -> str:
+            i: int = getattr(cols, col)
+            return fields[i].strip()
 
         if not any(f.strip() for f in fields):
             return None  # a row of empty fields, as spreadsheets export blank rows
@@ -538,7 +546,7 @@ class EntryReader:
         status = get("status").lower()
         if status not in ("", "processing", "succeeded", "failed"):
             problems.append(Problem(name, line, f"status {status!r} (expected empty, processing, succeeded or failed)"))
-        if len(problems) > before:
+        if len(problems) > before or when is None or amount is None or etype is None:  # each None said above
             return None
         return Entry(when, cid, etype, ref, amount, currency, due if etype == "invoice" else None,
                      applies, get("memo"), name, line, status if status in ("processing", "failed") else "")
@@ -559,8 +567,20 @@ class Columns:
     """Where each of our columns is in a file's records; absent ones point past the end (empty)."""
 
     __slots__ = LEDGER_COLUMNS + (STATUS_COLUMN, "width")
+    # the same names, for the type checker (annotations only: no class attributes to clash with the slots)
+    date: int
+    customer_id: int
+    type: int
+    ref: int
+    amount: int
+    currency: int
+    due_date: int
+    applies_to: int
+    memo: int
+    status: int
+    width: int
 
-    def __init__(self, cols: dict[str, int], width: int):
+    def __init__(self, cols: dict[str, int], width: int) -> None:
         self.width = width
         for c in LEDGER_COLUMNS + (STATUS_COLUMN,):
             setattr(self, c, cols.get(c, width))
@@ -569,7 +589,7 @@ class Columns:
 class CustomerIndex:
     """customers.csv read lazily: parses a customer's row only when asked (incremental builds)."""
 
-    def __init__(self, settings: Settings, where: dict[str, int]):
+    def __init__(self, settings: Settings, where: dict[str, int]) -> None:
         path = settings.ledger_dir / CUSTOMERS
         self.name = rel(path, settings)
         self.settings = settings
@@ -581,7 +601,7 @@ class CustomerIndex:
         self.where = where
         self.cache: dict[str, Customer] = {}
 
-    def get(self, cid: str, default=None):
+    def get(self, cid: str, default: Customer | None = None) -> Customer | None:
         c = self.cache.get(cid)
         if c is None and cid in self.where:
             problems: list[Problem] = []
