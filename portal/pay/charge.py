@@ -33,7 +33,8 @@ class Charge:
     amount: Decimal
     invoices: tuple[str, ...]
     description: str
-    allocations: tuple = ()  # (invoice ref, amount): what the customer chose to settle, when they chose
+    # (invoice ref, amount): what the customer chose to settle, when they chose
+    allocations: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def allocations_text(self) -> str:
@@ -110,7 +111,7 @@ def charge_for(account: Account | None, choice: str, invoices: list[str], amount
         raise Refused(f"{fmt(amount, cur)} is more than the {fmt(account.balance, cur)} you owe.")
     if amount < minimum or amount <= 0:
         raise Refused(f"The smallest online payment is {fmt(minimum, cur)}.")
-    allocations = ()
+    allocations: tuple[tuple[str, Decimal], ...] = ()
     if choice in ("invoices", "overdue"):  # the customer named these: settle them, not the oldest
         open_now = {i.entry.ref: i.open for i in account.items}
         allocations = tuple((r, open_now[r]) for r in refs)

@@ -18,7 +18,7 @@ account) are left alone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..core.signing import payment_mark_text
 from .gateway import Gateway, Payment, Reversal
@@ -107,7 +107,7 @@ class Fulfiller:
         kind = {"charge": "refund", "refund": "refund", "dispute": "dispute"}.get(object_type)
         return self.intent(intent, kind)
 
-    def session(self, session_id: str) -> tuple[str, Payment | None, list[Row]]:
+    def session(self, session_id: str) -> tuple[str | None, Payment | None, list[Row]]:
         """(session status, payment, rows newly recorded): the return page's path too."""
         status, payment = self.gateway.session_payment(session_id)
         rows = self.payment(payment) if payment else []
@@ -121,16 +121,16 @@ class Fulfiller:
             found = self.gateway.reversals(intent_id, reversals)
         return self.payment(payment, found)
 
-    def payment(self, p: Payment, reversals: list[Reversal] = ()) -> list[Row]:
+    def payment(self, p: Payment, reversals: Sequence[Reversal] = ()) -> list[Row]:
         """Record a payment (and reversals of it) if the portal started it; set it aside if not."""
         why = verdict(p, self.check_mark, self.knows)
         if why is None:
             return []
         if why:
             if p.status in ("processing", "succeeded", "failed"):
-                new = self.set_aside.record([SetAsideRow(p.day, p.id, p.customer_id, p.amount, p.currency, p.status,
-                                                      p.method, why)])
-                if new:
+                aside = self.set_aside.record([SetAsideRow(p.day, p.id, p.customer_id, p.amount, p.currency,
+                                                           p.status, p.method, why)])
+                if aside:
                     log.warning("set aside %s (%s %s, customer %r): %s", p.id, p.currency, p.amount, p.customer_id, why)
             return []
         rows = payment_rows(p)

@@ -9,15 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import stripe
 
 from ..core.clock import day_of
 from ..core.errors import PortalError
 from ..core.money import from_minor, to_minor
+
+if TYPE_CHECKING:  # the SDK's request shapes, for the checker only
+    from stripe.params import BalanceTransactionListParams, PayoutListParams
+    from stripe.params.checkout import SessionCreateParams
 
 ACH_CURRENCY = "USD"  # us_bank_account is for US dollars only
 IDEMPOTENCY_WINDOW = 600  # seconds: a double-submitted pay form gets the same Checkout session
@@ -49,7 +55,7 @@ class Payment:
     invoices: tuple[str, ...]
     method: str  # card, us_bank_account
     day: date  # the business's day it was created
-    allocations: tuple = ()  # (invoice ref, amount) the customer chose to pay
+    allocations: tuple[tuple[str, Decimal], ...] = ()  # (invoice ref, amount) the customer chose to pay
     allocations_text: str = ""  # metadata.allocations as the portal wrote it
     mark: str = ""  # metadata.portal_mark: the portal's signature on a payment it started
 
@@ -135,8 +141,8 @@ class Gateway:
     def __init__(self, secret_key: str, webhook_secret: str, api_base: str | None = None, tz: tzinfo | None = None):
         self.webhook_secret = webhook_secret
         self.tz = tz  # the business's zone: payments are dated by its calendar
-        base = {"api": api_base} if api_base else None
-        self.client = stripe.StripeClient(secret_key, base_addresses=base, max_network_retries=2)
+        self.client = stripe.StripeClient(secret_key, base_addresses={"api": api_base} if api_base else None,
+                                          max_network_retries=2)
 
     def create_checkout(self, *, customer_id: str, email: str, currency: str, amount: Decimal,
                         invoices: tuple[str, ...], allocations_text: str, description: str, mark: str,
@@ -145,7 +151,7 @@ class Gateway:
         minor = to_minor(amount, currency)
         meta = {"customer_id": customer_id, "invoices": ",".join(invoices)[:500], "source": "ar-portal",
                 "allocations": allocations_text, "portal_mark": mark}
-        params = {
+        params: SessionCreateParams = {
             "mode": "payment",
             "line_items": [{"quantity": 1, "price_data": {
                 "currency": currency.lower(), "unit_amount": minor,
@@ -163,9 +169,11 @@ class Gateway:
         except stripe.StripeError as e:
             why = e.user_message or e.code or type(e).__name__
             raise GatewayError(f"Stripe refused the Checkout Session: {why}") from e
+        if s.url is None:  # a hosted session always has one
+            raise GatewayError(f"Stripe sent Checkout Session {s.id} without its URL")
         return Checkout(s.id, s.url)
 
-    def session_payment(self, session_id: str) -> tuple[str, Payment | None]:
+    def session_payment(self, session_id: str) -> tuple[str | None, Payment | None]:
         """(session status, its payment) of a Checkout Session."""
         try:
             s = self.client.v1.checkout.sessions.retrieve(session_id, {"expand": ["payment_intent.latest_charge"]})
@@ -186,18 +194,23 @@ class Gateway:
     def reversals(self, intent_id: str, kind: str) -> list[Reversal]:
         """A payment's refunds (kind "refund") or disputes (kind "dispute"), as they are now."""
         payment = self.payment(intent_id)
-        api = self.client.v1.refunds if kind == "refund" else self.client.v1.disputes
+        api: stripe.RefundService | stripe.DisputeService = (self.client.v1.refunds if kind == "refund"
+                                                             else self.client.v1.disputes)
         try:
-            found = list(api.list({"payment_intent": intent_id, "limit": 100}).auto_paging_iter())
+            found: list[stripe.Refund | stripe.Dispute] = list(
+                api.list({"payment_intent": intent_id, "limit": 100}).auto_paging_iter())
         except stripe.StripeError as e:
             raise GatewayError(f"cannot list {kind}s: {e.code or type(e).__name__}") from e
+        # (a refund's status may be null in the API: it reads as empty)
         return [Reversal(x.id, kind, intent_id, payment.customer_id, from_minor(x.amount, x.currency.upper()),
-                         x.currency.upper(), x.status, payment.method, day_of(x.created, self.tz)) for x in found]
+                         x.currency.upper(), x.status or "", payment.method, day_of(x.created, self.tz))
+                for x in found]
 
     def intent_of(self, object_type: str, object_id: str) -> str | None:
         """The PaymentIntent a charge, refund or dispute belongs to."""
-        api = {"charge": self.client.v1.charges, "refund": self.client.v1.refunds,
-               "dispute": self.client.v1.disputes}.get(object_type)
+        apis: dict[str, stripe.ChargeService | stripe.RefundService | stripe.DisputeService] = {
+            "charge": self.client.v1.charges, "refund": self.client.v1.refunds, "dispute": self.client.v1.disputes}
+        api = apis.get(object_type)
         if api is None:
             return None
         try:
@@ -223,9 +236,10 @@ class Gateway:
 
     def payouts(self, since: int, until: int | None = None, page_size: int = 100) -> list[Payout]:
         """Payouts arriving from `since` (and before `until`), oldest first; every page is read."""
-        arrival = {"gte": since} if until is None else {"gte": since, "lt": until}
+        params: PayoutListParams = {"arrival_date": {"gte": since} if until is None else {"gte": since, "lt": until},
+                                    "limit": page_size}
         try:
-            found = list(self.client.v1.payouts.list({"arrival_date": arrival, "limit": page_size}).auto_paging_iter())
+            found = list(self.client.v1.payouts.list(params).auto_paging_iter())
             return sorted((Payout(p.id, _amount(p.amount, p.currency), p.currency.upper(), _day(p.arrival_date),
                                   p.status, bool(_field(p, "automatic", True)),
                                   _field(p, "reconciliation_status", "completed") == "completed") for p in found),
@@ -235,7 +249,7 @@ class Gateway:
 
     def payout_lines(self, payout_id: str, page_size: int = 100) -> list[BalanceLine]:
         """The balance transactions a payout paid out (its own `payout` transaction included), oldest first."""
-        params = {"payout": payout_id, "expand": ["data.source"], "limit": page_size}
+        params: BalanceTransactionListParams = {"payout": payout_id, "expand": ["data.source"], "limit": page_size}
         try:
             found = list(self.client.v1.balance_transactions.list(params).auto_paging_iter())
         except stripe.StripeError as e:
@@ -261,7 +275,7 @@ class Gateway:
                      _day(txn.available_on))
 
 
-def idempotency_key(params: dict, now: float | None = None) -> str:
+def idempotency_key(params: Mapping[str, object], now: float | None = None) -> str:
     """The same key for the same parameters within a 10-minute window (a double-submitted form gets
     one session), derived from every parameter sent: Stripe refuses a reused key whose parameters
     differ, so a customer who changes their mind must get a new one."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from ..ledger.online import FILE, RANK, SET_ASIDE_COLUMNS, SET_ASIDE_FILE, supersedes
 
@@ -93,26 +94,29 @@ class SetAsideRow:
         return buf.getvalue()
 
 
+R = TypeVar("R", Row, SetAsideRow)  # a row of either file
+
+
 class Journal:
     """Appends rows to the payment service's ledger file, exactly once each."""
 
     name = FILE
-    columns = COLUMNS
+    columns: tuple[str, ...] = COLUMNS
     ref_column = "ref"
 
     def __init__(self, ledger_dir: Path):
         self.path = Path(ledger_dir) / self.name
         self._read_to = 0  # bytes of the file this process has seen
         self._keys: set[str] = set()
-        self._state: dict[str, int] = {}  # payment ref -> rank of its latest state
+        self._state: dict[str, str] = {}  # payment ref -> its latest state
 
-    def record(self, rows: list[Row]) -> list[Row]:
+    def record(self, rows: list[R]) -> list[R]:
         """Append the rows whose effect is not recorded yet; return those appended (durable on return)."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._catch_up(fd)
-            new = []
+            new: list[R] = []
             for row in rows:
                 if row.key in self._keys:
                     continue

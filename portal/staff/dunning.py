@@ -122,6 +122,8 @@ def _run(settings: Settings, as_of: date, send: bool, only, stages: list[Stage],
             date.today(), letter.customer_id, "email", letter.subject, stage=letter.stage,
             recipient=letter.recipient, items=letter.keys)])
 
+    if settings.smtp is None:  # remind() refuses to send without it before it gets here
+        raise ConfigError("no [smtp] section in the settings")
     delivery = mailer.send(settings.smtp, password, letters(), logged)
     report.letters, report.refused = delivery.sent, delivery.refused
     report.failure = delivery.failure

@@ -16,6 +16,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from pathlib import Path
+from typing import Any
 
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -75,8 +76,10 @@ class Composer:
     def letter(self, d: Decision, as_of: date, now: datetime) -> Letter:
         """The reminder for a customer due one."""
         c, stage = d.customer, d.stage
+        if stage is None:
+            raise ValueError(f"no reminder is due to {c.id} ({d.skip})")  # a decision to skip has no letter
         url = statement_url(self.settings.base_url, self.signer.link_token(c.id, c.link_version))
-        groups, widths = _groups(d, as_of)
+        groups, widths = _groups(d, stage, as_of)
         plain = _values(d, as_of, url, self.company)
         subject = _one_line(_fill(stage.subject, plain))
         text_items = self.text_items.render(groups=groups, w=widths).strip("\n")
@@ -90,7 +93,8 @@ class Composer:
         # The compat32 classes: the newer EmailMessage API parses every header it is given and cost
         # ~4 ms a message (measured), 7 minutes for 100,000 reminders; these build the same MIME.
         msg = MIMEMultipart("alternative")
-        msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+        # compat32 takes a Header where typeshed's Message says str
+        msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
         msg["From"] = self.sender
         msg["To"] = formataddr((_one_line(c.name), c.email), "utf-8")
         msg["Reply-To"] = self.reply_to
@@ -152,11 +156,11 @@ def _amounts(by_currency: dict, own: str) -> str:
     return " and ".join(fmt(by_currency[cur], cur) for cur in order)
 
 
-def _groups(d: Decision, as_of: date) -> tuple[list[dict], dict]:
+def _groups(d: Decision, stage: Stage, as_of: date) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The items table per currency, and the text table's column widths."""
-    overdue = d.stage.days > 0
+    overdue = stage.days > 0
     currencies = sorted({cur for cur, _ in d.items}, key=lambda cur: (cur != d.customer.currency, cur))
-    groups = []
+    groups: list[dict[str, Any]] = []
     for cur in currencies:
         items = [i for c, i in d.items if c == cur]
         rows = []
@@ -257,6 +261,6 @@ def _reason(e: Exception) -> str:
         code, text = next(iter(e.recipients.values()))
         return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
     if isinstance(e, smtplib.SMTPResponseException):
-        text = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
-        return f"{e.smtp_code} {text}"
+        words = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
+        return f"{e.smtp_code} {words}"
     return str(e) or type(e).__name__

@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..core.money import ZERO, fmt
+from ..core.records import Entry
 from ..ledger.online import RANK, SetAside
 from ..pay.gateway import BalanceLine, Funds, Payout
 
@@ -184,13 +185,13 @@ class Report:
         return dict(sorted(out.items()))
 
 
-def recorded(entries: list) -> dict[str, Recorded]:
+def recorded(entries: list[Entry]) -> dict[str, Recorded]:
     """The ledger's online payments and reversals by Stripe id, each payment at its latest state.
 
     A payment the customer split over invoices is several rows (`pi_…/INV-1`, `pi_…/INV-2`); they
     are one PaymentIntent and one charge, so their amounts are summed.
     """
-    latest: dict[str, object] = {}
+    latest: dict[str, Entry] = {}
     for e in entries:
         if e.type == "payment":
             prev = latest.get(e.ref)
@@ -484,7 +485,8 @@ def steps(report: Report) -> list[str]:
     if sync:
         counts = {w: sum(1 for t in sync if t.text == w) for w in dict.fromkeys(t.text for t in sync)}
         things = _and([f"{n} {w}{'s' if n != 1 else ''}" for w, n in counts.items()])
-        out.append(f"Run `portal sync --since {min(t.day for t in sync)}` to record {things} that webhooks missed, "
+        since = min(t.day for t in sync if t.day)  # every SYNC step has its day
+        out.append(f"Run `portal sync --since {since}` to record {things} that webhooks missed, "
                    "then run `portal reconcile` again.")
     for kind in (HAND, CORRECT, STRIPE, LATER):
         out += dict.fromkeys(t.text for t in todos if t.kind == kind)

@@ -71,7 +71,7 @@ def read_recorded(settings: Settings) -> tuple[dict[str, Recorded], dict[str, st
             name = ledger.rel(path, settings)
             lines, cols, found = reader.open(path, name)
             problems += found
-            if found:
+            if found or cols is None:  # no columns without a problem found
                 continue
             ours = path.name == FILE
             for i, fields in ledger.records(lines, 1, name, problems):

@@ -112,7 +112,7 @@ def parse_stage(text: str, path: str) -> tuple[Stage | None, list[Problem]]:
         problems += _placeholders(line, path, n, allowed=PLACEHOLDERS)
     if "{items}" not in body:
         problems.append(Problem(path, end + 1, "the body has no {items} (expected it where the table of items goes)"))
-    if problems:
+    if problems or days is None:  # no days without a problem found
         return None, problems
     return Stage(slug, days, subject, body, path, end + 2), []
 
@@ -201,7 +201,7 @@ def decide(customer: Customer, accounts: list[Account], stages: list[Stage], log
         return _skip(base, "processing")
     promise = open_promise(log, customer.id, as_of)
     if promise is not None:
-        return _skip(base, "promise", f"until {promise.promise_date.isoformat()}")
+        return _skip(base, "promise", f"until {promise.promise_date}")  # a date, as ISO text
     if not usable_email(customer.email):
         return _skip(base, "no-email", repr(customer.email))
     decision = Decision(customer, tuple(accounts), stage, tuple(items))

@@ -29,7 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["portal.settings"] = settings
     proxies = settings.trusted_proxies
     if proxies:  # the client's address and scheme as the proxies in front of us saw them
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     Publisher(settings.out).recover()  # finish a publish a crashed build committed
     payweb.init(app, settings)
     if app.config["SERVE_SITE"]:

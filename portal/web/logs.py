@@ -57,6 +57,6 @@ def _redact_every_record() -> None:
     def make(*args, **kwargs):
         return redact_record(factory(*args, **kwargs))
 
-    make._portal_redacts = True
+    make._portal_redacts = True  # type: ignore[attr-defined]  # the mark the getattr above looks for
     logging.setLogRecordFactory(make)
     logging.getLogger("stripe").setLevel(logging.INFO)  # the SDK's DEBUG output carries request bodies

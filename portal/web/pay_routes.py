@@ -164,14 +164,14 @@ def pay():
             f"You would pay {fmt(charge.amount, charge.currency)} ({charge.description}).",
             "The payment service has no Stripe key: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "
             "(see the README) and restart it."], kind="info", statement=link)
-    return _checkout(svc, customer, charge, token, link)
+    return _checkout(svc, svc.gateway, customer, charge, token, link)
 
 
-def _checkout(svc: PayService, customer, charge: Charge, token: str, link: str):
+def _checkout(svc: PayService, gateway: Gateway, customer, charge: Charge, token: str, link: str):
     s = svc.settings
     mark = svc.signer.mark(payment_mark_text(customer.id, charge.currency, _minor(charge), charge.allocations_text))
     try:
-        checkout = svc.gateway.create_checkout(
+        checkout = gateway.create_checkout(
             customer_id=customer.id, email=customer.email, currency=charge.currency, amount=charge.amount,
             invoices=charge.invoices, allocations_text=charge.allocations_text, description=charge.description,
             mark=mark, success_url=return_url(s), cancel_url=statement_url(s.base_url, token))
@@ -271,7 +271,7 @@ def pay_return():
 @bp.post("/stripe/webhook")
 def webhook():
     svc = _svc()
-    if not svc.webhook_ready:
+    if not svc.webhook_ready or svc.gateway is None or svc.fulfiller is None:  # ready: both are there
         return {"error": "webhooks not configured"}, 503
     if not svc.hook_limit.allow(request.remote_addr or "?"):
         return {"error": "rate limited"}, 429
