@@ -12,6 +12,8 @@ from fakestripe import FakeStripe
 from portal.core.signing import Signer, load_keys
 from portal.web.app import create_app
 
+pytestmark = pytest.mark.browser
+
 WHSEC = "whsec_browser_test_secret"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 

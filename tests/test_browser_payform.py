@@ -17,6 +17,8 @@ from portal.core.money import MoneyError, fmt, parse_amount
 from portal.core.signing import Signer, load_keys
 from portal.web.app import create_app
 
+pytestmark = pytest.mark.browser
+
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -8,6 +8,8 @@ from conftest import ARTIFACTS, REPO
 
 from portal.web.app import create_app
 
+pytestmark = pytest.mark.browser
+
 PHONE = {"width": 390, "height": 844}
 
 

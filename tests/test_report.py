@@ -172,6 +172,7 @@ def test_a_bad_ledger_is_reported_and_no_report_written(project, capsys):
     assert not (project.root / "staff").exists()
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_report_page_in_chromium(tmp_path, chrome, width):
     s = demo_settings(tmp_path)
