@@ -231,17 +231,16 @@ def test_pages_load_no_third_party_assets(built):
             assert not re.search(r'(src|href)="(https?:)?//', text), name
 
 
-def test_statement_states_digest_of_its_entries(built):
-    from portal.build.render import entries_digest
-    from portal.ledger import reading as ledger
+def test_statement_names_its_version_in_a_reference_a_customer_can_quote(built):
+    from portal.build import state as st
+    from portal.build.page import statement_reference
     html = built.page_for("C1")
     s = built.settings()
-    customers, *_ = ledger.read_customers(s)
-    reader = ledger.EntryReader(s, customers)
-    lines, cols, _ = reader.open(s.ledger_dir / "2026-q3.csv", "content/ledger/2026-q3.csv")
-    entries = [e for i, f in ledger.records(lines) if (e := reader.entry(f, cols, "x", i + 1, [])) and e.customer_id == "C1"]
-    digest, n = entries_digest(entries)
-    assert f"sha256:{digest}" in html and f"Built from {n} ledger entries" in html
+    head = st.load_head(s.state_dir)
+    record = st.record(st.load_body(s.state_dir, head).pages["C1"])
+    reference = statement_reference(record.digest)
+    assert re.fullmatch(r"[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}", reference)
+    assert f"Statement reference <code>{reference}</code>" in html and "sha256" not in html
 
 
 def test_parallel_build_equals_single_process_build(project, tmp_path):
@@ -291,8 +290,11 @@ def test_incremental_build_refuses_a_clash_between_two_touched_customers(built):
                                         "2026-11-20,C2,invoice,INV-2,5.00,,2026-12-20,,\n")
     with pytest.raises(InputError) as e:
         built.build()
-    assert [str(p) for p in e.value.problems] == [
-        "content/ledger/2026-11.csv:3: duplicate invoice ref INV-2 (also customer C1's)"]
+    expected = ["content/ledger/2026-q3.csv:3: duplicate invoice ref INV-2 (first at content/ledger/2026-11.csv:3)"]
+    assert [str(p) for p in e.value.problems] == expected
+    with pytest.raises(InputError) as e:  # one rule: a full build says the same
+        built.build(full_build=True)
+    assert [str(p) for p in e.value.problems] == expected
 
 
 def test_incremental_build_refuses_a_payment_against_another_customers_invoice(built):

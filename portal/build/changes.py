@@ -2,27 +2,49 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..ledger import reading as ledger
 from . import state as st
 
 
-def changed_inputs(settings, head: st.Head):
-    """What changed since the last build: (file signatures, entry files by name, changed entry files,
-    removed entry files, whether customers.csv changed, {grown file: its old size})."""
+@dataclass
+class Changes:
+    """The ledger folder against the last build's record of it."""
+
+    sigs: dict  # rel path -> (size, mtime_ns, sha256) of customers.csv and every entry file now
+    names: dict[str, Path]  # entry file rel path -> its path, for every entry file now
+    changed: list[str] = field(default_factory=list)  # entry files new or different (grown ones too)
+    removed: list[str] = field(default_factory=list)  # entry files the last build read that are gone
+    customers: bool = False  # customers.csv changed
+    grown: dict[str, int] = field(default_factory=dict)  # changed file -> its old size: only appended to
+
+    @property
+    def any(self) -> bool:
+        return bool(self.changed or self.removed or self.customers)
+
+    def described(self) -> list[str]:
+        """The files that changed, for a message."""
+        return self.changed + self.removed + (["customers.csv"] if self.customers else [])
+
+
+def changed_inputs(settings, head: st.Head) -> Changes:
+    """What changed since the last build (content hashes; a file only touched has not changed)."""
     cpath = settings.ledger_dir / ledger.CUSTOMERS
     cname = ledger.rel(cpath, settings)
     names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
     sigs = {name: st.file_sig(p, head.files.get(name)) for name, p in names.items()}
     sigs[cname] = st.file_sig(cpath, head.files.get(cname))
-    changed = sorted(n for n in names if head.files.get(n, (0, 0, ""))[2] != sigs[n][2])
-    removed = sorted(n for n in head.files if n != cname and n not in names)
-    grown = {}
-    for n in changed:
+    found = Changes(sigs, names)
+    found.changed = sorted(n for n in names if head.files.get(n, (0, 0, ""))[2] != sigs[n][2])
+    found.removed = sorted(n for n in head.files if n != cname and n not in names)
+    found.customers = head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2]
+    for n in found.changed:
         old = head.files.get(n)
         if old and sigs[n][0] > old[0] > 0:
             with open(names[n], "rb") as f:
                 prefix = f.read(old[0])
             if prefix.endswith(b"\n") and hashlib.sha256(prefix).hexdigest() == old[2]:
-                grown[n] = old[0]  # only appended to: the rows before are where they were
-    return sigs, names, changed, removed, head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2], grown
+                found.grown[n] = old[0]  # only appended to: the rows before are where they were
+    return found

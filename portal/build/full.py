@@ -31,6 +31,7 @@ from . import state as st
 from .page import Job, render_customer
 from .publish import Publisher, make_pages_folder, write_file, write_page
 from .render import SiteRenderer
+from .rows import bom, line_offsets, rowhash
 
 PARALLEL_FROM_BYTES = 200_000  # customers.csv size (~2,000 customers): below, one process is faster
 
@@ -126,9 +127,9 @@ def _across_shards(results: list[dict]) -> list[Problem]:
         return inv.customers[i], inv.paths[i], inv.lines[i]
 
     problems = []
-    for ref, w in clashes:  # report the later of the two, pointing at the earlier
-        a, b = sorted((where(ref, owner[ref]), where(ref, w)), key=lambda x: (x[1], x[2]))
-        problems.append(Problem(b[1], b[2], f"duplicate invoice ref {ref} (first at {a[1]}:{a[2]})"))
+    for ref, w in clashes:
+        a, b = where(ref, owner[ref]), where(ref, w)
+        problems.append(checks.duplicate_invoice(ref, (a[1], a[2]), (b[1], b[2])))
     named = {u[2] for u in unresolved}
     return problems + checks.resolve(unresolved, {ref: where(ref, w) for ref, w in owner.items() if ref in named})
 
@@ -199,7 +200,7 @@ def _shard(w: int) -> dict:
     shards = job.shards
     problems = Problems()
     by_customer: dict[str, list[Entry]] = {}
-    index: dict[str, array] = {}  # customer -> its rows' (file number, line index, byte offset), flat
+    index: dict[str, array] = {}  # customer -> their rows' IndexRows, packed as state.pack_rows packs them
     # The parsed ledger is ~10^6 long-lived objects with no reference cycles: left to the cyclic
     # GC, every full collection walks all of them (measured: rendering 2.6x slower). Collect
     # nothing while parsing, then freeze what was parsed out of the collector's sight.
@@ -236,16 +237,16 @@ def _shard(w: int) -> dict:
         try:
             for n, c in enumerate(mine, 1):
                 t = clock()
+                packed = index.get(c.id)
                 record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id],
-                                               totals=totals)
+                                               sum(packed[2::3]) & MASK if packed is not None else 0, totals=totals)
                 t2 = clock()
                 rendering += t2 - t
                 if html is not None:
                     write_page(pages_fd, record[st.TOKEN], html)
                     writing += clock() - t2
                 pages[c.id] = record
-                pairs = index.get(c.id)
-                lines[c.id] = pairs.tobytes() if pairs is not None else b""
+                lines[c.id] = packed.tobytes() if packed is not None else b""
                 if n % 500 == 0 and _PROGRESS is not None:
                     _PROGRESS.add(500)
         finally:
@@ -268,7 +269,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
     settings = job.settings
     journal_name = ledger.rel(settings.ledger_dir / online_payments.FILE, settings)
     online: set[str] = set()
-    slots: dict = {cid: ([], array("I")) for cid in reader.customers}  # entries, (file, line, offset) per row
+    slots: dict = {cid: ([], array("Q")) for cid in reader.customers}  # entries, IndexRows packed
     # None for an id of another worker's shard, once seen: its shard is worked out once, not per row.
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
@@ -279,7 +280,8 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
             continue
         ci = cols.customer_id
         entry = reader.entry
-        offsets = ledger.byte_offsets(path, lines) or None
+        offsets = line_offsets(lines, bom(path))
+        top = fno << 32
         base, stop = 1, len(lines)
         while base < stop:  # once, unless a record is not CSV: then again after it
             rows = csv.reader(iter(lines[base:]))
@@ -304,10 +306,11 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
                         else:
                             entry(fields, cols, name, start + 1, problems)  # no such customer: says so
                         continue
+                    h = rowhash(fields)  # before entry(), which may pad the list
                     e = entry(fields, cols, name, start + 1, problems)
                     if e is not None:
                         slot[0].append(e)
-                        slot[1].extend((fno, start, offsets[start] if offsets else ledger.NO_OFFSET))
+                        slot[1].extend((top | start, offsets[start], h))
             except csv.Error as error:
                 problem, base = ledger.unreadable(lines, base + prev, name, error)
                 if w == 0:
@@ -329,6 +332,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
 
 
 _UNSEEN = object()
+MASK = st.ROW_HASH_MASK
 
 
 def shard_of(customer_id: str, shards: int) -> int:
@@ -349,10 +353,9 @@ def _validate_shard(customers, by_customer, problems):
             continue
         for ref, e in own.items():
             seen = first.setdefault(ref, e)
-            if seen is not e:  # report the later of the two, pointing at the earlier
-                a, b = sorted((seen, e), key=lambda x: (x.path, x.line))
-                problems.append(Problem(b.path, b.line, f"duplicate invoice ref {ref} (first at {a.path}:{a.line})"))
-                first[ref] = a
+            if seen is not e:
+                problems.append(checks.duplicate_invoice(ref, (seen.path, seen.line), (e.path, e.line)))
+                first[ref] = min((seen, e), key=lambda x: (x.path, x.line))
     es = first.values()
     invoices = Invoices(list(first), list(map(attrgetter("customer_id"), es)), list(map(attrgetter("path"), es)),
                         array("I", map(attrgetter("line"), es)))

@@ -1,15 +1,17 @@
-"""The incremental build: re-read only changed ledger files and the rows of the customers they touch.
+"""The incremental build: rewrite the pages of customers whose rows changed, whatever file they are in.
 
-The last build's state records where each customer's rows are (file and line). A new
-billing-run file, or an edited one, is parsed whole; every other file is read only at the
-recorded lines of the customers those files touch. Pages whose inputs did not change are not
-rewritten; the changed ones are published through the journal (see publish.py).
+Each customer's rows are known by the sum of their hashes (`state.rows_digest`). A changed file
+(a new billing run, a whole ledger re-exported, rows reordered or moved to another file) is
+scanned: each record's hash and place, no parsing of amounts or dates. A customer's new digest is
+their old one less the rows they had in the files that changed, plus the rows found there now;
+only the customers whose digest moved (or whose customers.csv row changed) are read, checked and
+rendered, their other rows read at their byte offsets. Everyone else's page stays as it is,
+their index updated to where their rows are now. Pages are published through publish.py.
 """
 from __future__ import annotations
 
 import io
-from collections import defaultdict
-from itertools import accumulate
+from array import array
 
 from ..core.records import InputError, Problem, Problems
 from ..core.timing import phase
@@ -17,90 +19,196 @@ from ..ledger import checks
 from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from . import state as st
+from .changes import Changes
 from .page import Job, customer_digest, render_customer
 from .publish import write_file
 from .render import SiteRenderer
-from .rows import read_indexed_rows
+from .rows import bom, read_indexed_rows, record_at_offset, scan
+
+# Above this share of customers changed, a full build (parallel workers) is the faster way.
+FULL_FROM = 0.25
 
 
-def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, names, changed,
-                removed, customers_changed, grown=None, warnings: list | None = None):
+class TooManyChanged(Exception):
+    """So many pages would be rendered again that a full build is faster (run.py does one)."""
+
+
+def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, changes: Changes,
+                warnings: list | None = None):
     """Bring the published site up to date with the ledger. Returns (body, pages written, totals).
     What is wrong with rows the payment service recorded goes to `warnings`, never refuses the build."""
     warnings = [] if warnings is None else warnings
     problems = Problems()
-    affected: set[str] = set()
-    gone: set[str] = set()
-    if customers_changed:
-        # Problems in customers.csv are reported with the entries', as a full build does; a
-        # customer whose row is refused is read as touched, for its entries to be counted.
-        customers, customer_lines, _, problems = ledger.read_customers(settings)
-        rejected = customers.rejected.keys() & body.pages.keys()
-        gone = body.pages.keys() - customers.keys() - rejected
-        affected = rejected | {cid for cid, c in customers.items()
-                               if cid not in body.pages or body.pages[cid][st.CUSTOMER_DIGEST] != customer_digest(c)}
-    else:
-        customers, customer_lines = ledger.CustomerIndex(settings, body.customer_lines), body.customer_lines
+    customers, customer_lines, forced, gone = _customers(settings, body, changes, problems)
     reader = ledger.EntryReader(settings, customers)
-    fno = {name: i for i, name in enumerate(body.files) if name is not None}
     files = list(body.files)
-    for name in changed:
+    fno = {name: i for i, name in enumerate(files) if name is not None}
+    for name in changes.changed:
         if name not in fno:
             fno[name] = len(files)
             files.append(name)
-    grown = grown or {}
-    stale = {fno[n] for n in changed + removed if n in fno and fno[n] < len(body.files) and n not in grown}
-    with phase("incremental: find touched customers"):
-        if stale:  # an existing file was edited or removed: who had rows in it?
-            for cid, packed in body.lines.items():
-                if any(f in stale for f, _, _ in st.unpack_lines(packed)):
-                    affected.add(cid)
-        fresh: dict[str, dict[str, list]] = {}
-        for name in changed:
-            if name in grown:  # appended to (the payment journal, a growing export): read the new rows only
-                per = _read_tail(names[name], name, grown[name], reader, problems)
-            else:
-                lines, cols, probs = reader.open(names[name], name)
-                problems += probs
-                per = defaultdict(list)
-                if not probs:
-                    at = ledger.byte_offsets(names[name], lines)
-                    for i, fields in ledger.records(lines, 1, name, problems):
-                        e = reader.entry(fields, cols, name, i + 1, problems)
-                        if e is not None:
-                            per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
-            affected |= per.keys()
-            fresh[name] = per
-    for name in removed:
+    # Files whose old rows are no longer where the index says: rewritten (not just grown) or gone.
+    stale = {fno[n] for n in changes.changed + changes.removed if n in fno and fno[n] < len(body.files)
+             and n not in changes.grown}
+    for name in changes.removed:
         files[fno[name]] = None
-    affected -= gone
+    with phase("incremental: scan changed files"):
+        found: dict[str, array] = {}  # customer -> their rows in the changed files, packed
+        for name in changes.changed:
+            _scan_file(changes.names[name], name, fno[name], changes.grown.get(name), reader, found, problems)
+    with phase("incremental: compare digests"):
+        index, changed = _compare(body, found, stale, forced)
+        changed -= gone
+    if len(changed) > FULL_FROM * max(len(body.pages), 1) and len(changed) > 1000:
+        raise TooManyChanged(f"{len(changed)} of {len(body.pages)} customers changed")
+    _say_removed_customers_paid(settings, body, files, fno, gone, warnings)
+
+    with phase("incremental: read changed customers' rows"):
+        view = _Index({cid: index[cid].tobytes() if cid in index else body.lines.get(cid, b"")
+                       for cid in changed})
+        entries: dict[str, list] = {}
+        for cid, got in read_indexed_rows(view, files, changes.names, reader, sorted(changed),
+                                          problems=problems).items():
+            got.sort(key=lambda x: (x[1].file, x[1].line))
+            es = [e for e, _ in got]
+            if any(e.path == reader.payments_file for e in es):
+                es = online_payments.collapse(es, warnings)
+            entries[cid] = es
+    problems += reader.unchecked_problems()
+    warnings += reader.warnings
+    entries = {cid: es for cid, es in entries.items() if cid in customers}
+    refs = _check(body, _Index(_Current(index, body.lines)), files, changes.names, reader, entries, gone, problems)
+    if problems:
+        raise InputError(problems)
+
+    replaced = [body.pages[cid] for cid in sorted(entries) if cid in body.pages] + [body.pages[cid] for cid in gone]
+    written = _publish(settings, as_of, gdigest, signer, pages, publisher, body, customers, entries, refs, view, gone)
+    for cid, rows in index.items():  # everyone whose rows moved: where they are now
+        if cid not in gone:
+            body.lines[cid] = rows.tobytes()
+    body.files, body.customer_lines = files, customer_lines
+    totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
+    return body, written, totals
+
+
+def _customers(settings, body: st.Body, changes: Changes, problems):
+    """(customers, their lines in customers.csv, customers to render whatever their rows, customers gone)."""
+    if not changes.customers:
+        return ledger.CustomerIndex(settings, body.customer_lines), body.customer_lines, set(), set()
+    # Problems in customers.csv are reported with the entries', as a full build does; a customer
+    # whose row is refused is read as changed, for its entries to be counted.
+    customers, customer_lines, _, found = ledger.read_customers(settings)
+    problems += found
+    rejected = customers.rejected.keys() & body.pages.keys()
+    gone = body.pages.keys() - customers.keys() - rejected
+    forced = rejected | {cid for cid, c in customers.items()
+                         if cid not in body.pages or body.pages[cid][st.CUSTOMER_DIGEST] != customer_digest(c)}
+    return customers, customer_lines, forced, gone
+
+
+def _scan_file(path, name: str, fno: int, grown_from: int | None, reader, found: dict, problems) -> None:
+    """Every record of a changed file (or of what was appended to a grown one): its place and hash,
+    packed under its customer (as state.pack_rows packs them). Rows of customers customers.csv
+    does not have are read, for entry() to say what is wrong."""
+    if grown_from is None:
+        lines, cols, probs = reader.open(path, name)
+        problems += probs
+        if probs:
+            return
+        records = scan(lines, 1, name, bom(path), problems)
+    else:
+        tail = _Tail(path, name, grown_from, reader)
+        cols, records = tail.cols, tail.records(problems)
+    known = reader.customers
+    ci = cols.customer_id
+    top = fno << 32
+    for fields, line, offset, h in records:
+        cid = fields[ci].strip() if ci < len(fields) else ""
+        if cid in known:
+            packed = found.get(cid)
+            if packed is None:
+                packed = found[cid] = array("Q")
+            packed.extend((top | line, offset, h))
+        else:  # no such customer (or one whose customers.csv row was refused): entry() says which
+            reader.entry(fields, cols, name, line + 1, problems)
+
+
+class _Tail:
+    """What was appended to a file after byte `start`."""
+
+    def __init__(self, path, name: str, start: int, reader):
+        self.data = path.read_bytes()
+        self.cols = reader.columns(record_at_offset(self.data, 3 if self.data[:3] == b"\xef\xbb\xbf" else 0), name)
+        self.name, self.start = name, start
+
+    def records(self, problems):
+        """As rows.scan yields them."""
+        data, start, name = self.data, self.start, self.name
+        first_line = data.count(b"\n", 0, start)  # index of the first appended line
+        try:
+            text = data[start:].decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.append(Problem(name, first_line + data.count(b"\n", start, start + e.start) + 1,
+                                    "not UTF-8 text (export the file as UTF-8 CSV)"))
+            return
+        lines = list(io.StringIO(text, newline=""))
+        if name.endswith(online_payments.FILE) and lines and not lines[-1].endswith(("\n", "\r")):
+            lines.pop()  # an append in progress: not a row yet
+        not_csv: list[Problem] = []  # located in the new lines: moved to the file's
+        yield from scan(lines, 0, name, start, not_csv, first_line)
+        problems += [Problem(p.path, first_line + p.line, p.message) for p in not_csv]
+
+
+def _compare(body: st.Body, found: dict, stale: set[int], forced: set[str]):
+    """({customer: their rows now, packed} for everyone whose rows moved, the customers whose rows
+    changed: whose rows' digest is not the one their page was made from)."""
+    touched = set(found)
+    lines = body.lines
+    if stale:  # who had rows in a file rewritten or removed?
+        for cid, packed in lines.items():
+            if cid not in touched:
+                a = array("Q")
+                a.frombytes(packed)
+                if any(x >> 32 in stale for x in a[::3]):
+                    touched.add(cid)
+    index: dict[str, array] = {}
+    changed = set(forced)
+    mask, digest_at = st.ROW_HASH_MASK, st.ROWS_DIGEST
+    pages = body.pages
+    for cid in touched:
+        rows = array("Q")
+        rows.frombytes(lines.get(cid, b""))
+        if stale and rows:
+            in_files = {x >> 32 for x in rows[::3]}
+            if in_files <= stale:
+                rows = array("Q")
+            elif in_files & stale:
+                rows = array("Q", [x for j in range(0, len(rows), 3) if rows[j] >> 32 not in stale
+                                   for x in rows[j:j + 3]])
+        new = found.get(cid)
+        if new is not None:
+            rows.extend(new)
+        index[cid] = rows
+        record = pages.get(cid)
+        if record is None or record[digest_at] != sum(rows[2::3]) & mask:
+            changed.add(cid)
+    return index, changed
+
+
+def _say_removed_customers_paid(settings, body, files, fno, gone, warnings) -> None:
+    """A customer removed from customers.csv who paid online: say so (their rows stay, on no page)."""
     payments = fno.get(ledger.rel(settings.ledger_dir / online_payments.FILE, settings))
-    for cid in sorted(gone):  # a customer removed from customers.csv who paid online: say so
-        paid = sum(1 for f, _, _ in st.unpack_lines(body.lines.get(cid, b"")) if f == payments)
+    for cid in sorted(gone):
+        paid = sum(1 for r in st.unpack_rows(body.lines.get(cid, b"")) if r.file == payments)
         if paid:
             warnings.append(Problem(files[payments], 0, f"customer {cid}, no longer in customers.csv, has {paid} "
                                     "row(s) the payment service recorded: they are on no statement until the "
                                     "customer is back"))
 
-    with phase("incremental: read touched rows"):
-        entries: dict[str, list] = {cid: [] for cid in affected}  # (entry, byte offset) until sorted
-        rows: dict[str, list] = {}  # customer -> (file number, line index, byte offset) of every row
-        for cid, found in read_indexed_rows(body, files, names, reader, affected, stale, problems).items():
-            entries[cid] += found
-        for per in fresh.values():
-            for cid, es in per.items():
-                if cid in entries:
-                    entries[cid] += es
-        online = ledger.rel(settings.ledger_dir / online_payments.FILE, settings)
-        for cid, es in entries.items():
-            es.sort(key=lambda x: (x[0].path, x[0].line))
-            entries[cid] = [e for e, _ in es]
-            rows[cid] = [(fno[e.path], e.line - 1, off) for e, off in es]  # every row, collapsed or not
-            if any(e.path == online for e in entries[cid]):
-                entries[cid] = online_payments.collapse(entries[cid], warnings)
 
-    problems += reader.unchecked_problems()
-    warnings += reader.warnings
+def _check(body, current, files, names, reader, entries, gone, problems) -> dict[str, tuple]:
+    """Each changed customer's own checks, then what only the whole ledger shows: an invoice number
+    another customer has, a payment naming another customer's invoice. Returns their invoice refs."""
     unresolved: list = []
     refs: dict[str, tuple] = {}
     added: dict = {}  # invoice ref -> [(customer, entry)], for refs new to their customer
@@ -112,21 +220,22 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             if ref not in before:
                 added.setdefault(ref, []).append((cid, e))
     clashed = set()
-    for cid in entries:  # a number new to one touched customer that another touched customer has
+    for cid in entries:  # a number new to one changed customer that another changed customer has
         for ref in refs[cid]:
             for other, e in added.get(ref, ()):
                 if other != cid and ref not in clashed:
                     clashed.add(ref)
-                    problems.append(Problem(e.path, e.line, f"duplicate invoice ref {ref} (also customer {cid}'s)"))
+                    mine = next(x for x in entries[cid] if x.type == "invoice" and x.ref == ref)
+                    problems.append(checks.duplicate_invoice(ref, (mine.path, mine.line), (e.path, e.line)))
     added = {ref: found[0] for ref, found in added.items() if ref not in clashed}
     if added or unresolved:  # only then is the whole ledger's list of invoice numbers needed
-        untouched = affected | gone
+        untouched = entries.keys() | gone
         elsewhere = st.invoice_refs_of_all(body.pages, skip=untouched)
         for ref, (cid, e) in added.items():
             if ref in elsewhere:
                 other = st.owner_of(body.pages, ref, skip=untouched)
-                a, b = sorted((_locate(body, files, names, reader, other, ref), (e.path, e.line)))
-                problems.append(Problem(b[0], b[1], f"duplicate invoice ref {ref} (first at {a[0]}:{a[1]})"))
+                problems.append(checks.duplicate_invoice(ref, _locate(current, files, names, reader, other, ref),
+                                                         (e.path, e.line)))
         located = {ref: (st.owner_of(body.pages, ref, skip=untouched), "", 0)
                    for _, _, ref, _, _ in unresolved if ref in elsewhere}
         located.update({ref: (cid, e.path, e.line) for ref, (cid, e) in added.items()})
@@ -134,10 +243,11 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
             for ref in refs[cid]:
                 located.setdefault(ref, (cid, "", 0))
         problems += checks.resolve(unresolved, located)
-    if problems:
-        raise InputError(problems)
+    return refs
 
-    replaced = [body.pages[cid] for cid in sorted(entries) if cid in body.pages] + [body.pages[cid] for cid in gone]
+
+def _publish(settings, as_of, gdigest, signer, pages, publisher, body, customers, entries, refs, view, gone) -> int:
+    """Render the changed customers' pages and publish them; returns the pages written or removed."""
     staging = publisher.begin()
     try:
         job = Job(settings, 1, [], as_of, gdigest, staging, signer, pages)
@@ -145,9 +255,9 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
         written, deleted = [], []
         for cid in sorted(entries):
             prev = body.pages.get(cid)
-            record, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid], prev)
+            record, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid],
+                                           st.rows_digest(view.lines[cid]), prev)
             body.pages[cid] = record
-            body.lines[cid] = st.pack_lines(rows[cid])
             if html is None:
                 continue
             staged = f"{len(written)}.html"
@@ -162,42 +272,31 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     except BaseException:
         publisher.abort()
         raise
-    body.files, body.customer_lines = files, customer_lines
-    totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
-    return body, len(written) + len(gone), totals
+    return len(written) + len(gone)
 
 
-def _read_tail(path, name: str, start: int, reader, problems) -> dict[str, list]:
-    """The rows appended to a file after byte `start`: {customer: [(entry, byte offset)]}."""
-    data = path.read_bytes()
-    cols = reader.columns(ledger.record_at_offset(data, 3 if data[:3] == b"\xef\xbb\xbf" else 0), name)
-    first_line = data.count(b"\n", 0, start)  # index of the first appended line
-    per: dict[str, list] = defaultdict(list)
-    try:
-        text = data[start:].decode("utf-8")
-    except UnicodeDecodeError as e:
-        problems.append(Problem(name, first_line + data.count(b"\n", start, start + e.start) + 1,
-                                       "not UTF-8 text (export the file as UTF-8 CSV)"))
-        return per
-    lines = list(io.StringIO(text, newline=""))
-    at = list(accumulate(map(len, lines), initial=start)) if text.isascii() else None
-    not_csv: list[Problem] = []  # located in the new lines: moved to the file's
-    for i, fields in ledger.records(lines, 0, name, not_csv):
-        e = reader.entry(fields, cols, name, first_line + i + 1, problems)
-        if e is not None:
-            per[e.customer_id].append((e, at[i] if at else ledger.NO_OFFSET))
-    problems += [Problem(p.path, first_line + p.line, p.message) for p in not_csv]
-    return per
+class _Index:
+    """Customers' packed rows, where read_indexed_rows expects a state body."""
+
+    def __init__(self, lines):
+        self.lines = lines
 
 
-def _locate(body: st.Body, files: list, names: dict, reader, cid: str, ref: str) -> tuple[str, int]:
+class _Current:
+    """Where each customer's rows are now: the new index for those whose rows moved, else the old one."""
+
+    def __init__(self, moved: dict[str, array], old: dict[str, bytes]):
+        self.moved, self.old = moved, old
+
+    def get(self, cid: str, default: bytes = b"") -> bytes:
+        rows = self.moved.get(cid)
+        return rows.tobytes() if rows is not None else self.old.get(cid, default)
+
+
+def _locate(current, files: list, names: dict, reader, cid: str, ref: str) -> tuple[str, int]:
     """(path, line) of a customer's invoice (only for error messages)."""
-    for f, i, _ in st.unpack_lines(body.lines.get(cid, b"")):
-        name = files[f]
-        if name is None or name not in names:
-            continue
-        lines, cols, _ = reader.open(names[name], name)
-        e = reader.entry(ledger.record_at(lines, i), cols, name, i + 1, [])
-        if e is not None and e.type == "invoice" and e.ref == ref:
-            return name, i + 1
+    gone = {i for i, n in enumerate(files) if n is None or n not in names}
+    for e, _ in read_indexed_rows(current, files, names, reader, [cid], gone)[cid]:
+        if e.type == "invoice" and e.ref == ref:
+            return e.path, e.line
     return f"customer {cid}", 0

@@ -206,10 +206,10 @@ def current_state(settings: Settings) -> st.Body:
     head, body = st.load_both(settings.state_dir)
     if body is None:
         raise NotBuilt("no build state: run `portal build` first")
-    _, _, changed, removed, customers_changed, _ = changed_inputs(settings, head)
-    if changed or removed or customers_changed:
-        names = changed + removed + (["customers.csv"] if customers_changed else [])
-        raise NotBuilt(f"the ledger changed since the last build ({', '.join(names)}): run `portal build` first")
+    changes = changed_inputs(settings, head)
+    if changes.any:
+        raise NotBuilt(f"the ledger changed since the last build ({', '.join(changes.described())}): "
+                       "run `portal build` first")
     return body
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from ..core import accounts as acc
 from ..core import aging
-from ..core.records import Customer, Entry
+from ..core.records import LOCATION, Customer, Entry
 from ..core.signing import Signer, statement_url
 from ..ledger.settings import Settings
 from . import aging_report as report
 from . import state as st
 from .links import link_rows
-from .render import SiteRenderer, entries_digest
+from .render import SiteRenderer
 
 
 @dataclass
@@ -34,18 +34,21 @@ class Job:
 
 
 def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,
-                    previous: tuple | None = None, totals: dict | None = None):
+                    rows_digest: int, previous: tuple | None = None, totals: dict | None = None):
     """One customer's statement: (page record, html); html is None when `previous` is still current
-    or there is no renderer (figures only, for a report). Adds the customer's figures to `totals`."""
-    digest = entries_digest(entries)
+    or there is no renderer (figures only, for a report). Adds the customer's figures to `totals`.
+
+    `rows_digest` (state.rows_digest) stands for the customer's rows: the page is made from them,
+    their customers.csv row and the build's global inputs, and nothing else (accounts orders
+    entries by what they say, not where they are), so equal digests mean an equal page."""
     cdigest = customer_digest(c)
-    page_digest = hashlib.sha256(f"{job.global_digest}|{cdigest}|{digest[0]}".encode()).hexdigest()
+    page_digest = hashlib.sha256(f"{job.global_digest}|{cdigest}|{rows_digest:016x}".encode()).hexdigest()
     token = job.signer.link_token(c.id, c.link_version)
     if previous is not None and previous[st.DIGEST] == page_digest and previous[st.TOKEN] == token:
         return previous, None
     accts = acc.accounts(entries, job.as_of, job.settings.recent_days)
     html = None if renderer is None else renderer.statement_html(
-        c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), digest)
+        c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), statement_reference(page_digest))
     figures = aging.figures(accts, entries, job.as_of)
     if totals is not None:
         aging.add(totals, figures)
@@ -53,9 +56,18 @@ def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entrie
     url = statement_url(job.settings.base_url, token)
     return st.page(page_digest, token, figures, refs, cdigest, link_rows(c, url, balances),
                    report.customer_rows(c, accts, entries, job.as_of),
-                   max(map(aging.oldest_days, accts), default=0)), html
+                   max(map(aging.oldest_days, accts), default=0), rows_digest), html
+
+
+def statement_reference(page_digest: str) -> str:
+    """A short name for one version of a statement, for a customer to quote: "3F2A-9C1B-77D0"."""
+    ref = page_digest[:12].upper()
+    return f"{ref[:4]}-{ref[4:8]}-{ref[8:]}"
+
+
+_CUSTOMER_CONTENT = tuple(i for i, f in enumerate(Customer._fields) if f not in LOCATION)
 
 
 def customer_digest(c: Customer) -> str:
-    """A digest of what a customer's row says (not where it is)."""
-    return hashlib.sha256("\x1f".join(map(str, c[:10])).encode()).hexdigest()
+    """A digest of what a customer's row says (every field of Customer but where the row is)."""
+    return hashlib.sha256("\x1f".join([str(c[i]) for i in _CUSTOMER_CONTENT]).encode()).hexdigest()

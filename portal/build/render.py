@@ -39,7 +39,7 @@ PAY_FORM = {c: (f' data-prefix="{html.escape(SYMBOL.get(c) or c + " ")}" data-ex
                 len(SYMBOL.get(c) or c + " ")) for c, e in EXPONENT.items()}
 ROOT = "../../"  # from s/<token>/ back to the site root
 # What statement.html is given that differs from page to page; the rest is the same for a build.
-PAGE_VALUES = ("customer", "as_of", "accounts_html", "digest", "entry_count", "entries_word")
+PAGE_VALUES = ("customer", "as_of", "accounts_html", "reference")
 _SLOT = re.compile("\x00((?:" + "|".join(PAGE_VALUES) + r")(?:\.\w+)*)\x00")
 # Template constructs that could transform a per-page value's marker (see _plain): with one,
 # statement.html is rendered whole for every page.
@@ -71,14 +71,6 @@ def input_files(settings: Settings) -> list[Path]:
              if p.is_file() and p.relative_to(settings.templates_dir).parts[0] not in STAFF_TEMPLATES]
     files += list((settings.content_dir / "pages").glob("*.md"))
     return sorted(files)
-
-
-def entries_digest(entries: list[Entry]) -> tuple[str, int]:
-    """A digest of the ledger entries a statement was built from (canonical, not byte-level)."""
-    # %-formatting: the same text as f-strings (str() of each field), a fifth faster here.
-    text = "".join(["%s|%s|%s|%s|%s|%s|%s|%s|%s\n" % (e.date, e.type, e.ref, e.amount, e.currency, e.due_date or "",
-                                                       e.applies_to, e.memo, e.status) for e in entries])
-    return hashlib.sha256(text.encode()).hexdigest(), len(entries)
 
 
 class SiteRenderer:
@@ -123,8 +115,8 @@ class SiteRenderer:
         return texts, [(p.split(".")[0], tuple(p.split(".")[1:])) for p in paths]
 
     def statement_html(self, customer: Customer, accounts: list[Account], as_of: date, pay_token: str,
-                       digest: tuple[str, int]) -> str:
-        """One customer's statement page."""
+                       reference: str) -> str:
+        """One customer's statement page; `reference` names this version of it (page.statement_reference)."""
         if not accounts:
             accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
         elif len(accounts) > 1:  # the customer's own currency first, the others after it
@@ -135,9 +127,7 @@ class SiteRenderer:
             "as_of": _day(as_of),
             "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, minimum)
                                              for a in accounts])),
-            "digest": digest[0],
-            "entry_count": digest[1],
-            "entries_word": "entry" if digest[1] == 1 else "entries",
+            "reference": reference,
         }
         if self.frame is None:
             return self.statement.render(**self.common, root=ROOT, **values)

@@ -1,44 +1,92 @@
-"""Customers' rows read where the last build's index says they are: the incremental build's and the
-payment service's way of reading a few customers without reading the ledger."""
+"""A ledger row's identity and its place: its hash, where its line starts, reading it back there.
+
+A customer's rows are known by the sum of their hashes (`state.rows_digest`): the same rows give
+the same sum whatever file they are in and in whatever order, so a re-exported, reordered or
+re-cut ledger rewrites only the pages of customers whose rows changed. The build records where
+each row starts (file, line, byte offset); the incremental build and the payment service read a
+few customers' rows there, from a map of the file, without reading the rest of it.
+"""
 from __future__ import annotations
 
+import csv
 import mmap
 from collections import defaultdict
+from hashlib import blake2b
+from itertools import accumulate
 
+from ..core.records import Entry
 from ..ledger import reading as ledger
 from . import state as st
 
 
-def read_indexed_rows(body: st.Body, files: list, names: dict, reader, customers, skip_files=(),
-                      problems=None) -> dict[str, list]:
-    """Customers' rows, read where the state's index says they are: {customer: [(entry, byte offset)]}.
+def rowhash(fields: list[str]) -> int:
+    """A 64-bit hash of a record's fields (as the CSV reader gives them): equal rows, equal hashes,
+    however the file quoted them or ended their lines."""
+    return int.from_bytes(blake2b("\x1f".join(fields).encode(), digest_size=8).digest(), "little")
 
-    Files in `skip_files` (by number) are left out: their index is stale.
+
+def line_offsets(lines: list[str], bom: int) -> list[int]:
+    """The byte offset where each line starts (after a BOM of `bom` bytes), and the file's end."""
+    if all(map(str.isascii, lines)):
+        return list(accumulate(map(len, lines), initial=bom))  # characters are bytes
+    return list(accumulate((len(line.encode()) for line in lines), initial=bom))
+
+
+def record_at_offset(data, offset: int) -> list[str]:
+    """The CSV record starting at a byte offset of a file's bytes (or a map of them)."""
+    return next(csv.reader(_lines_at(data, offset)))  # the reader takes as many lines as the record has
+
+
+def _lines_at(data, offset: int):
+    """A file's lines from a byte offset on, broken where ledger.read_lines breaks them (\n, \r\n, \r)."""
+    n = len(data)
+    while offset < n:
+        nl = data.find(b"\n", offset)
+        end = n if nl < 0 else nl + 1
+        cr = data.find(b"\r", offset, end)
+        if cr >= 0 and cr + 1 != nl:  # a line ending at a lone \r (an old Mac file)
+            end = cr + 1
+        yield data[offset:end].decode("utf-8")
+        offset = end
+
+
+def read_indexed_rows(body, files: list, names: dict, reader, customers, skip_files=(),
+                      problems=None) -> dict[str, list[tuple[Entry, st.IndexRow]]]:
+    """Customers' rows, read where the state's index says they are: {customer: [(entry, index row)]}.
+
+    `body` has the index (`lines`: customer -> packed rows); files in `skip_files` (by number) are
+    left out: their index is stale. Each file is mapped, not read: a customer's ten rows cost ten
+    short reads whatever the size of the file.
     """
     problems = [] if problems is None else problems
     found: dict[str, list] = {cid: [] for cid in customers}
     wanted: dict[int, list] = defaultdict(list)
     for cid in customers:
-        for f, i, offset in st.unpack_lines(body.lines.get(cid, b"")):
-            if f not in skip_files:
-                wanted[f].append((i, offset, cid))
+        for row in st.unpack_rows(body.lines.get(cid, b"")):
+            if row.file not in skip_files:
+                wanted[row.file].append((row, cid))
     for f, needed in wanted.items():
         name = files[f]
-        if all(offset != ledger.NO_OFFSET for _, offset, _ in needed):
-            # Unchanged since it was indexed: read the rows at their offsets in a map of the file,
-            # no reading, decoding or splitting of the whole of it (a 100 MB export for one
-            # customer's ten rows when the payment service asks).
-            with open(names[name], "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                cols = reader.columns(ledger.record_at_offset(data, 3 if data[:3] == b"\xef\xbb\xbf" else 0), name)
-                for i, offset, cid in sorted(needed):
-                    e = reader.entry(ledger.record_at_offset(data, offset), cols, name, i + 1, problems)
-                    if e is not None:
-                        found[cid].append((e, offset))
-            continue
-        lines, cols, probs = reader.open(names[name], name)
-        problems += probs
-        for i, _, cid in sorted(needed):
-            e = reader.entry(ledger.record_at(lines, i), cols, name, i + 1, problems)
-            if e is not None:
-                found[cid].append((e, ledger.NO_OFFSET))
+        with open(names[name], "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            cols = reader.columns(record_at_offset(data, 3 if data[:3] == b"\xef\xbb\xbf" else 0), name)
+            for row, cid in sorted(needed):
+                e = reader.entry(record_at_offset(data, row.offset), cols, name, row.line + 1, problems)
+                if e is not None:
+                    found[cid].append((e, row))
     return found
+
+
+def scan(lines: list[str], first: int, name: str, start: int, problems: list, first_line: int = 0):
+    """(fields, line index, byte offset, hash) of each record of a file's lines from lines[first:]
+    (a file's own first=1 skips its header), the lines starting at byte `start` (its BOM, or where
+    an appended part begins) and line number `first_line`: what the incremental build needs of a
+    changed file, without parsing any field."""
+    offsets = line_offsets(lines, start)
+    for i, fields in ledger.records(lines, first, name, problems):
+        yield fields, first_line + i, offsets[i], rowhash(fields)
+
+
+def bom(path) -> int:
+    """3 when the file starts with a UTF-8 byte order mark, else 0 (byte offsets count it)."""
+    with open(path, "rb") as f:
+        return 3 if f.read(3) == b"\xef\xbb\xbf" else 0

@@ -23,7 +23,7 @@ from . import aging_report as report
 from . import state as st
 from .changes import changed_inputs
 from .full import full
-from .incremental import incremental
+from .incremental import TooManyChanged, incremental
 from .links import write_links
 from .publish import Publisher
 from .render import content_pages, input_files
@@ -77,8 +77,9 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         head = None
     body = None
     if head is not None:
-        sigs, names, changed, removed, customers_changed, grown = changed_inputs(settings, head)
-        if not (changed or removed or customers_changed):
+        changes = changed_inputs(settings, head)
+        sigs = changes.sigs
+        if not changes.any:
             contacts = report.inputs_signature(settings)
             if contacts != head.contacts or not report.report_path(settings.staff_dir, None)[0].exists():
                 with phase("aging report"):
@@ -91,10 +92,12 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
             body = st.load_body(settings.state_dir, head)
     if body is not None:
         result.mode = "incremental"
-        body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, body,
-                                                   head.totals, names, changed, removed, customers_changed, grown,
-                                                   result.warnings)
-    else:
+        try:
+            body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, body,
+                                                       head.totals, changes, result.warnings)
+        except TooManyChanged:  # most pages change: a full build renders them on every core
+            body, result.mode, result.warnings[:] = None, "full", []
+    if body is None:
         body, sigs, result.written, totals = full(settings, as_of, gdigest, signer, pages, publisher, workers,
                                                   progress, warnings=result.warnings)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
@@ -142,11 +145,11 @@ def _refresh(settings: Settings, today: date) -> Result | None:
         log.warning("pages not refreshed: the settings, templates or code changed since the last build "
                     "(run `portal build`)")
         return None
-    sigs, names, changed, removed, customers_changed, grown = changed_inputs(settings, head)
+    changes = changed_inputs(settings, head)
     payments = ledger.rel(settings.ledger_dir / online_payments.FILE, settings)
-    if payments not in changed:
+    if payments not in changes.changed:
         return None
-    staff = [n for n in changed + removed if n != payments] + (["customers.csv"] if customers_changed else [])
+    staff = [n for n in changes.described() if n != payments]
     if staff:
         log.warning("pages not refreshed after a payment: %s changed since the last build (run `portal build`)",
                     ", ".join(staff))
@@ -158,12 +161,15 @@ def _refresh(settings: Settings, today: date) -> Result | None:
     as_of = max(today, built_on)
     pages = content_pages(settings)
     result = Result(mode="refresh")
-    body, result.written, totals = incremental(settings, as_of, global_digest(settings, as_of, signer), signer, pages,
-                                               publisher, body, head.totals, names, [payments], [], False, grown,
-                                               result.warnings)
+    try:
+        body, result.written, totals = incremental(settings, as_of, global_digest(settings, as_of, signer), signer,
+                                                   pages, publisher, body, head.totals, changes, result.warnings)
+    except TooManyChanged as e:  # the payment file rewritten, say: that is the staff build's job
+        log.warning("pages not refreshed after a payment: %s (run `portal build`)", e)
+        return None
     for w in result.warnings:
         log.warning("%s", w)
-    head.files, head.totals, head.customers = sigs, totals, len(body.pages)
+    head.files, head.totals, head.customers = changes.sigs, totals, len(body.pages)
     if as_of != built_on:
         head.refreshed_as_of = as_of.isoformat()
 
@@ -260,8 +266,7 @@ def write_report(settings: Settings, as_of: date | None = None) -> tuple[Path, P
     head = st.load_head(settings.state_dir)
     body = None
     if head is not None and head.as_of == day.isoformat() and head.global_digest == global_digest(settings, day, signer):
-        _, _, changed, removed, customers_changed, _ = changed_inputs(settings, head)
-        if not (changed or removed or customers_changed):
+        if not changed_inputs(settings, head).any:
             body, totals = st.load_body(settings.state_dir, head), head.totals
     if body is None:
         body, _, _, totals = full(settings, day, "", signer, [], None, figures_only=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from .records import Entry
+from .records import ENTRY_TYPES, Entry
 
 ZERO = Decimal(0)
 BUCKETS = (("current", "Not yet due"), ("1-30", "1–30 days"), ("31-60", "31–60 days"),
@@ -81,7 +81,7 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     pool = ZERO
     balance = ZERO
     since = as_of - timedelta(days=recent_days)
-    for e in sorted(entries, key=_order):
+    for e in sorted(entries, key=order):
         amount = e.amount
         if e.type in DEBITS or (e.type == "adjustment" and amount > 0):
             item = OpenItem(e, e.due_date or e.date, amount)
@@ -108,7 +108,7 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
             invoice.open -= used
             amount -= used
         pool += amount
-    items.sort(key=lambda i: (i.due, i.entry.date, i.entry.ref, i.entry.line))
+    items.sort(key=lambda i: (i.due, order(i.entry)))
     for item in items:
         if not pool:
             break
@@ -132,5 +132,12 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     return acct
 
 
-def _order(e: Entry) -> tuple[date, str, int]:
-    return (e.date, e.path, e.line)
+def order(e: Entry) -> tuple[date, int, str, Decimal, str, date, str, str, str]:
+    """Entries in the order they happened, ties broken by what they say, never by where they are in
+    the ledger files: a reordered, re-cut or re-exported ledger gives the same statement (the
+    incremental build relies on it: a page is made from its customer's rows, not their places)."""
+    return (e.date, _TYPE_RANK[e.type], e.ref, e.amount, e.currency, e.due_date or e.date, e.applies_to, e.memo,
+            e.status)
+
+
+_TYPE_RANK = {t: n for n, t in enumerate(ENTRY_TYPES)}

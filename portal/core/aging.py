@@ -10,7 +10,7 @@ import calendar
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .accounts import BUCKETS, Account
+from .accounts import BUCKETS, Account, order
 from .records import Entry
 
 ZERO = Decimal(0)
@@ -87,7 +87,7 @@ def last_payments(entries: list[Entry], as_of: date) -> dict[str, Entry]:
     for e in entries:
         if e.type == "payment" and e.date <= as_of:
             prev = out.get(e.currency)
-            if prev is None or e.date >= prev.date:
+            if prev is None or order(e) >= order(prev):  # the same rows, whatever their order: the same one
                 out[e.currency] = e
     return out
 

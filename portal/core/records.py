@@ -14,6 +14,10 @@ from .errors import PortalError
 ENTRY_TYPES = ("invoice", "credit", "payment", "refund", "adjustment", "writeoff")
 
 
+# The fields of a record that say where it came from, not what it says.
+LOCATION = ("path", "line")
+
+
 class Customer(NamedTuple):
     """One row of customers.csv."""
 

@@ -6,6 +6,14 @@ from collections.abc import Mapping
 from ..core.records import Entry, Problem
 
 Unresolved = tuple[str, int, str, str, str]  # an applies_to not settled yet: (path, line, ref, customer_id, type)
+Where = tuple[str, int]  # (path, line)
+
+
+def duplicate_invoice(ref: str, one: Where, other: Where) -> Problem:
+    """An invoice number used twice (the one rule, whichever build finds it, between whichever
+    customers): reported at the later of the two rows, naming the earlier."""
+    first, later = sorted((one, other))
+    return Problem(later[0], later[1], f"duplicate invoice ref {ref} (first at {first[0]}:{first[1]})")
 
 
 def validate(customer_id: str, entries: list[Entry], problems: list[Problem],
@@ -22,8 +30,7 @@ def validate(customer_id: str, entries: list[Entry], problems: list[Problem],
         if e.type == "invoice":
             first = invoices.get(e.ref)
             if first is not None:
-                problems.append(Problem(e.path, e.line,
-                                        f"duplicate invoice ref {e.ref} (first at {first.path}:{first.line})"))
+                problems.append(duplicate_invoice(e.ref, (first.path, first.line), (e.path, e.line)))
             else:
                 invoices[e.ref] = e
         elif e.ref and e.type in ("payment", "credit", "refund"):

@@ -1,0 +1,164 @@
+"""The incremental build rewrites the pages of customers whose rows changed, whatever file they are in."""
+from __future__ import annotations
+
+import random
+
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as s
+
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+
+
+def ledger_rows(customers: int, per: int, seed: int = 1) -> list[str]:
+    rnd = random.Random(seed)
+    rows = []
+    for c in range(customers):
+        for k in range(per):
+            day = f"2026-{rnd.randint(1, 10):02d}-{rnd.randint(1, 28):02d}"
+            if k % 3 == 2:
+                rows.append(f"{day},K{c},payment,P-{c}-{k},{rnd.randint(1, 90)}.{rnd.randint(0, 99):02d},,,,\n")
+            else:
+                rows.append(f"{day},K{c},invoice,I-{c}-{k},{rnd.randint(100, 900)}.00,,2026-11-{rnd.randint(1, 28):02d},,"
+                            f"memo {k}\n")
+    return rows
+
+
+def customers_csv(n: int) -> str:
+    return "customer_id,name,email,currency\n" + "".join(f"K{c},Customer {c},k{c}@x.example,USD\n" for c in range(n))
+
+
+def pages(project) -> dict[str, bytes]:
+    out = project.settings().out
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".publish-id"}
+
+
+def page_mtimes(project) -> dict[str, int]:
+    out = project.settings().out / "s"
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("index.html")}
+
+
+def staff(project) -> dict[str, bytes]:
+    d = project.settings().staff_dir
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+def test_a_whole_ledger_re_exported_with_its_rows_reordered_rewrites_no_page(project):
+    project.write("customers.csv", customers_csv(30))
+    rows = ledger_rows(30, 6)
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    before, times = pages(project), page_mtimes(project)
+    random.Random(7).shuffle(rows)
+    project.write("export.csv", HEADER + "".join(rows))  # the same rows, another order, another file size? no
+    r = project.build()
+    assert (r.mode, r.written) == ("incremental", 0)
+    assert pages(project) == before and page_mtimes(project) == times
+
+
+def test_one_row_changed_in_a_big_export_rewrites_that_customers_page_and_the_staff_files(project):
+    project.write("customers.csv", customers_csv(200))
+    rows = ledger_rows(200, 5)
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    before, links = pages(project), staff(project)["links.csv"]
+    i = next(n for n, row in enumerate(rows) if ",K57,invoice," in row)
+    rows[i] = rows[i].replace(",K57,invoice,", ",K57,invoice,").replace(".00,", ".50,", 1)
+    project.write("export.csv", HEADER + "".join(rows))
+    r = project.build()
+    after = pages(project)
+    assert (r.mode, r.written) == ("incremental", 1)
+    changed = [k for k in after if after[k] != before.get(k)]
+    assert len(changed) == 1 and "Customer 57" in after[changed[0]].decode()
+    old, new = links.decode().splitlines(), staff(project)["links.csv"].decode().splitlines()
+    assert [(a, b) for a, b in zip(old, new, strict=True) if a != b] == [
+        (a, b) for a, b in zip(old, new, strict=True) if a.startswith("K57,")]  # its line, and only its line
+    assert next(b for b in new if b.startswith("K57,")) != next(a for a in old if a.startswith("K57,"))
+
+
+def test_rows_moved_between_files_rewrite_nothing(project):
+    project.write("customers.csv", customers_csv(20))
+    rows = ledger_rows(20, 6)
+    project.write("2026-h1.csv", HEADER + "".join(r for r in rows if r[5:7] <= "06"))
+    project.write("2026-h2.csv", HEADER + "".join(r for r in rows if r[5:7] > "06"))
+    project.build()
+    before = pages(project)
+    (project.ledger / "2026-h1.csv").unlink()
+    (project.ledger / "2026-h2.csv").unlink()
+    project.write("2026-q1-q2.csv", HEADER + "".join(r for r in rows if r[5:7] <= "03"))  # re-cut by quarter
+    project.write("2026-q2-q4.csv", HEADER + "".join(r for r in rows if r[5:7] > "03"))
+    r = project.build()
+    assert (r.mode, r.written) == ("incremental", 0) and pages(project) == before
+
+
+def test_a_new_billing_run_file_renders_only_its_customers(project):
+    project.write("customers.csv", customers_csv(40))
+    project.write("export.csv", HEADER + "".join(ledger_rows(40, 4)))
+    project.build()
+    project.write("run.csv", HEADER + "2026-11-02,K3,invoice,RUN-3,10.00,,2026-12-02,,\n"
+                                      "2026-11-02,K9,invoice,RUN-9,10.00,,2026-12-02,,\n")
+    r = project.build()
+    assert (r.mode, r.written) == ("incremental", 2)
+
+
+EDITS = s.lists(s.tuples(s.sampled_from(["amount", "delete", "add", "move", "shuffle", "customer", "new-file"]),
+                         s.integers(0, 10_000)), min_size=1, max_size=5)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=EDITS)
+def test_an_incremental_build_after_any_edits_gives_the_site_a_full_build_gives(tmp_path_factory, edits):
+    from conftest import Project
+    project = Project(tmp_path_factory.mktemp("p") / "proj")
+    n = 12
+    project.write("customers.csv", customers_csv(n))
+    files = {"a.csv": ledger_rows(n, 3, 1), "b.csv": ledger_rows(n, 2, 2)}
+    files["b.csv"] = [r.replace("I-", "J-").replace("P-", "Q-") for r in files["b.csv"]]  # refs unique across files
+    for name, rows in files.items():
+        project.write(name, HEADER + "".join(rows))
+    project.build()
+    extra = 0
+    for kind, x in edits:
+        name = sorted(files)[x % len(files)]
+        rows = files[name]
+        if kind == "amount" and rows:
+            i = x % len(rows)
+            parts = rows[i].split(",")
+            parts[4] = f"{int(parts[4].split('.')[0]) + 1}.{parts[4].split('.')[1]}"
+            rows[i] = ",".join(parts)
+        elif kind == "delete" and rows:
+            rows.pop(x % len(rows))
+        elif kind == "add":
+            extra += 1
+            rows.append(f"2026-10-{1 + x % 28:02d},K{x % n},invoice,X-{extra}-{x},{10 + x % 90}.00,,2026-11-30,,\n")
+        elif kind == "move" and len(files) > 1 and rows:
+            row = rows.pop(x % len(rows))
+            files[sorted(files)[(x + 1) % len(files)]].append(row)
+        elif kind == "shuffle":
+            random.Random(x).shuffle(rows)
+        elif kind == "customer":
+            text = customers_csv(n).replace(f"Customer {x % n},", f"Customer {x % n} Ltd,")
+            project.write("customers.csv", text)
+        elif kind == "new-file":
+            files[f"run-{x}.csv"] = [f"2026-11-0{1 + x % 9},K{x % n},invoice,R-{x},12.00,,2026-12-01,,\n"]
+        for f, rs in files.items():
+            project.write(f, HEADER + "".join(rs))
+        project.build()  # incremental after each edit
+    incremental = pages(project), staff(project)
+    project.build(full_build=True)
+    assert (pages(project), staff(project)) == incremental
+
+
+def test_the_payment_service_file_growing_renders_only_the_payers(project):
+    from datetime import date
+    from decimal import Decimal
+
+    from portal.pay.payment_log import Journal, Row
+    project.write("customers.csv", customers_csv(30))
+    project.write("export.csv", HEADER + "".join(ledger_rows(30, 3)))
+    project.build()
+    Journal(project.ledger).record([Row(date(2026, 11, 20), "K4", "payment", "pi_1", Decimal("5.00"), "USD")])
+    r = project.build()
+    assert (r.mode, r.written) == ("incremental", 1)
+
+
