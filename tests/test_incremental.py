@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as s
 
@@ -19,8 +18,8 @@ def ledger_rows(customers: int, per: int, seed: int = 1) -> list[str]:
             if k % 3 == 2:
                 rows.append(f"{day},K{c},payment,P-{c}-{k},{rnd.randint(1, 90)}.{rnd.randint(0, 99):02d},,,,\n")
             else:
-                rows.append(f"{day},K{c},invoice,I-{c}-{k},{rnd.randint(100, 900)}.00,,2026-11-{rnd.randint(1, 28):02d},,"
-                            f"memo {k}\n")
+                due = f"2026-11-{rnd.randint(1, 28):02d}"
+                rows.append(f"{day},K{c},invoice,I-{c}-{k},{rnd.randint(100, 900)}.00,,{due},,memo {k}\n")
     return rows
 
 
@@ -30,7 +29,8 @@ def customers_csv(n: int) -> str:
 
 def pages(project) -> dict[str, bytes]:
     out = project.settings().out
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".publish-id"}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != ".publish-id"}  # which publish made it: not the site
 
 
 def page_mtimes(project) -> dict[str, int]:

@@ -228,3 +228,30 @@ def test_a_row_being_appended_while_the_build_reads_is_not_read(project):
     from portal.build.lookup import customer_accounts
     _, (acct,) = customer_accounts(project.settings(), "C1", date(2026, 11, 25))
     assert acct.balance == Decimal("90.00")
+
+
+def test_rows_appended_while_a_build_reads_are_read_by_the_next_build_once(project, monkeypatch):
+    """The payment service appends while a build runs: the build reads the file as far as the size
+    it records, and the next build reads what was appended after that, once. (Read to the end, a
+    row appended between the two was read by both: "refund re_… recorded twice", seen in a demo.)"""
+    from portal.build import run
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n")
+    j = Journal(project.ledger)
+    j.record([Row(D, "C1", "payment", "pi_1", Decimal("10.00"), "USD")])
+    project.build()
+    j.record([Row(D, "C1", "payment", "pi_2", Decimal("20.00"), "USD")])
+    real = run.changed_inputs
+
+    def then_a_payment(settings, head):  # the service appends just after the build looked at the files
+        found = real(settings, head)
+        j.record([Row(D, "C1", "payment", "pi_3", Decimal("30.00"), "USD")])
+        return found
+    monkeypatch.setattr(run, "changed_inputs", then_a_payment)
+    assert project.build().mode == "incremental"  # reads pi_2
+    monkeypatch.setattr(run, "changed_inputs", real)
+    assert project.build().mode == "incremental"  # reads pi_3, once
+    from portal.build.lookup import customer_accounts
+    assert customer_accounts(project.settings(), "C1", date(2026, 11, 25))[1][0].balance == Decimal("40.00")
+    page = project.page_for("C1")
+    project.build(full_build=True)
+    assert project.page_for("C1") == page

@@ -59,8 +59,12 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
     staging = publisher.begin() if publisher else None
     if staging is not None:
         make_pages_folder(staging)
+    # The files as they are now, recorded before they are read: every worker reads exactly those
+    # bytes (the payment service may append to its file meanwhile; the next build reads the rest).
+    sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [cpath, *files] if p.exists()}
     job = Job(settings, shards, files, as_of, gdigest, staging, signer, pages,
-              estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only)
+              estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only,
+              limits={name: sig[0] for name, sig in sigs.items() if name.endswith(online_payments.FILE)})
     problems = Problems()
     try:
         with phase("workers"):
@@ -81,7 +85,6 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
                 body.pages.update(r["pages"])
                 body.lines.update(r["lines"])
                 body.customer_lines.update(r["customer_lines"])
-            sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [settings.ledger_dir / ledger.CUSTOMERS, *files]}
             totals = st.text_totals(totals)
         if publisher is None:
             return body, sigs, 0, totals
@@ -213,6 +216,7 @@ def _shard(w: int) -> dict:
             # encoding, a record that is not CSV) is worker 0's to report.
             problems += customer_problems
         reader = ledger.EntryReader(settings, customers)
+        reader.limits = job.limits
         with phase(f"shard {w} parse"):
             online = _parse_shard(w, job, reader, problems, by_customer, index)
         with phase(f"shard {w} validate"):

@@ -41,6 +41,8 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     problems = Problems()
     customers, customer_lines, forced, gone = _customers(settings, body, changes, problems)
     reader = ledger.EntryReader(settings, customers)
+    # The payment service's file exactly as its recorded size says (the service may be appending).
+    reader.limits = {name: changes.sigs[name][0] for name in changes.changed if name == reader.payments_file}
     files = list(body.files)
     fno = {name: i for i, name in enumerate(files) if name is not None}
     for name in changes.changed:
@@ -117,7 +119,7 @@ def _scan_file(path, name: str, fno: int, grown_from: int | None, reader, found:
             return
         records = scan(lines, 1, name, bom(path), problems)
     else:
-        tail = _Tail(path, name, grown_from, reader)
+        tail = _Tail(path, name, grown_from, reader, reader.limits.get(name))
         cols, records = tail.cols, tail.records(problems)
     known = reader.customers
     ci = cols.customer_id
@@ -136,8 +138,8 @@ def _scan_file(path, name: str, fno: int, grown_from: int | None, reader, found:
 class _Tail:
     """What was appended to a file after byte `start`."""
 
-    def __init__(self, path, name: str, start: int, reader):
-        self.data = path.read_bytes()
+    def __init__(self, path, name: str, start: int, reader, limit: int | None):
+        self.data = path.read_bytes()[:limit]
         self.cols = reader.columns(record_at_offset(self.data, 3 if self.data[:3] == b"\xef\xbb\xbf" else 0), name)
         self.name, self.start = name, start
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +30,7 @@ class Job:
     signer: Signer
     pages: list
     estimate: int = 0  # customers, for progress
+    limits: dict = field(default_factory=dict)  # file rel name -> bytes to read (EntryReader.limits)
     figures_only: bool = False  # no staging: still compute the page records (for a report as of a date)
 
 

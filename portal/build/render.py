@@ -1,7 +1,6 @@
 """Rendering: Jinja2 templates and Markdown content pages to the HTML of the public site."""
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from datetime import date
@@ -15,7 +14,7 @@ from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
-from ..core.records import Customer, Entry
+from ..core.records import Customer
 from ..ledger.settings import Settings
 
 # Each currency's account section (tables of rows, the pay form) repeats on every page: it is

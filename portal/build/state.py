@@ -251,11 +251,13 @@ def text_totals(totals: dict) -> dict:
 
 
 def file_sig(path: Path, old: tuple | None) -> tuple:
-    """(size, mtime_ns, sha256) of a file, hashing only when size or mtime moved (as git does)."""
+    """(size, mtime_ns, sha256) of a file, hashing only when size or mtime moved (as git does).
+    The size is that of the bytes hashed: a file appended to meanwhile is described as it was read."""
     st = path.stat()
     if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
         return old
-    return (st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+    data = path.read_bytes()
+    return (len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
 
 def _load_marshal(path: Path, head: Head) -> tuple | None:

@@ -53,9 +53,12 @@ def rel(path: Path, settings: Settings) -> str:
 _OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
-def read_lines(path: Path, name: str) -> tuple[list[str], list[Problem]]:
-    """The file's physical lines (ends kept), decoded as UTF-8 with or without BOM."""
+def read_lines(path: Path, name: str, limit: int | None = None) -> tuple[list[str], list[Problem]]:
+    """The file's physical lines (ends kept), decoded as UTF-8 with or without BOM; only its first
+    `limit` bytes when given (a file appended to while a build reads it: the part it recorded)."""
     data = path.read_bytes()
+    if limit is not None:
+        data = data[:limit]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -394,11 +397,14 @@ class EntryReader:
         self.customers_file = rel(settings.ledger_dir / CUSTOMERS, settings)
         self.unchecked: dict[tuple[str, str], list[int]] = {}  # (file, customer) -> [first line, entries]
         self.payments_file = rel(settings.ledger_dir / PAYMENTS_FILE, settings)
+        # How much of a file to read, by name: the payment service may append to its file while a
+        # build reads it, and a build reads exactly the bytes whose size and digest it records.
+        self.limits: dict[str, int] = {}
         self.warnings: list[Problem] = []  # what is wrong with rows of the payment service's file
 
     def open(self, path: Path, name: str) -> tuple[list[str], Columns | None, list[Problem]]:
         """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
-        lines, problems = read_lines(path, name)
+        lines, problems = read_lines(path, name, self.limits.get(name))
         if problems:
             return lines, None, problems
         if name == self.payments_file and lines and not lines[-1].endswith(("\n", "\r")):
