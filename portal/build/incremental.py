@@ -23,7 +23,8 @@ from .changes import Changes
 from .page import Job, customer_digest, render_customer
 from .publish import write_file
 from .render import SiteRenderer
-from .rows import bom, read_indexed_rows, record_at_offset, scan
+from .rows import bom, read_indexed_rows, record_at_offset
+from .scan import Scanned, scan_file
 
 # Above this share of customers changed, a full build (parallel workers) is the faster way.
 FULL_FROM = 0.25
@@ -33,40 +34,54 @@ class TooManyChanged(Exception):
     """So many pages would be rendered again that a full build is faster (run.py does one)."""
 
 
-def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Body, totals: dict, changes: Changes,
-                warnings: list | None = None):
+def incremental(settings, as_of, gdigest, signer, pages, publisher, stored: st.Stored, totals: dict,
+                changes: Changes, warnings: list | None = None, workers: int | None = None):
     """Bring the published site up to date with the ledger. Returns (body, pages written, totals).
-    What is wrong with rows the payment service recorded goes to `warnings`, never refuses the build."""
+    What is wrong with rows the payment service recorded goes to `warnings`, never refuses the build.
+    `stored` is the last build's state: its row index first, its page records loaded while a big
+    changed file is scanned; `workers` 1 scans in this process (the payment service never forks)."""
     warnings = [] if warnings is None else warnings
     problems = Problems()
-    customers, customer_lines, forced, gone = _customers(settings, body, changes, problems)
+    index = stored.index
+    customers, customer_lines, found = _read_customers(settings, index, changes)
+    problems += found
     reader = ledger.EntryReader(settings, customers)
     # The payment service's file exactly as its recorded size says (the service may be appending).
     reader.limits = {name: changes.sigs[name][0] for name in changes.changed if name == reader.payments_file}
-    files = list(body.files)
+    files = list(index.files)
     fno = {name: i for i, name in enumerate(files) if name is not None}
     for name in changes.changed:
         if name not in fno:
             fno[name] = len(files)
             files.append(name)
     # Files whose old rows are no longer where the index says: rewritten (not just grown) or gone.
-    stale = {fno[n] for n in changes.changed + changes.removed if n in fno and fno[n] < len(body.files)
+    stale = {fno[n] for n in changes.changed + changes.removed if n in fno and fno[n] < len(index.files)
              and n not in changes.grown}
     for name in changes.removed:
         files[fno[name]] = None
-    with phase("incremental: scan changed files"):
-        found: dict[str, array] = {}  # customer -> their rows in the changed files, packed
+    known = customers if changes.customers else index.customer_lines
+    with phase("incremental: scan changed files (and load the page records)"):
+        scanned = Scanned()
         for name in changes.changed:
-            _scan_file(changes.names[name], name, fno[name], changes.grown.get(name), reader, found, problems)
+            scanned.merge(_scan(changes.names[name], name, fno[name], changes.grown.get(name), reader, known,
+                                stored.load_pages, workers))
+        body = stored.body()
+        problems += scanned.problems
+        cols = {}
+        for (name, line, fields) in _strays(scanned, files):  # rows of customers customers.csv lacks: say why
+            if name not in cols:
+                cols[name] = reader.open(changes.names[name], name)[1]
+            reader.entry(fields, cols[name], name, line + 1, problems)
+    forced, gone = _changed_customers(body, customers, changes)
     with phase("incremental: compare digests"):
-        index, changed = _compare(body, found, stale, forced)
+        moved, changed = _compare(body, scanned.rows, stale, forced)
         changed -= gone
     if len(changed) > FULL_FROM * max(len(body.pages), 1) and len(changed) > 1000:
         raise TooManyChanged(f"{len(changed)} of {len(body.pages)} customers changed")
     _say_removed_customers_paid(settings, body, files, fno, gone, warnings)
 
     with phase("incremental: read changed customers' rows"):
-        view = _Index({cid: index[cid].tobytes() if cid in index else body.lines.get(cid, b"")
+        view = _Index({cid: moved[cid].tobytes() if cid in moved else body.lines.get(cid, b"")
                        for cid in changed})
         entries: dict[str, list] = {}
         for cid, got in read_indexed_rows(view, files, changes.names, reader, sorted(changed),
@@ -79,60 +94,63 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, body: st.Bod
     problems += reader.unchecked_problems()
     warnings += reader.warnings
     entries = {cid: es for cid, es in entries.items() if cid in customers}
-    refs = _check(body, _Index(_Current(index, body.lines)), files, changes.names, reader, entries, gone, problems)
+    refs = _check(body, _Index(_Current(moved, body.lines)), files, changes.names, reader, entries, gone, problems)
     if problems:
         raise InputError(problems)
 
     replaced = [body.pages[cid] for cid in sorted(entries) if cid in body.pages] + [body.pages[cid] for cid in gone]
     written = _publish(settings, as_of, gdigest, signer, pages, publisher, body, customers, entries, refs, view, gone)
-    for cid, rows in index.items():  # everyone whose rows moved: where they are now
-        if cid not in gone:
-            body.lines[cid] = rows.tobytes()
+    with phase("incremental: index"):
+        for cid, rows in moved.items():  # everyone whose rows moved: where they are now
+            if cid not in gone:
+                body.lines[cid] = rows.tobytes()
     body.files, body.customer_lines = files, customer_lines
     totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
     return body, written, totals
 
 
-def _customers(settings, body: st.Body, changes: Changes, problems):
-    """(customers, their lines in customers.csv, customers to render whatever their rows, customers gone)."""
+def _read_customers(settings, index: st.RowIndex, changes: Changes):
+    """(customers, their lines in customers.csv, problems): read lazily when customers.csv is as the
+    last build read it, else read whole (its problems reported with the entries', as a full build does)."""
     if not changes.customers:
-        return ledger.CustomerIndex(settings, body.customer_lines), body.customer_lines, set(), set()
-    # Problems in customers.csv are reported with the entries', as a full build does; a customer
-    # whose row is refused is read as changed, for its entries to be counted.
+        return ledger.CustomerIndex(settings, index.customer_lines), index.customer_lines, []
     customers, customer_lines, _, found = ledger.read_customers(settings)
-    problems += found
+    return customers, customer_lines, found
+
+
+def _changed_customers(body: st.Body, customers, changes: Changes) -> tuple[set[str], set[str]]:
+    """(customers to render whatever their rows, customers gone from customers.csv). A customer whose
+    customers.csv row is refused is read as changed, for its entries to be counted."""
+    if not changes.customers:
+        return set(), set()
     rejected = customers.rejected.keys() & body.pages.keys()
     gone = body.pages.keys() - customers.keys() - rejected
     forced = rejected | {cid for cid, c in customers.items()
                          if cid not in body.pages or body.pages[cid][st.CUSTOMER_DIGEST] != customer_digest(c)}
-    return customers, customer_lines, forced, gone
+    return forced, gone
 
 
-def _scan_file(path, name: str, fno: int, grown_from: int | None, reader, found: dict, problems) -> None:
+def _strays(scanned: Scanned, files: list):
+    """(file name, line index, fields) of each record the scan could not file under a customer."""
+    for line, fields in scanned.strays:
+        yield files[line >> 32], line & 0xFFFFFFFF, fields
+
+
+def _scan(path, name: str, fno: int, grown_from: int | None, reader, known, meanwhile, workers) -> Scanned:
     """Every record of a changed file (or of what was appended to a grown one): its place and hash,
-    packed under its customer (as state.pack_rows packs them). Rows of customers customers.csv
-    does not have are read, for entry() to say what is wrong."""
+    packed under its customer (scan.scan_file), `meanwhile` run while a big one is scanned."""
     if grown_from is None:
         lines, cols, probs = reader.open(path, name)
-        problems += probs
         if probs:
-            return
-        records = scan(lines, 1, name, bom(path), problems)
-    else:
-        tail = _Tail(path, name, grown_from, reader, reader.limits.get(name))
-        cols, records = tail.cols, tail.records(problems)
-    known = reader.customers
-    ci = cols.customer_id
-    top = fno << 32
-    for fields, line, offset, h in records:
-        cid = fields[ci].strip() if ci < len(fields) else ""
-        if cid in known:
-            packed = found.get(cid)
-            if packed is None:
-                packed = found[cid] = array("Q")
-            packed.extend((top | line, offset, h))
-        else:  # no such customer (or one whose customers.csv row was refused): entry() says which
-            reader.entry(fields, cols, name, line + 1, problems)
+            meanwhile()
+            return Scanned(problems=list(probs))
+        return scan_file(lines, bom(path), cols, fno, known, name, meanwhile, workers)
+    tail = _Tail(path, name, grown_from, reader, reader.limits.get(name))
+    lines, problem = tail.lines()
+    if problem is not None:
+        meanwhile()
+        return Scanned(problems=[problem])
+    return scan_file(lines, grown_from, tail.cols, fno, known, name, meanwhile, workers, tail.first_line, first=0)
 
 
 class _Tail:
@@ -142,30 +160,29 @@ class _Tail:
         self.data = path.read_bytes()[:limit]
         self.cols = reader.columns(record_at_offset(self.data, 3 if self.data[:3] == b"\xef\xbb\xbf" else 0), name)
         self.name, self.start = name, start
+        self.first_line = self.data.count(b"\n", 0, start)  # index of the first appended line
 
-    def records(self, problems):
-        """As rows.scan yields them."""
+    def lines(self) -> tuple[list[str], Problem | None]:
+        """The appended lines (a last one without its newline is an append in progress: left out)."""
         data, start, name = self.data, self.start, self.name
-        first_line = data.count(b"\n", 0, start)  # index of the first appended line
         try:
             text = data[start:].decode("utf-8")
         except UnicodeDecodeError as e:
-            problems.append(Problem(name, first_line + data.count(b"\n", start, start + e.start) + 1,
-                                    "not UTF-8 text (export the file as UTF-8 CSV)"))
-            return
+            return [], Problem(name, self.first_line + data.count(b"\n", start, start + e.start) + 1,
+                               "not UTF-8 text (export the file as UTF-8 CSV)")
         lines = list(io.StringIO(text, newline=""))
         if name.endswith(online_payments.FILE) and lines and not lines[-1].endswith(("\n", "\r")):
-            lines.pop()  # an append in progress: not a row yet
-        not_csv: list[Problem] = []  # located in the new lines: moved to the file's
-        yield from scan(lines, 0, name, start, not_csv, first_line)
-        problems += [Problem(p.path, first_line + p.line, p.message) for p in not_csv]
+            lines.pop()
+        return lines, None
 
 
 def _compare(body: st.Body, found: dict, stale: set[int], forced: set[str]):
     """({customer: their rows now, packed} for everyone whose rows moved, the customers whose rows
     changed: whose rows' digest is not the one their page was made from)."""
-    touched = set(found)
     lines = body.lines
+    if stale and stale >= {i for i, name in enumerate(body.files) if name is not None}:
+        return _compare_all_rewritten(body, found, forced)  # one whole-ledger file re-exported, say
+    touched = set(found)
     if stale:  # who had rows in a file rewritten or removed?
         for cid, packed in lines.items():
             if cid not in touched:
@@ -195,6 +212,24 @@ def _compare(body: st.Body, found: dict, stale: set[int], forced: set[str]):
         if record is None or record[digest_at] != sum(rows[2::3]) & mask:
             changed.add(cid)
     return index, changed
+
+
+def _compare_all_rewritten(body: st.Body, found: dict, forced: set[str]):
+    """_compare when every file the last build read was rewritten or removed: everyone's rows are
+    what the scan found (the usual case of a ledger exported whole each time)."""
+    changed = set(forced)
+    mask, digest_at = st.ROW_HASH_MASK, st.ROWS_DIGEST
+    empty = array("Q")
+    moved = {}
+    for cid, record in body.pages.items():
+        rows = found.get(cid, empty)
+        moved[cid] = rows
+        if record[digest_at] != sum(rows[2::3]) & mask:
+            changed.add(cid)
+    for cid in found.keys() - body.pages.keys():  # new customers
+        moved[cid] = found[cid]
+        changed.add(cid)
+    return moved, changed
 
 
 def _say_removed_customers_paid(settings, body, files, fno, gone, warnings) -> None:

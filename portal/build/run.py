@@ -75,7 +75,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     if head and (head.global_digest != gdigest or head.out != str(settings.out) or not settings.out.is_dir()
                  or head.refreshed_as_of):  # some pages are as of a later day than the others: all again
         head = None
-    body = None
+    body = stored = None
     if head is not None:
         changes = changed_inputs(settings, head)
         sigs = changes.sigs
@@ -89,13 +89,13 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
                 st.save(settings.state_dir, head, None)  # the body stays valid: see load_body
             return _done(result, head, started, "no change")
         with phase("load state"):
-            body = st.load_body(settings.state_dir, head)
-    if body is not None:
+            stored = st.Stored.load(settings.state_dir, head)
+    if stored is not None:
         result.mode = "incremental"
         try:
-            body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, body,
-                                                       head.totals, changes, result.warnings)
-        except TooManyChanged:  # most pages change: a full build renders them on every core
+            body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, stored,
+                                                       head.totals, changes, result.warnings, workers)
+        except (TooManyChanged, st.Incomplete):  # most pages change (or the state lacks a part): in full
             body, result.mode, result.warnings[:] = None, "full", []
     if body is None:
         body, sigs, result.written, totals = full(settings, as_of, gdigest, signer, pages, publisher, workers,
@@ -154,8 +154,8 @@ def _refresh(settings: Settings, today: date) -> Result | None:
         log.warning("pages not refreshed after a payment: %s changed since the last build (run `portal build`)",
                     ", ".join(staff))
         return None
-    body = st.load_body(settings.state_dir, head)
-    if body is None:
+    stored = st.Stored.load(settings.state_dir, head)
+    if stored is None:
         log.warning("pages not refreshed: the build state is incomplete (run `portal build`)")
         return None
     as_of = max(today, built_on)
@@ -163,8 +163,9 @@ def _refresh(settings: Settings, today: date) -> Result | None:
     result = Result(mode="refresh")
     try:
         body, result.written, totals = incremental(settings, as_of, global_digest(settings, as_of, signer), signer,
-                                                   pages, publisher, body, head.totals, changes, result.warnings)
-    except TooManyChanged as e:  # the payment file rewritten, say: that is the staff build's job
+                                                   pages, publisher, stored, head.totals, changes, result.warnings,
+                                                   workers=1)  # the payment service never forks
+    except (TooManyChanged, st.Incomplete) as e:  # the payment file rewritten, say: the staff build's job
         log.warning("pages not refreshed after a payment: %s (run `portal build`)", e)
         return None
     for w in result.warnings:

@@ -1,0 +1,151 @@
+"""Scanning a changed entry file: each record's customer, place and hash, on every core.
+
+What the incremental build needs of a file that changed (a re-exported ledger of a million rows,
+say) is, per customer, where their rows are now and the hash of each (rows.rowhash): no date or
+amount is parsed. A file whose records are each one line is cut into one line range per core,
+each scanned by a forked process; the parent meanwhile loads the build state. Records that are
+not CSV, and rows of customers customers.csv does not have, go back to the caller to be reported.
+"""
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+from array import array
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+from hashlib import blake2b
+
+from ..ledger import reading as ledger
+from .rows import line_offsets
+
+PARALLEL_FROM_LINES = 200_000  # below this a process of its own costs more than it saves
+
+
+@dataclass
+class Scanned:
+    """What a scan found: {customer: their rows, packed as state.pack_rows packs them}, the records
+    it could not file under a known customer, and the problems of records that are not CSV."""
+
+    rows: dict[str, array] = field(default_factory=dict)
+    strays: list[tuple[int, list[str]]] = field(default_factory=list)  # (file << 32 | line, fields)
+    problems: list = field(default_factory=list)
+
+    def merge(self, other: Scanned) -> None:
+        rows = self.rows
+        for cid, packed in other.rows.items():
+            mine = rows.get(cid)
+            if mine is None:
+                rows[cid] = packed
+            else:
+                mine.extend(packed)
+        self.strays += other.strays
+        self.problems += other.problems
+
+
+def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols, fno: int,
+               known: Container[str], name: str, line_base: int = 0) -> Scanned:
+    """Scan lines[first:stop] (whole records: each starts a line). Fast path for well-formed CSV;
+    a record the csv module refuses sends the range through ledger.records, which says why."""
+    out = Scanned()
+    ci, top = cols.customer_id, fno << 32
+    rows = out.rows
+    join, b2, to_int = "\x1f".join, blake2b, int.from_bytes
+    reader = csv.reader(iter(lines[first:stop]))
+    prev, start = 0, first
+    try:
+        for fields in reader:
+            start, prev = first + prev, reader.line_num
+            if not fields or not (fields[0].strip() or any(f.strip() for f in fields)):
+                continue  # a blank line, or a row of empty fields
+            cid = fields[ci].strip() if ci < len(fields) else ""
+            h = to_int(b2(join(fields).encode(), digest_size=8).digest(), "little")
+            if cid in known:
+                packed = rows.get(cid)
+                if packed is None:
+                    packed = rows[cid] = array("Q")
+                packed.extend((top | (line_base + start), offsets[start], h))
+            else:
+                out.strays.append((top | (line_base + start), fields))
+    except csv.Error:
+        return _careful(lines, first, stop, offsets, cols, fno, known, name, line_base)
+    if stop == len(lines) and start >= first and prev:  # the file's last record: a quote may never close
+        problem = ledger.quote_left_open(lines, start, name)
+        if problem is not None:
+            return _careful(lines, first, stop, offsets, cols, fno, known, name, line_base)
+    return out
+
+
+def _careful(lines, first, stop, offsets, cols, fno, known, name, line_base) -> Scanned:
+    """scan_lines through ledger.records: every record that is not CSV is a problem, at its line."""
+    from .rows import rowhash
+    out = Scanned()
+    top = fno << 32
+    part = lines[first:stop]
+    for i, fields in ledger.records(part, 0, name, out.problems):
+        cid = fields[cols.customer_id].strip() if cols.customer_id < len(fields) else ""
+        if cid in known:
+            out.rows.setdefault(cid, array("Q")).extend(
+                (top | (line_base + first + i), offsets[first + i], rowhash(fields)))
+        else:
+            out.strays.append((top | (line_base + first + i), fields))
+    out.problems = [p._replace(line=p.line + line_base + first) for p in out.problems]
+    return out
+
+
+def one_line_records(lines: list[str]) -> bool:
+    """Whether every record is one line (no quoted line break): then the file may be cut anywhere."""
+    return not any(line.count('"') & 1 for line in lines) if any('"' in line for line in lines) else True
+
+
+def scan_file(lines: list[str], start: int, cols, fno: int, known: Container[str], name: str,
+              meanwhile: Callable[[], object] | None = None, workers: int | None = None,
+              line_base: int = 0, first: int = 1) -> Scanned:
+    """Scan a file's lines (from lines[first:]; the lines start at byte `start` and line number
+    `line_base`). Big files of one-line records are cut into a range per core and scanned by forked
+    processes while `meanwhile()` runs here; otherwise here, after it."""
+    offsets = line_offsets(lines, start)
+    workers = workers or os.cpu_count() or 1
+    if workers < 2 or len(lines) - first < PARALLEL_FROM_LINES or not one_line_records(lines):
+        if meanwhile is not None:
+            meanwhile()
+        return scan_lines(lines, first, len(lines), offsets, cols, fno, known, name, line_base)
+    ctx = multiprocessing.get_context("fork")
+    cuts = [first + (len(lines) - first) * k // workers for k in range(workers + 1)]
+    pipes, procs = [], []
+    for k in range(workers):
+        receive, send = ctx.Pipe(duplex=False)
+        args = (send, lines, cuts[k], cuts[k + 1], offsets, cols, fno, known, name, line_base)
+        p = ctx.Process(target=_worker, args=args, name=f"portal-scan-{k}", daemon=True)
+        p.start()
+        send.close()
+        pipes.append(receive)
+        procs.append(p)
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        out = Scanned()
+        for k, receive in enumerate(pipes):
+            try:
+                ok, value = receive.recv()
+            except EOFError:
+                raise RuntimeError(f"scan worker {k} died (exit code {procs[k].exitcode})") from None
+            if not ok:
+                raise value
+            out.merge(value)
+        return out
+    finally:
+        for p in procs:
+            if p.is_alive():  # a sibling failed, or it is on its way out having sent its result
+                p.kill()
+            p.join()
+
+
+def _worker(send, *args) -> None:
+    result: tuple[bool, object]
+    try:
+        result = (True, scan_lines(*args))
+    except BaseException as e:  # handed to the parent, which raises it
+        result = (False, e)
+    send.send(result)
+    send.close()

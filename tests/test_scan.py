@@ -1,0 +1,68 @@
+"""Scanning a changed file: the same rows, hashes and places however many processes scan it."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from portal.build import scan as sc
+from portal.build.rows import line_offsets, rowhash
+from portal.ledger import reading as ledger
+
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+
+
+class Cols:
+    customer_id = 1
+
+
+def lines_of(rows: list[str]) -> list[str]:
+    return (HEADER + "".join(rows)).splitlines(keepends=True)
+
+
+def rows_of(n: int) -> list[str]:
+    return [f"2026-10-{1 + i % 28:02d},K{i % 37},invoice,I-{i},{i}.00,,2026-11-30,,memo {i}\n" for i in range(n)]
+
+
+def scanned(lines, workers, monkeypatch, known=None):
+    monkeypatch.setattr(sc, "PARALLEL_FROM_LINES", 10)
+    known = known if known is not None else {f"K{i}" for i in range(37)}
+    return sc.scan_file(lines, 0, Cols, 3, known, "f.csv", workers=workers)
+
+
+def test_a_file_cut_between_processes_scans_as_one_process_scans_it(monkeypatch):
+    lines = lines_of(rows_of(1000))
+    one, two = scanned(lines, 1, monkeypatch), scanned(lines, 2, monkeypatch)
+    assert {k: list(v) for k, v in one.rows.items()} == {k: list(v) for k, v in two.rows.items()}
+    offsets = line_offsets(lines, 0)
+    packed = one.rows["K5"]
+    first_line = packed[0] & 0xFFFFFFFF
+    assert packed[0] >> 32 == 3 and packed[1] == offsets[first_line]
+    assert packed[2] == rowhash(next(csv.reader([lines[first_line]])))
+
+
+def test_rows_of_unknown_customers_come_back_to_be_reported(monkeypatch):
+    lines = lines_of(rows_of(100))
+    out = scanned(lines, 2, monkeypatch, known={"K1"})
+    assert list(out.rows) == ["K1"] and len(out.rows["K1"]) == 3 * 3  # rows 1, 38 and 75: three words each
+    assert len(out.strays) == 97 and all(s[0] >> 32 == 3 and s[1][1] != "K1" for s in out.strays)
+
+
+def test_a_file_with_a_record_over_two_lines_is_not_cut(monkeypatch):
+    rows = rows_of(60)
+    rows[30] = '2026-10-03,K3,invoice,I-X,5.00,,2026-11-30,,"a memo\nover two lines"\n'
+    lines = lines_of(rows)
+    assert not sc.one_line_records(lines)
+    one, two = scanned(lines, 1, monkeypatch), scanned(lines, 2, monkeypatch)
+    assert {k: list(v) for k, v in one.rows.items()} == {k: list(v) for k, v in two.rows.items()}
+    assert any((x & 0xFFFFFFFF) == 31 for x in one.rows["K3"][::3])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_record_that_is_not_csv_is_a_problem_at_its_line(monkeypatch, workers):
+    rows = rows_of(50)
+    rows[20] = "2026-10-03,K3,invoice,I-Y,5.00,,2026-11-30,," + "x" * (ledger.csv.field_size_limit() + 5) + "\n"
+    rows[40] = '2026-10-03,K4,invoice,I-Z,5.00,,2026-11-30,,"never closed\n'
+    out = scanned(lines_of(rows), workers, monkeypatch)
+    assert sorted(p.line for p in out.problems) == [22, 42]
+    assert not any((x & 0xFFFFFFFF) in (21, 41) for rows_ in out.rows.values() for x in rows_[::3])
