@@ -181,7 +181,8 @@ def _rows_in_tail(path: Path, name: str, start: int, reader, problems: list, cus
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines.pop()  # an append in progress: not a row yet
     not_csv: list = []
-    rows = _customer_rows(ledger.records(lines, 0, name, not_csv), cols, name, first_line, reader, problems, customer_id)
+    rows = _customer_rows(ledger.records(lines, 0, name, not_csv), cols, name, first_line, reader, problems,
+                          customer_id)
     problems += [Problem(p.path, first_line + p.line, p.message) for p in not_csv]
     return rows
 
@@ -206,6 +207,7 @@ def current_state(settings: Settings) -> st.Body:
     head, body = st.load_both(settings.state_dir)
     if body is None:
         raise NotBuilt("no build state: run `portal build` first")
+    assert head is not None  # load_both gives a body only with the head it was written with
     changes = changed_inputs(settings, head)
     if changes.any:
         raise NotBuilt(f"the ledger changed since the last build ({', '.join(changes.described())}): "
@@ -235,5 +237,6 @@ def entries_of(settings: Settings, body: st.Body, ids, customers=None) -> dict[s
     out = {}
     for cid, rows in read_indexed_rows(body, body.files, names, reader, wanted).items():
         entries = [e for e, _ in sorted(rows, key=lambda x: (x[0].path, x[0].line))]
-        out[cid] = online_payments.collapse(entries) if any(e.path.endswith(online_payments.FILE) for e in entries) else entries
+        online = any(e.path.endswith(online_payments.FILE) for e in entries)
+        out[cid] = online_payments.collapse(entries) if online else entries
     return out

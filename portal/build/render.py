@@ -7,6 +7,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypeGuard
 
 import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, nodes, select_autoescape
@@ -132,7 +133,7 @@ class SiteRenderer:
             return self.statement.render(**self.common, root=ROOT, **values)
         texts, slots = self.frame
         out = [texts[0]]
-        for (name, attrs), text in zip(slots, texts[1:]):
+        for (name, attrs), text in zip(slots, texts[1:], strict=True):  # a text after each slot (frame)
             value = values[name]
             for a in attrs:  # as Jinja looks it up: the attribute, else the item
                 try:
@@ -176,9 +177,10 @@ class SiteRenderer:
             kind = "" if e.type == "invoice" else f" <small>({KIND[e.type]})</small>"
             left = money(i.open)
             item_rows.append(
-                f'<tr{LATE if i.days_overdue else ""}><th scope="row">{ref}{kind}{memo(e.memo)}</th><td>{_day(e.date)}</td>'
-                f'<td>{_day(i.due)}</td><td class="num">{i.days_overdue or "–"}</td>'
-                f'<td class="num">{left if i.open == e.amount else money(e.amount)}</td><td class="num">{left}</td></tr>')
+                f'<tr{LATE if i.days_overdue else ""}><th scope="row">{ref}{kind}{memo(e.memo)}</th>'
+                f'<td>{_day(e.date)}</td><td>{_day(i.due)}</td><td class="num">{i.days_overdue or "–"}</td>'
+                f'<td class="num">{left if i.open == e.amount else money(e.amount)}</td>'
+                f'<td class="num">{left}</td></tr>')
             if e.type == "invoice":
                 picks.append(f'<li><label><input type="checkbox" name="invoice" value="{ref}" data-minor="'
                              f'{left[skip:].replace(",", "").replace(".", "")}"> {ref}: {left}</label></li>')
@@ -192,7 +194,8 @@ class SiteRenderer:
         for k in BUCKET_KEYS:
             v = a.buckets[k]
             cells.append(f'<td class="num zero">{zero}</td>' if not v else
-                         f'<td class="num">{money(v)}</td>' if k == "current" else f'<td class="num late">{money(v)}</td>')
+                         f'<td class="num">{money(v)}</td>' if k == "current" else
+                         f'<td class="num late">{money(v)}</td>')
         balance = money(a.balance)
         overdue = a.overdue
         late = (balance if overdue == a.balance else money(overdue)) if overdue > 0 else ""
@@ -241,9 +244,10 @@ class SiteRenderer:
                 out.append('      <div class="choice"><label><input type="radio" name="choice" value="invoices"> '
                            'Chosen invoices:</label></div>\n      <ul class="invoice-picks">\n'
                            + "\n".join(picks) + '\n      </ul>\n')
-            out.append('      <div class="choice"><label><input type="radio" name="choice" value="amount"> Another amount:'
-                       f'</label>\n        <label><span class="visually-hidden">Amount in {cur}</span><input type="text" '
-                       'inputmode="decimal" name="amount" size="10" autocomplete="off" '
+            out.append('      <div class="choice"><label><input type="radio" name="choice" value="amount"> '
+                       'Another amount:</label>\n'
+                       f'        <label><span class="visually-hidden">Amount in {cur}</span>'
+                       '<input type="text" inputmode="decimal" name="amount" size="10" autocomplete="off" '
                        f'placeholder="{plain(a.balance, cur)}"> {cur}</label></div>\n'
                        f'      <p class="hint">Card or US bank account. Minimum {minimum}. The amount is checked '
                        'against your account before you pay.</p>\n'
@@ -292,7 +296,9 @@ def _prints_page_values_plainly(env: Environment, name: str, seen: set) -> bool:
     if name in seen:
         return True
     seen.add(name)
-    tree = env.parse(env.loader.get_source(env, name)[0])
+    loader = env.loader
+    assert loader is not None  # the renderer's env is environment()'s, which has a FileSystemLoader
+    tree = env.parse(loader.get_source(env, name)[0])
     return _plain(tree) and all(ref is not None and _prints_page_values_plainly(env, ref, seen)
                                 for ref in meta.find_referenced_templates(tree))
 
@@ -315,7 +321,7 @@ def _is_slot(node) -> bool:
     return isinstance(node, nodes.Name) and node.name in PAGE_VALUES and node.ctx == "load"
 
 
-def _printed_block(node) -> bool:
+def _printed_block(node: nodes.Node) -> TypeGuard[nodes.Call]:
     """{{ super() }}, {{ self.block() }}: printed as rendered, so the markers in it stay whole."""
     return isinstance(node, nodes.Call) and _block_call(node.node) and not (
         node.args or node.kwargs or node.dyn_args or node.dyn_kwargs)

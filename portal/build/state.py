@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..core import aging
 from .publish import write_atomic
@@ -164,8 +164,11 @@ def _tag(head: Head) -> str:
 def load_body(state_dir: Path, head: Head, index: RowIndex | None = None) -> Body | None:
     """The last build's body (its row index, unless given, and page records), if written with this
     head; None otherwise (written by another build: do a full build)."""
-    index = index or load_index(state_dir, head)
-    pages = _load_marshal(paths(state_dir)[1], head) if index is not None else None
+    if index is None:
+        index = load_index(state_dir, head)
+        if index is None:
+            return None
+    pages = load_pages(state_dir, head)
     if pages is None:
         return None
     return Body(pages, index.lines, index.files, index.customer_lines)
@@ -299,8 +302,9 @@ def file_sig(path: Path, old: tuple | None) -> tuple:
     return (len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
 
-def _load_marshal(path: Path, head: Head) -> tuple | None:
-    """The fields stored in a marshal file written with this head, or None."""
+def _load_marshal(path: Path, head: Head) -> Any:
+    """What is stored in a marshal file written with this head (the page records' dict, the row
+    index's fields), or None. Any: marshal gives back what it was given, and the tag vouches for it."""
     try:
         with open(path, "rb") as f:
             found = marshal.loads(f.read())  # marshal.load(f) reads in small pieces: 4x slower
