@@ -17,7 +17,7 @@ from array import array
 from datetime import date
 from operator import attrgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from ..core import aging
 from ..core.records import Entry, InputError, Problem, Problems
@@ -36,8 +36,9 @@ from .rows import bom, line_offsets, rowhash
 PARALLEL_FROM_BYTES = 200_000  # customers.csv size (~2,000 customers): below, one process is faster
 
 
+# The build under way and its progress counter, for _shard: set by _run, inherited by forked workers.
 _JOB: Job | None = None
-_PROGRESS = None
+_PROGRESS: _Counter | None = None
 
 
 def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: list,
@@ -88,6 +89,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
             totals = st.text_totals(totals)
         if publisher is None:
             return body, sigs, 0, totals
+        assert staging is not None  # publisher.begin() gave it
         with phase("publish"):
             stage_shared(settings, pages, staging)
             publisher.swap()
@@ -161,7 +163,11 @@ def _run(job: Job, progress) -> list[dict]:
         results: list = [None] * job.shards
         try:
             while workers:
-                for conn in multiprocessing.connection.wait(list(workers), timeout=0.5):
+                # The cast: wait() returns some of the objects it was given, here all Connections (its
+                # stub's type allows sockets and file descriptors too).
+                ready = cast("list[multiprocessing.connection.Connection]",
+                             multiprocessing.connection.wait(list(workers), timeout=0.5))
+                for conn in ready:
                     w, p = workers.pop(conn)
                     try:
                         ok, value = conn.recv()
@@ -185,6 +191,7 @@ def _run(job: Job, progress) -> list[dict]:
 
 def _worker(w: int, conn) -> None:
     """A worker process: its shard's result, or the exception that stopped it, to the parent."""
+    result: tuple[Literal[True], dict] | tuple[Literal[False], BaseException]
     try:
         result = (True, _shard(w))
     except BaseException as e:
@@ -199,6 +206,7 @@ def _worker(w: int, conn) -> None:
 def _shard(w: int) -> dict:
     """A worker: parse, check and (unless only checking) render one shard of the customers."""
     job = _JOB
+    assert job is not None  # _run sets it before a shard runs (a forked worker inherits it)
     settings = job.settings
     shards = job.shards
     problems = Problems()
@@ -232,11 +240,12 @@ def _shard(w: int) -> dict:
     if problems or customer_problems or unresolved or (job.staging is None and not job.figures_only):
         return out
     with phase(f"shard {w} render+write"):
-        renderer = SiteRenderer(settings, job.pages) if job.staging is not None else None
+        staging = job.staging
+        renderer = SiteRenderer(settings, job.pages) if staging is not None else None
         pages, lines, totals = out["pages"], out["lines"], out["totals"]
         clock = time.perf_counter
         rendering = 0.0
-        pages_fd = os.open(job.staging / "s", os.O_RDONLY | os.O_DIRECTORY) if renderer is not None else -1
+        pages_fd = os.open(staging / "s", os.O_RDONLY | os.O_DIRECTORY) if staging is not None else -1
         writing = 0.0
         try:
             for n, c in enumerate(mine, 1):
@@ -321,14 +330,15 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
                     problems.append(problem)
                 continue
             if w == 0 and start:
-                problem = ledger.quote_left_open(lines, start, name)
-                if problem is not None:
-                    problems.append(problem)
+                left_open = ledger.quote_left_open(lines, start, name)
+                if left_open is not None:
+                    problems.append(left_open)
             break
         if reader.unchecked:
             problems += reader.unchecked_problems()
         if name == journal_name:
-            online.update(cid for cid, slot in slots.items() if slot is not None and slot[0] and slot[0][-1].path == name)
+            online.update(cid for cid, slot in slots.items()
+                          if slot is not None and slot[0] and slot[0][-1].path == name)
     for cid, slot in slots.items():
         if slot is not None and slot[0]:
             by_customer[cid], index[cid] = slot

@@ -67,10 +67,13 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, stored: st.S
                                 stored.load_pages, workers))
         body = stored.body()
         problems += scanned.problems
-        cols = {}
+        cols: dict[str, ledger.Columns] = {}
         for (name, line, fields) in _strays(scanned, files):  # rows of customers customers.csv lacks: say why
             if name not in cols:
-                cols[name] = reader.open(changes.names[name], name)[1]
+                found_cols = reader.open(changes.names[name], name)[1]
+                # A stray was scanned in it, so it decoded (a grown file's older part did in the last build).
+                assert found_cols is not None
+                cols[name] = found_cols
             reader.entry(fields, cols[name], name, line + 1, problems)
     forced, gone = _changed_customers(body, customers, changes)
     with phase("incremental: compare digests"):
@@ -268,9 +271,10 @@ def _check(body, current, files, names, reader, entries, gone, problems) -> dict
     if added or unresolved:  # only then is the whole ledger's list of invoice numbers needed
         untouched = entries.keys() | gone
         elsewhere = st.invoice_refs_of_all(body.pages, skip=untouched)
-        for ref, (cid, e) in added.items():
+        for ref, (_, e) in added.items():
             if ref in elsewhere:
                 other = st.owner_of(body.pages, ref, skip=untouched)
+                assert other is not None  # in `elsewhere`: a record outside `untouched` lists it
                 problems.append(checks.duplicate_invoice(ref, _locate(current, files, names, reader, other, ref),
                                                          (e.path, e.line)))
         located = {ref: (st.owner_of(body.pages, ref, skip=untouched), "", 0)
@@ -289,7 +293,8 @@ def _publish(settings, as_of, gdigest, signer, pages, publisher, body, customers
     try:
         job = Job(settings, 1, [], as_of, gdigest, staging, signer, pages)
         renderer = SiteRenderer(settings, pages)
-        written, deleted = [], []
+        written: list[tuple[str, str]] = []  # (staged file, its place in the site)
+        deleted: list[str] = []
         for cid in sorted(entries):
             prev = body.pages.get(cid)
             record, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid],

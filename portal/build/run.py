@@ -83,7 +83,11 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
             contacts = report.inputs_signature(settings)
             if contacts != head.contacts or not report.report_path(settings.staff_dir, None)[0].exists():
                 with phase("aging report"):
-                    report.write(settings, as_of, head.totals, st.load_body(settings.state_dir, head))
+                    unchanged = st.load_body(settings.state_dir, head)
+                    # st.save writes the body before its head; one lost since (the state is only a cache)
+                    # stops the build here.
+                    assert unchanged is not None
+                    report.write(settings, as_of, head.totals, unchanged)
             if sigs != head.files or contacts != head.contacts:  # touched but identical: remember the new times
                 head.files, head.contacts = sigs, contacts
                 st.save(settings.state_dir, head, None)  # the body stays valid: see load_body
@@ -91,6 +95,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         with phase("load state"):
             stored = st.Stored.load(settings.state_dir, head)
     if stored is not None:
+        assert head is not None  # stored is the state this head was written with
         result.mode = "incremental"
         try:
             body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, stored,
@@ -266,9 +271,9 @@ def write_report(settings: Settings, as_of: date | None = None) -> tuple[Path, P
     signer = Signer(load_keys(settings.state_dir))
     head = st.load_head(settings.state_dir)
     body = None
-    if head is not None and head.as_of == day.isoformat() and head.global_digest == global_digest(settings, day, signer):
-        if not changed_inputs(settings, head).any:
-            body, totals = st.load_body(settings.state_dir, head), head.totals
+    if (head is not None and head.as_of == day.isoformat()
+            and head.global_digest == global_digest(settings, day, signer) and not changed_inputs(settings, head).any):
+        body, totals = st.load_body(settings.state_dir, head), head.totals
     if body is None:
         body, _, _, totals = full(settings, day, "", signer, [], None, figures_only=True)
     html_path, csv_path = report.write(settings, day, totals, body, dated=as_of is not None)
