@@ -35,13 +35,19 @@ def mtimes(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("index.html")}
 
 
+def aging_table(html: str) -> str:
+    found = re.search(r'<table class="aging">.*?</table>', html, re.S)
+    assert found is not None, "the page has no aging table"
+    return found.group(0)
+
+
 def test_statement_shows_balance_aging_and_open_invoices(built):
     html = built.page_for("C1")
     assert "First Customer" in html
     assert "$850.00" in html  # 1,000 + 250 - 400
     assert "INV-1" in html and "$600.00" in html  # open part of INV-1
     # On 2026-11-25, INV-2 (due Oct 31) is 25 days overdue, INV-1 (due Aug 31) 86 days.
-    aging = re.search(r'<table class="aging">.*?</table>', html, re.S).group(0)
+    aging = aging_table(html)
     cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', aging)
     assert cells == ["$0.00", "$250.00", "$0.00", "$600.00", "$0.00"]
     assert "Cheque 1001" in html and "PAY-1" in html
@@ -50,7 +56,7 @@ def test_statement_shows_balance_aging_and_open_invoices(built):
 
 def test_buckets_on_page_add_up_to_the_balance(built):
     html = built.page_for("C1")
-    aging = re.search(r'<table class="aging">.*?</table>', html, re.S).group(0)
+    aging = aging_table(html)
     cells = re.findall(r'<td class="num[^"]*">\$([0-9,.]+)</td>', aging)
     from decimal import Decimal
     assert sum(Decimal(c.replace(",", "")) for c in cells) == Decimal("850.00")
@@ -237,7 +243,10 @@ def test_statement_names_its_version_in_a_reference_a_customer_can_quote(built):
     html = built.page_for("C1")
     s = built.settings()
     head = st.load_head(s.state_dir)
-    record = st.record(st.load_body(s.state_dir, head).pages["C1"])
+    assert head is not None
+    body = st.load_body(s.state_dir, head)
+    assert body is not None
+    record = st.record(body.pages["C1"])
     reference = statement_reference(record.digest)
     assert re.fullmatch(r"[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}", reference)
     assert f"Statement reference <code>{reference}</code>" in html and "sha256" not in html
@@ -262,7 +271,7 @@ def test_parallel_build_equals_single_process_build(project, tmp_path):
 
 def test_state_is_ignored_when_it_was_written_for_other_inputs(built):
     s = built.settings()
-    head, body_path = st.paths(s.state_dir)
+    _, body_path = st.paths(s.state_dir)
     body_path.write_bytes(b"not a pickle")
     built.write("2026-11.csv", """\
         date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
@@ -363,7 +372,8 @@ def test_rows_appended_to_a_file_touch_only_their_customers_and_equal_a_full_bui
 
 
 def test_a_file_rewritten_shorter_is_read_whole(built):
-    (built.ledger / "2026-q3.csv").write_text(ENTRIES.replace("2026-09-10,C1,payment,PAY-1,400.00,,,INV-1,Cheque 1001\n", ""))
+    shorter = ENTRIES.replace("2026-09-10,C1,payment,PAY-1,400.00,,,INV-1,Cheque 1001\n", "")
+    (built.ledger / "2026-q3.csv").write_text(shorter)
     r = built.build()
     assert r.mode == "incremental" and "$1,250.00" in built.page_for("C1")
 

@@ -120,5 +120,6 @@ def test_invoice_clashes_across_workers_are_found_as_in_one_process(project):
     assert one == two == [
         "content/ledger/b.csv:2: duplicate invoice ref I1 (first at content/ledger/a.csv:3)",
         "content/ledger/b.csv:3: duplicate invoice ref I4 (first at content/ledger/a.csv:6)",
-        "content/ledger/b.csv:4: payment of K1 applies to I4, which is customer K4's invoice (expected one of K1's invoices)",
+        "content/ledger/b.csv:4: payment of K1 applies to I4, which is customer K4's invoice "
+        "(expected one of K1's invoices)",
         "content/ledger/b.csv:5: payment applies to unknown invoice NOPE (expected one of K1's invoice refs)"]
