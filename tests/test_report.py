@@ -233,3 +233,18 @@ def test_csv_cells_made_by_hand_read_back_as_written():
         cells = ["".join(rng.choice('ab,"\n\r =+-@ é') for _ in range(rng.randint(0, 8))) for _ in range(4)]
         text = ",".join(map(csv_cell, cells)) + "\n"
         assert next(csv.reader(io.StringIO(text, newline=""))) == cells
+
+
+def test_a_name_holding_a_line_separator_character_keeps_its_report_row_whole(project):
+    project.write("customers.csv", "customer_id,name,email,currency\n"
+                                   "C1,First\u2028Line\x85Co,ap@first.example,USD\n"
+                                   "C2,Second Customer,ap@second.example,EUR\n")
+    project.write("a.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                           "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
+                           "2026-10-01,C1,invoice,INV-2,50.00,EUR,2026-10-31,,\n")
+    project.build()
+    import csv
+    with open(project.settings().staff_dir / "aging.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["customer_id"] == "C1"]
+    assert [(r["name"], r["currency"], r["balance"]) for r in rows] == [
+        ("First\u2028Line\x85Co", "EUR", "50.00"), ("First\u2028Line\x85Co", "USD", "100.00")]

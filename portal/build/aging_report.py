@@ -54,9 +54,8 @@ def joined_rows(record: tuple, contact: str = "") -> str:
     link, rest = record[st.LINK_ROWS], record[st.REPORT_ROWS]
     if link.count("\n") == 1:  # one currency: the usual case
         return f"{link[:-1]},{rest[:-1]}{contact}\n"
-    # A line per currency in each. Not strict, as before: splitlines() also breaks at \x85, \u2028 and
-    # the like, which a customer's name may hold (links._one_line keeps them); such a row comes out split.
-    return "".join(f"{a},{b}{contact}\n" for a, b in zip(link.splitlines(), rest.splitlines(), strict=False))
+    # A line per currency in each, ended by "\n" (a name may hold \u2028 or \x85, which splitlines() breaks at).
+    return "".join(f"{a},{b}{contact}\n" for a, b in zip(link.split("\n")[:-1], rest.split("\n")[:-1], strict=True))
 
 
 @dataclass(frozen=True)
@@ -116,9 +115,8 @@ class Line:
 
 
 def parse_rows(text: str) -> list[dict]:
-    # A field per column, made so (joined_rows). Not strict, as before: see joined_rows for a name
-    # that splitlines() breaks.
-    return [dict(zip(COLUMNS, row, strict=False)) for row in csv.reader(text.splitlines())]
+    """The report rows of joined_rows as dicts; lines end at "\n" only (a name may hold \u2028)."""
+    return [dict(zip(COLUMNS, row, strict=True)) for row in csv.reader(text.split("\n")[:-1])]
 
 
 @dataclass
