@@ -352,7 +352,7 @@ def test_incremental_reads_bom_crlf_quoted_newlines_and_non_ascii_files_like_a_f
     assert {k: v for k, v in incremental.items() if k != ".publish-id"} == \
            {k: v for k, v in site_files(project.settings().out).items() if k != ".publish-id"}
     html = project.page_for("C1")
-    assert "two\nlines, with a comma" in html and "say &quot;hi&quot;" in html and "Café crème" in html
+    assert "two\nlines, with a comma" in html and "say &#34;hi&#34;" in html and "Café crème" in html
 
 
 def test_rows_appended_to_a_file_touch_only_their_customers_and_equal_a_full_build(built):

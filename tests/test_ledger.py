@@ -638,4 +638,4 @@ def test_a_quote_inside_an_unquoted_memo_is_read_at_its_row_by_an_incremental_bu
     project.build(as_of=AS_OF.isoformat())
     project.write("b.csv", HEADER + "2026-11-01,C1,payment,P1,1.00,,,INV-1,\n")
     assert project.build(as_of=AS_OF.isoformat()).mode == "incremental"
-    assert "$4.00" in project.page_for("C1") and "12&quot; pipe" in project.page_for("C1")
+    assert "$4.00" in project.page_for("C1") and "12&#34; pipe" in project.page_for("C1")

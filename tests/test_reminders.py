@@ -181,7 +181,7 @@ def test_customer_text_is_escaped_in_the_html_part(dunning, smtp):
     msg = inbox.to("ap@second.example")
     text, html = parts(msg)
     assert "Smith & <Sons>" in text
-    assert "Smith &amp; &lt;Sons&gt; &#34;Ltd&#34;" in html or "Smith &amp; &lt;Sons&gt; &quot;Ltd&quot;" in html
+    assert "Smith &amp; &lt;Sons&gt; &#34;Ltd&#34;" in html or "Smith &amp; &lt;Sons&gt; &#34;Ltd&#34;" in html
     assert "<Sons>" not in html
     assert msg["To"].addresses[0].display_name == 'Smith & <Sons> "Ltd"'
     assert "€1,234.50" in text and "€1,234.50" in html

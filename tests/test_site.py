@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.build.render import PAY_FORM, SiteRenderer, money_formatter
@@ -143,3 +143,90 @@ def test_statement_pages_run_only_the_sites_own_script(ledger):
         csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)[1]
         assert "script-src 'self';" in csp and "unsafe" not in csp
     assert (ledger.settings().out / "assets" / "pay.js").is_file()
+
+
+# site_templates/account.html is the reference for each currency's section; render.py composes
+# the same text for speed. They must be equal for every account.
+
+def sections(renderer, acct, multi=False, token="tok.en", minimum="$1.00"):
+    return renderer._section(acct, multi, token, minimum), renderer._section_from_template(acct, multi, token, minimum)
+
+
+def test_the_shipped_account_template_is_the_one_the_fast_path_composes():
+    import hashlib
+
+    from conftest import REPO
+
+    from portal.build.render import ACCOUNT_TEMPLATE_SHA256
+    shipped = (REPO / "site_templates" / "account.html").read_bytes()
+    assert hashlib.sha256(shipped).hexdigest() == ACCOUNT_TEMPLATE_SHA256
+
+
+def test_every_demo_section_composed_equals_the_template(tmp_path):
+    import shutil
+    from datetime import date
+
+    from conftest import REPO
+
+    from portal.build import state as st
+    from portal.build.lookup import accounts_of
+    from portal.build.run import build
+    from portal.ledger import settings as settings_module
+    root = tmp_path / "demo"
+    not_ledger = shutil.ignore_patterns("online-payments.csv", "contacts.csv")
+    shutil.copytree(REPO / "content", root / "content", ignore=not_ledger)
+    shutil.copytree(REPO / "site_templates", root / "site_templates")
+    s = settings_module.load(root)
+    build(s, date(2026, 11, 25))
+    body = st.load_both(s.state_dir)[1]
+    renderer = SiteRenderer(s, [])
+    assert renderer.fast_sections
+    n = 0
+    for cid, (_, accts) in accounts_of(s, body, sorted(body.pages), date(2026, 11, 25)).items():
+        for a in accts:
+            fast, reference = sections(renderer, a, multi=len(accts) > 1)
+            assert fast == reference, cid
+            n += 1
+    assert n >= 40
+
+
+ENTRY = st.tuples(st.sampled_from(["invoice", "payment", "credit", "refund", "writeoff", "adjustment"]),
+                  st.integers(-5000, 500000), st.integers(0, 300), st.integers(-20, 90),
+                  st.sampled_from(["", "Widgets & <b>gadgets</b>", "Q3 \"retainer\""]),
+                  st.sampled_from(["", "INV-1", "INV-2"]), st.sampled_from(["", "processing"]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(ENTRY, max_size=12), currency=st.sampled_from(["USD", "JPY", "SEK", "EUR"]),
+       multi=st.booleans())
+def test_any_section_composed_equals_the_template(ledger, rows, currency, multi):
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from portal.core.accounts import accounts
+    from portal.core.money import EXPONENT
+    from portal.core.records import Entry
+    start = date(2026, 6, 1)
+    entries = []
+    for n, (kind, cents, day, due, memo, applies, status) in enumerate(rows):
+        amount = Decimal(cents).scaleb(-EXPONENT[currency]) if kind == "adjustment" else abs(Decimal(cents or 1))
+        amount = amount.scaleb(-EXPONENT[currency]) if kind != "adjustment" else amount
+        if not amount:
+            continue
+        ref = f"INV-{n}" if kind == "invoice" else (f"R-{n}" if kind in ("credit", "payment") else "")
+        entries.append(Entry(start + timedelta(days=day), "C1", kind, ref, amount, currency,
+                             start + timedelta(days=day + abs(due)) if kind == "invoice" else None,
+                             applies if kind in ("payment", "credit", "writeoff") else "", memo, "f.csv", n + 2,
+                             status if kind == "payment" else ""))
+    renderer = SiteRenderer(ledger.settings(), [])
+    for a in accounts(entries, date(2026, 11, 25)):
+        fast, reference = sections(renderer, a, multi)
+        assert fast == reference
+
+
+def test_an_edited_account_template_renders_the_sections(ledger):
+    edit = ledger.root / "site_templates" / "account.html"
+    edit.write_text(edit.read_text().replace("Balance due", "Amount owing"))
+    ledger.build(full_build=True)
+    page = ledger.page_for("C1")
+    assert "Amount owing" in page and "Balance due" not in page
