@@ -239,7 +239,7 @@ def test_pages_load_no_third_party_assets(built):
 
 def test_statement_names_its_version_in_a_reference_a_customer_can_quote(built):
     from portal.build import state as st
-    from portal.build.page import statement_reference
+    from portal.build.render import statement_reference
     html = built.page_for("C1")
     s = built.settings()
     head = st.load_head(s.state_dir)

@@ -230,3 +230,23 @@ def test_an_edited_account_template_renders_the_sections(ledger):
     ledger.build(full_build=True)
     page = ledger.page_for("C1")
     assert "Amount owing" in page and "Balance due" not in page
+
+
+def test_a_statement_template_printing_a_name_it_is_not_given_is_a_problem_at_its_line(ledger, capsys):
+    from portal.cli import main
+    edit_template(ledger, "{% block footer %}", "{% block footer %}\n  <p>{{ customer.nickname }}</p>")
+    assert main(["--root", str(ledger.root), "build", "--full"]) == 1
+    err = capsys.readouterr().err
+    assert ("site_templates/statement.html:22: the template prints customer.nickname, which a customer does "
+            "not have") in err
+    assert "Traceback" not in err
+
+
+def test_a_project_whose_templates_predate_the_reference_still_builds(ledger):
+    """Its statement.html prints digest and entry_count (as the templates did before the
+    statement reference), and it has no account.html: the build goes on with the built-in sections."""
+    (ledger.root / "site_templates" / "account.html").unlink()
+    edit_template(ledger, "Statement reference <code>{{ reference }}</code>",
+                  "Built from {{ entry_count }} ledger {{ entries_word }} · digest <code>sha256:{{ digest }}</code>")
+    ledger.build(full_build=True)
+    assert "Built from 8 ledger entries · digest <code>sha256:" in ledger.page_for("C1")

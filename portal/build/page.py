@@ -49,7 +49,7 @@ def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entrie
         return previous, None
     accts = acc.accounts(entries, job.as_of, job.settings.recent_days)
     html = None if renderer is None else renderer.statement_html(
-        c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), statement_reference(page_digest))
+        c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), page_digest, len(entries))
     figures = aging.figures(accts, entries, job.as_of)
     if totals is not None:
         aging.add(totals, figures)
@@ -58,12 +58,6 @@ def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entrie
     return st.page(page_digest, token, figures, refs, cdigest, link_rows(c, url, balances),
                    report.customer_rows(c, accts, entries, job.as_of),
                    max(map(aging.oldest_days, accts), default=0), rows_digest), html
-
-
-def statement_reference(page_digest: str) -> str:
-    """A short name for one version of a statement, for a customer to quote: "3F2A-9C1B-77D0"."""
-    ref = page_digest[:12].upper()
-    return f"{ref[:4]}-{ref[4:8]}-{ref[8:]}"
 
 
 _CUSTOMER_CONTENT = tuple(i for i, f in enumerate(Customer._fields) if f not in LOCATION)

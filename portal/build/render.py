@@ -11,12 +11,12 @@ from types import SimpleNamespace
 from typing import TypeGuard
 
 import markdown
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, nodes, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, meta, nodes, select_autoescape
 from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
-from ..core.records import Customer
+from ..core.records import Customer, InputError, Problem
 from ..ledger.settings import Settings
 
 # Each currency's account section (tables of rows, the pay form) repeats on every page: it is
@@ -40,7 +40,9 @@ PAY_FORM = {c: (f' data-prefix="{html.escape(SYMBOL.get(c) or c + " ")}" data-ex
                 len(SYMBOL.get(c) or c + " ")) for c, e in EXPONENT.items()}
 ROOT = "../../"  # from s/<token>/ back to the site root
 # What statement.html is given that differs from page to page; the rest is the same for a build.
-PAGE_VALUES = ("customer", "as_of", "accounts_html", "reference")
+# (digest, entry_count and entries_word are what statement.html printed before the reference: a
+# project's own copy of the template may still print them.)
+PAGE_VALUES = ("customer", "as_of", "accounts_html", "reference", "digest", "entry_count", "entries_word")
 _SLOT = re.compile("\x00((?:" + "|".join(PAGE_VALUES) + r")(?:\.\w+)*)\x00")
 # Template constructs that could transform a per-page value's marker (see _plain): with one,
 # statement.html is rendered whole for every page.
@@ -54,8 +56,35 @@ ACCOUNT_TEMPLATE_SHA256 = "c3e4d42fdf7400a203bfb4d884e0c1d00c0872891191b9e316f95
 
 
 def account_template_digest(settings: Settings) -> str:
-    """The sha256 of the project's account.html (a changed one renders every section from it)."""
-    return hashlib.sha256((settings.templates_dir / "account.html").read_bytes()).hexdigest()
+    """The sha256 of the project's account.html (a changed one renders every section from it), "" if none."""
+    path = settings.templates_dir / "account.html"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+class TemplateProblem(InputError):
+    """A template that does not render: said at its file and line, never as a traceback."""
+
+
+def template_problem(settings: Settings, error: Exception) -> TemplateProblem:
+    """The template file and line an error of Jinja's came from, and what it says."""
+    path, line = getattr(error, "filename", None), getattr(error, "lineno", None) or 0
+    tb = error.__traceback__
+    while tb is not None:  # Jinja maps its frames onto the template's own lines
+        if tb.tb_frame.f_code.co_filename.endswith((".html", ".txt")):
+            path, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+        tb = tb.tb_next
+    try:
+        shown = str(Path(path).resolve().relative_to(settings.root)) if path else "site_templates"
+    except ValueError:
+        shown = str(path)
+    return TemplateProblem([Problem(shown, line, f"the template does not render: {error} "
+                                                 "(see docs/architecture.md for what a statement is given)")])
+
+
+def statement_reference(page_digest: str) -> str:
+    """A short name for one version of a statement, for a customer to quote: "3F2A-9C1B-77D0"."""
+    ref = page_digest[:12].upper()
+    return f"{ref[:4]}-{ref[4:8]}-{ref[8:]}"
 
 
 def environment(settings: Settings) -> Environment:
@@ -91,10 +120,14 @@ class SiteRenderer:
         self.env = environment(settings)
         self.env.auto_reload = False  # a renderer lives for one build: no stat of the templates per page
         self.pages = pages
-        self.statement = self.env.get_template("statement.html")
-        self.account = self.env.get_template("account.html")
-        # The composed sections are account.html's text as shipped; an edited copy renders them.
-        self.fast_sections = account_template_digest(settings) == ACCOUNT_TEMPLATE_SHA256
+        try:
+            self.statement = self.env.get_template("statement.html")
+        except TemplateError as e:  # a syntax error in it, or a template it extends
+            raise template_problem(settings, e) from None
+        # The composed sections are account.html's text as shipped (or the project has none: a
+        # project made before it was); an edited copy renders them.
+        self.fast_sections = account_template_digest(settings) in (ACCOUNT_TEMPLATE_SHA256, "")
+        self.account = None if self.fast_sections else self.env.get_template("account.html")
         # The contact page is also shown on each statement, its headings one level down.
         contact = next((p["html"] for p in pages if p["slug"] == "contact"), "")
         self.common = {
@@ -106,7 +139,10 @@ class SiteRenderer:
             "contact": re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact),
         }
         self.pay_action = escape(settings.pay_url)
-        self.frame = self._frame()
+        try:
+            self.frame = self._frame()
+        except TemplateError as e:
+            raise template_problem(settings, e) from None
         self.money: dict[str, tuple] = {}  # currency -> (formatter, zero, minimum payment), made once
         self.memos: dict[str, str] = {}  # memo -> escaped: a few texts repeat on most rows
 
@@ -118,6 +154,12 @@ class SiteRenderer:
         None unless the templates only ever print those values as they are (see _plain): then each
         page is rendered whole, the same page but several times slower.
         """
+        unknown = _unknown_customer_fields(self.env, "statement.html", set())
+        if unknown:
+            template, line, field = unknown
+            raise TemplateProblem([Problem(f"site_templates/{template}", line,
+                                           f"the template prints customer.{field}, which a customer does not have "
+                                           f"(expected one of {', '.join(Customer._fields[:-2])})")])
         if not _prints_page_values_plainly(self.env, "statement.html", set()):
             return None
         text = self.statement.render(**self.common, root=ROOT, **{v: _Marker(v) for v in PAGE_VALUES})
@@ -128,8 +170,9 @@ class SiteRenderer:
         return texts, [(p.split(".")[0], tuple(p.split(".")[1:])) for p in paths]
 
     def statement_html(self, customer: Customer, accounts: list[Account], as_of: date, pay_token: str,
-                       reference: str) -> str:
-        """One customer's statement page; `reference` names this version of it (page.statement_reference)."""
+                       digest: str, rows: int) -> str:
+        """One customer's statement page, made from `rows` ledger rows; `digest` is of everything it
+        was made from (page.render_customer), shown shortened as its reference."""
         if not accounts:
             accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
         elif len(accounts) > 1:  # the customer's own currency first, the others after it
@@ -140,10 +183,16 @@ class SiteRenderer:
             "as_of": _day(as_of),
             "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, minimum)
                                              for a in accounts])),
-            "reference": reference,
+            "reference": statement_reference(digest),
+            "digest": digest,
+            "entry_count": rows,
+            "entries_word": "entry" if rows == 1 else "entries",
         }
         if self.frame is None:
-            return self.statement.render(**self.common, root=ROOT, **values)
+            try:
+                return self.statement.render(**self.common, root=ROOT, **values)
+            except TemplateError as e:
+                raise template_problem(self.settings, e) from None
         texts, slots = self.frame
         out = [texts[0]]
         for (name, attrs), text in zip(slots, texts[1:], strict=True):  # a text after each slot (frame)
@@ -280,7 +329,8 @@ class SiteRenderer:
         cur = a.currency
         money, zero, _ = self._money(cur)
         pay_attrs, skip = PAY_FORM[cur]
-        return self.account.render(
+        account = self.account or self.env.get_template("account.html")
+        return account.render(
             a=a, cur=cur, multi=multi, pay_token=pay_token, pay_action=self.settings.pay_url, minimum=minimum,
             money=money, zero=zero, day=_day, kind=KIND.__getitem__, buckets=BUCKETS,
             minor=lambda text: text[skip:].replace(",", "").replace(".", ""),
@@ -333,6 +383,23 @@ def _prints_page_values_plainly(env: Environment, name: str, seen: set) -> bool:
     tree = env.parse(loader.get_source(env, name)[0])
     return _plain(tree) and all(ref is not None and _prints_page_values_plainly(env, ref, seen)
                                 for ref in meta.find_referenced_templates(tree))
+
+
+def _unknown_customer_fields(env: Environment, name: str, seen: set) -> tuple[str, int, str] | None:
+    """(template, line, field) of the first `customer.<field>` the templates print that Customer lacks."""
+    if name in seen:
+        return None
+    seen.add(name)
+    assert env.loader is not None  # environment() always gives one
+    tree = env.parse(env.loader.get_source(env, name)[0])
+    for node in tree.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name == "customer" and node.attr not in Customer._fields:
+            return name, node.lineno, node.attr
+    for ref in meta.find_referenced_templates(tree):
+        found = ref and _unknown_customer_fields(env, ref, seen)
+        if found:
+            return found
+    return None
 
 
 def _plain(node) -> bool:
