@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 PORT=${PORT:-8000}
+export PORTAL_BASE_URL="http://localhost:$PORT"  # links, and Checkout's way back, on the port served
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e . -e tools/fakestripe  # the portal, and the offline Stripe the demo pays through
@@ -28,6 +29,6 @@ fi
 .venv/bin/python build.py
 echo
 echo "Statement links for the demo customers are in staff/links.csv, e.g.:"
-sed -n '2,4p' staff/links.csv | cut -d, -f2,4 | sed "s|http://localhost:8000|http://localhost:$PORT|; s/^/  /"
+sed -n '2,4p' staff/links.csv | cut -d, -f2,4 | sed "s/^/  /"
 echo
 .venv/bin/python serve.py --port "$PORT"

@@ -365,3 +365,16 @@ def test_trusted_proxies_from_the_environment_is_checked(tmp_path, monkeypatch, 
     assert problems(tmp_path, COMPANY) == [
         f"PORTAL_TRUSTED_PROXIES: {value!r} is not a whole number "
         "(expected 0 or more: how many reverse proxies stand in front of the payment service)"]
+
+
+def test_base_url_from_the_environment_overrides_the_file_and_is_checked(tmp_path, monkeypatch):
+    from portal.core.records import InputError
+    from portal.ledger import settings as settings_module
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "settings.toml").write_text('[company]\nname = "A"\n[portal]\nbase_url = "https://a.example"\n')
+    monkeypatch.setenv("PORTAL_BASE_URL", "http://localhost:9000")
+    assert settings_module.load(tmp_path).base_url == "http://localhost:9000"
+    monkeypatch.setenv("PORTAL_BASE_URL", "javascript:alert(1)")
+    with pytest.raises(InputError) as e:
+        settings_module.load(tmp_path)
+    assert "PORTAL_BASE_URL" in str(e.value)

@@ -30,6 +30,7 @@ _SECTIONS = {
     "smtp": {"host", "port", "starttls", "user", "from"},
 }
 ORIGIN_ENV = "PORTAL_CHECKOUT_ORIGIN"
+BASE_URL_ENV = "PORTAL_BASE_URL"  # where this copy is served, when it is not where the settings say (a demo port)
 PROXIES_ENV = "PORTAL_TRUSTED_PROXIES"
 MAX_PAYMENT_MINOR = 99_999_999  # Stripe's largest charge: eight digits of minor units
 MAX_RECENT_DAYS = 36_500  # a century; more would reach past year 1 and crash the date arithmetic
@@ -187,8 +188,9 @@ def _portal(table: Table, report: _Report, environ: Mapping[str, str]) -> dict[s
     currency = report.value(table, "portal", "currency", d.currency, _currency)
     origin = report.value(table, "portal", "checkout_origin", d.checkout_origin, _origin)
     proxies = report.value(table, "portal", "trusted_proxies", d.trusted_proxies, _count)
+    base_url = report.value(table, "portal", "base_url", d.base_url, _base_url)
     return {
-        "base_url": report.value(table, "portal", "base_url", d.base_url, _base_url),
+        "base_url": report.env(environ, BASE_URL_ENV, base_url, _base_url),
         "currency": currency,
         "pay_url": report.value(table, "portal", "pay_url", d.pay_url, _pay_url),
         "checkout_origin": report.env(environ, ORIGIN_ENV, origin, _origin),
