@@ -66,3 +66,15 @@ def test_a_record_that_is_not_csv_is_a_problem_at_its_line(monkeypatch, workers)
     out = scanned(lines_of(rows), workers, monkeypatch)
     assert sorted(p.line for p in out.problems) == [22, 42]
     assert not any((x & 0xFFFFFFFF) in (21, 41) for rows_ in out.rows.values() for x in rows_[::3])
+
+
+def test_many_files_spread_over_processes_scan_as_one_process_scans_them(monkeypatch):
+    monkeypatch.setattr(sc, "PARALLEL_FROM_LINES", 10)
+    files = [sc.FileScan(lines_of(rows_of(n)), 0, Cols, fno, f"f{fno}.csv") for fno, n in enumerate((300, 40, 900, 5))]
+    files[1].lines[20] = '2026-10-03,K3,invoice,I-W,5.00,,2026-11-30,,"two\n'  # a record over two lines: one piece
+    files[1].lines.insert(21, 'lines"\n')
+    known = {f"K{i}" for i in range(37)}
+    one, two = sc.scan_files(files, known, workers=1), sc.scan_files(files, known, workers=2)
+    assert {k: sorted(zip(v[::3], v[1::3], v[2::3], strict=True)) for k, v in one.rows.items()} == \
+           {k: sorted(zip(v[::3], v[1::3], v[2::3], strict=True)) for k, v in two.rows.items()}
+    assert sum(len(v) for v in one.rows.values()) == 3 * (300 + 40 + 900 + 5)

@@ -24,7 +24,7 @@ from .page import Job, customer_digest, render_customer
 from .publish import write_file
 from .render import SiteRenderer
 from .rows import bom, read_indexed_rows, record_at_offset
-from .scan import Scanned, scan_file
+from .scan import FileScan, Scanned, scan_files
 
 # Above this share of customers changed, a full build (parallel workers) is the faster way.
 FULL_FROM = 0.25
@@ -61,10 +61,13 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, stored: st.S
         files[fno[name]] = None
     known = customers if changes.customers else index.customer_lines
     with phase("incremental: scan changed files (and load the page records)"):
-        scanned = Scanned()
+        scanned, jobs = Scanned(), []
         for name in changes.changed:
-            scanned.merge(_scan(changes.names[name], name, fno[name], changes.grown.get(name), reader, known,
-                                stored.load_pages, workers))
+            job, found = _opened(changes.names[name], name, fno[name], changes.grown.get(name), reader)
+            scanned.problems += found
+            if job is not None:
+                jobs.append(job)
+        scanned.merge(scan_files(jobs, known, stored.load_pages, workers))
         body = stored.body()
         problems += scanned.problems
         cols: dict[str, ledger.Columns] = {}
@@ -139,21 +142,19 @@ def _strays(scanned: Scanned, files: list):
         yield files[line >> 32], line & 0xFFFFFFFF, fields
 
 
-def _scan(path, name: str, fno: int, grown_from: int | None, reader, known, meanwhile, workers) -> Scanned:
-    """Every record of a changed file (or of what was appended to a grown one): its place and hash,
-    packed under its customer (scan.scan_file), `meanwhile` run while a big one is scanned."""
+def _opened(path, name: str, fno: int, grown_from: int | None, reader) -> tuple[FileScan | None, list[Problem]]:
+    """(a changed file, or what was appended to a grown one, read and ready to scan, or None; the
+    problems that kept it from being read: not UTF-8, its header)."""
     if grown_from is None:
         lines, cols, probs = reader.open(path, name)
         if probs:
-            meanwhile()
-            return Scanned(problems=list(probs))
-        return scan_file(lines, bom(path), cols, fno, known, name, meanwhile, workers)
+            return None, list(probs)
+        return FileScan(lines, bom(path), cols, fno, name), []
     tail = _Tail(path, name, grown_from, reader, reader.limits.get(name))
     lines, problem = tail.lines()
     if problem is not None:
-        meanwhile()
-        return Scanned(problems=[problem])
-    return scan_file(lines, grown_from, tail.cols, fno, known, name, meanwhile, workers, tail.first_line, first=0)
+        return None, [problem]
+    return FileScan(lines, grown_from, tail.cols, fno, name, tail.first_line, first=0), []
 
 
 class _Tail:

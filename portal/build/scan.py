@@ -98,25 +98,50 @@ def one_line_records(lines: list[str]) -> bool:
     return not any(line.count('"') & 1 for line in lines) if any('"' in line for line in lines) else True
 
 
-def scan_file(lines: list[str], start: int, cols, fno: int, known: Container[str], name: str,
-              meanwhile: Callable[[], object] | None = None, workers: int | None = None,
-              line_base: int = 0, first: int = 1) -> Scanned:
-    """Scan a file's lines (from lines[first:]; the lines start at byte `start` and line number
-    `line_base`). Big files of one-line records are cut into a range per core and scanned by forked
-    processes while `meanwhile()` runs here; otherwise here, after it."""
-    offsets = line_offsets(lines, start)
-    workers = workers or os.cpu_count() or 1
-    if workers < 2 or len(lines) - first < PARALLEL_FROM_LINES or not one_line_records(lines):
+@dataclass
+class FileScan:
+    """One changed file (or the part of it appended since the last build) to scan."""
+
+    lines: list[str]
+    start: int  # byte offset of lines[0] (its BOM, or where the appended part begins)
+    cols: object  # ledger.Columns
+    fno: int
+    name: str
+    line_base: int = 0  # line number of lines[0]
+    first: int = 1  # the first line to scan (1 skips a file's header)
+
+
+def scan_files(files: list[FileScan], known: Container[str], meanwhile: Callable[[], object] | None = None,
+               workers: int | None = None) -> Scanned:
+    """Scan changed files. When there are many lines, files of one-line records are cut into line
+    ranges and every piece is scanned by one of a forked process per core (a file whose records
+    span lines is one piece), while `meanwhile()` runs here; otherwise here, after it."""
+    pieces = []  # (lines to scan, file, first, stop, offsets)
+    for f in files:
+        offsets = line_offsets(f.lines, f.start)
+        n = len(f.lines) - f.first
+        cut = max(1, min(workers or os.cpu_count() or 1, n // (PARALLEL_FROM_LINES // 2) or 1))
+        if cut > 1 and not one_line_records(f.lines):
+            cut = 1
+        bounds = [f.first + n * k // cut for k in range(cut + 1)]
+        pieces += [(bounds[k + 1] - bounds[k], f, bounds[k], bounds[k + 1], offsets) for k in range(cut)]
+    total = sum(p[0] for p in pieces)
+    workers = min(workers or os.cpu_count() or 1, len(pieces))
+    if workers < 2 or total < PARALLEL_FROM_LINES:
         if meanwhile is not None:
             meanwhile()
-        return scan_lines(lines, first, len(lines), offsets, cols, fno, known, name, line_base)
+        return _scan_pieces(pieces, known)
+    shares: list[list] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for piece in sorted(pieces, key=lambda p: -p[0]):  # the biggest first, each to the least loaded
+        k = loads.index(min(loads))
+        shares[k].append(piece)
+        loads[k] += piece[0]
     ctx = multiprocessing.get_context("fork")
-    cuts = [first + (len(lines) - first) * k // workers for k in range(workers + 1)]
     pipes, procs = [], []
     for k in range(workers):
         receive, send = ctx.Pipe(duplex=False)
-        args = (send, lines, cuts[k], cuts[k + 1], offsets, cols, fno, known, name, line_base)
-        p = ctx.Process(target=_worker, args=args, name=f"portal-scan-{k}", daemon=True)
+        p = ctx.Process(target=_worker, args=(send, shares[k], known), name=f"portal-scan-{k}", daemon=True)
         p.start()
         send.close()
         pipes.append(receive)
@@ -141,10 +166,24 @@ def scan_file(lines: list[str], start: int, cols, fno: int, known: Container[str
             p.join()
 
 
-def _worker(send, *args) -> None:
+def scan_file(lines: list[str], start: int, cols, fno: int, known: Container[str], name: str,
+              meanwhile: Callable[[], object] | None = None, workers: int | None = None,
+              line_base: int = 0, first: int = 1) -> Scanned:
+    """scan_files for one file."""
+    return scan_files([FileScan(lines, start, cols, fno, name, line_base, first)], known, meanwhile, workers)
+
+
+def _scan_pieces(pieces: list, known: Container[str]) -> Scanned:
+    out = Scanned()
+    for _, f, first, stop, offsets in pieces:
+        out.merge(scan_lines(f.lines, first, stop, offsets, f.cols, f.fno, known, f.name, f.line_base))
+    return out
+
+
+def _worker(send, pieces: list, known: Container[str]) -> None:
     result: tuple[bool, object]
     try:
-        result = (True, scan_lines(*args))
+        result = (True, _scan_pieces(pieces, known))
     except BaseException as e:  # handed to the parent, which raises it
         result = (False, e)
     send.send(result)
