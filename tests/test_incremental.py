@@ -46,6 +46,8 @@ def staff(project) -> dict[str, bytes]:
 def test_a_whole_ledger_re_exported_with_its_rows_reordered_rewrites_no_page(project):
     project.write("customers.csv", customers_csv(30))
     rows = ledger_rows(30, 6)
+    rows[3] = rows[3].rstrip("\n").rsplit(",", 1)[0] + ',"memo, with a comma"\n'  # quoted: read by the csv module
+    rows[9] = rows[9].rstrip("\n").rsplit(",", 1)[0] + ',"a memo\nover two lines"\n'  # a record of two lines
     project.write("export.csv", HEADER + "".join(rows))
     project.build()
     before, times = pages(project), page_mtimes(project)

@@ -1,8 +1,6 @@
 """Scanning a changed file: the same rows, hashes and places however many processes scan it."""
 from __future__ import annotations
 
-import csv
-
 import pytest
 
 from portal.build import scan as sc
@@ -38,7 +36,7 @@ def test_a_file_cut_between_processes_scans_as_one_process_scans_it(monkeypatch)
     packed = one.rows["K5"]
     first_line = packed[0] & 0xFFFFFFFF
     assert packed[0] >> 32 == 3 and packed[1] == offsets[first_line]
-    assert packed[2] == rowhash(next(csv.reader([lines[first_line]])))
+    assert packed[2] == rowhash(lines[first_line])
 
 
 def test_rows_of_unknown_customers_come_back_to_be_reported(monkeypatch):

@@ -319,7 +319,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
                         else:
                             entry(fields, cols, name, start + 1, problems)  # no such customer: says so
                         continue
-                    h = rowhash(fields)  # before entry(), which may pad the list
+                    h = rowhash(lines[start] if prev == start - base + 1 else "".join(lines[start:base + prev]))
                     e = entry(fields, cols, name, start + 1, problems)
                     if e is not None:
                         slot[0].append(e)

@@ -19,10 +19,16 @@ from ..ledger import reading as ledger
 from . import state as st
 
 
-def rowhash(fields: list[str]) -> int:
-    """A 64-bit hash of a record's fields (as the CSV reader gives them): equal rows, equal hashes,
-    however the file quoted them or ended their lines."""
-    return int.from_bytes(blake2b("\x1f".join(fields).encode(), digest_size=8).digest(), "little")
+def rowhash(text: str) -> int:
+    """A 64-bit hash of a record's text (its physical line, or lines, without the line break it
+    ends with): equal rows, equal hashes, however the file ended its lines. A row written with other
+    quoting hashes differently: its page is made again, the same page."""
+    return int.from_bytes(blake2b(text.rstrip("\r\n").encode(), digest_size=8).digest(), "little")
+
+
+def record_text(lines: list[str], start: int, stop: int) -> str:
+    """The text of the record in lines[start:stop] (one line, as most are, or several)."""
+    return lines[start] if stop - start == 1 else "".join(lines[start:stop])
 
 
 def line_offsets(lines: list[str], bom: int) -> list[int]:
@@ -83,7 +89,7 @@ def scan(lines: list[str], first: int, name: str, start: int, problems: list, fi
     changed file, without parsing any field."""
     offsets = line_offsets(lines, start)
     for i, fields in ledger.records(lines, first, name, problems):
-        yield fields, first_line + i, offsets[i], rowhash(fields)
+        yield fields, first_line + i, offsets[i], rowhash(record_text(lines, i, ledger.scan(lines, i)[0]))
 
 
 def bom(path) -> int:

@@ -45,48 +45,65 @@ class Scanned:
 
 def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols, fno: int,
                known: Container[str], name: str, line_base: int = 0) -> Scanned:
-    """Scan lines[first:stop] (whole records: each starts a line). Fast path for well-formed CSV;
-    a record the csv module refuses sends the range through ledger.records, which says why."""
+    """Scan lines[first:stop] (whole records: each starts a line). A line with no quote is its own
+    record, and only its customer id is cut from it; a record with quotes goes through the csv
+    module (it may run over several lines); one the module refuses sends the range through
+    ledger.records, which says why."""
     out = Scanned()
     ci, top = cols.customer_id, fno << 32
-    rows = out.rows
-    join, b2, to_int = "\x1f".join, blake2b, int.from_bytes
-    reader = csv.reader(iter(lines[first:stop]))
-    prev, start = 0, first
+    groups: dict[str, list[int]] = {}
+    b2, to_int, reader = blake2b, int.from_bytes, csv.reader
+    longest = csv.field_size_limit()  # a line longer may hold a field the csv module refuses
+    i = first
     try:
-        for fields in reader:
-            start, prev = first + prev, reader.line_num
-            if not fields or not (fields[0].strip() or any(f.strip() for f in fields)):
-                continue  # a blank line, or a row of empty fields
-            cid = fields[ci].strip() if ci < len(fields) else ""
-            h = to_int(b2(join(fields).encode(), digest_size=8).digest(), "little")
-            if cid in known:
-                packed = rows.get(cid)
-                if packed is None:
-                    packed = rows[cid] = array("Q")
-                packed.extend((top | (line_base + start), offsets[start], h))
+        while i < stop:
+            line = lines[i]
+            if len(line) > longest:
+                raise csv.Error("a line longer than a field may be")
+            if '"' not in line:
+                n, parts = 1, line.split(",", ci + 1)
+                cid = parts[ci].strip() if ci < len(parts) else ""
+                text = line
+                if not cid and not line.replace(",", "").strip():
+                    i += 1
+                    continue  # a blank line, or a row of empty fields
             else:
-                out.strays.append((top | (line_base + start), fields))
+                rows = reader(iter(lines[i:stop]))
+                fields = next(rows)
+                n = rows.line_num
+                if n > 1 and i + n == len(lines) and ledger.quote_left_open(lines, i, name):
+                    raise csv.Error("a quote never closed")
+                text = line if n == 1 else "".join(lines[i:i + n])
+                if not fields or not (fields[0].strip() or any(f.strip() for f in fields)):
+                    i += n
+                    continue
+                cid = fields[ci].strip() if ci < len(fields) else ""
+            h = to_int(b2(text.rstrip("\r\n").encode(), digest_size=8).digest(), "little")
+            if cid in known:
+                group = groups.get(cid)
+                if group is None:
+                    group = groups[cid] = []
+                group += (top | (line_base + i), offsets[i], h)
+            else:
+                out.strays.append((top | (line_base + i), next(reader([text]))))
+            i += n
     except csv.Error:
         return _careful(lines, first, stop, offsets, cols, fno, known, name, line_base)
-    if stop == len(lines) and start >= first and prev:  # the file's last record: a quote may never close
-        problem = ledger.quote_left_open(lines, start, name)
-        if problem is not None:
-            return _careful(lines, first, stop, offsets, cols, fno, known, name, line_base)
+    out.rows = {cid: array("Q", group) for cid, group in groups.items()}
     return out
 
 
 def _careful(lines, first, stop, offsets, cols, fno, known, name, line_base) -> Scanned:
     """scan_lines through ledger.records: every record that is not CSV is a problem, at its line."""
-    from .rows import rowhash
+    from .rows import record_text, rowhash
     out = Scanned()
     top = fno << 32
     part = lines[first:stop]
     for i, fields in ledger.records(part, 0, name, out.problems):
         cid = fields[cols.customer_id].strip() if cols.customer_id < len(fields) else ""
+        h = rowhash(record_text(part, i, ledger.scan(part, i)[0]))
         if cid in known:
-            out.rows.setdefault(cid, array("Q")).extend(
-                (top | (line_base + first + i), offsets[first + i], rowhash(fields)))
+            out.rows.setdefault(cid, array("Q")).extend((top | (line_base + first + i), offsets[first + i], h))
         else:
             out.strays.append((top | (line_base + first + i), fields))
     out.problems = [p._replace(line=p.line + line_base + first) for p in out.problems]

@@ -75,7 +75,7 @@ def invoice_refs(record: tuple) -> list[str]:
 
 
 class IndexRow(NamedTuple):
-    """Where one of a customer's rows is, and its hash (ledger.rowhash of its fields)."""
+    """Where one of a customer's rows is, and its hash (rows.rowhash of its text)."""
 
     file: int  # number in Body.files
     line: int  # index of its first physical line in the file
