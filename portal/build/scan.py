@@ -60,33 +60,41 @@ class Scanned:
 
 
 def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols, fno: int,
-               known: Container[str], name: str, line_base: int = 0) -> Scanned:
+               known: Container[str], name: str, line_base: int = 0,
+               groups: dict[str, list[int]] | None = None) -> Scanned:
     """Scan lines[first:stop] (whole records: each starts a line). A line with no quote is its own
     record, and only its customer id is cut from it; a record with quotes goes through the csv
     module (it may run over several lines); one the module refuses sends the range through
-    ledger.records, which says why."""
+    ledger.records, which says why. Rows go to `groups` (customer -> flat ints) when given, for the
+    caller to pack once after several ranges; else into the result."""
     out = Scanned()
     ci, top = cols.customer_id, fno << 32
-    groups: dict[str, list[int]] = {}
+    packing = groups is None
+    groups = {} if groups is None else groups
+    mark = {cid: len(g) for cid, g in groups.items()} if not packing else {}
     b2, to_int, reader = blake2b, int.from_bytes, csv.reader
     longest = csv.field_size_limit()  # a line longer may hold a field the csv module refuses
+    at = _At(lines, stop)  # where the csv module reads from: no copy of the rest of the lines per record
     i = first
     try:
         while i < stop:
             line = lines[i]
             if len(line) > longest:
                 raise csv.Error("a line longer than a field may be")
-            if '"' not in line:
-                n, parts = 1, line.split(",", ci + 1)
+            quote = line.find('"')
+            head = line if quote < 0 else line[:quote]
+            if quote < 0 or (head.count(",") > ci and not line.count('"') & 1):
+                # One line, its customer id before any quote (a quoted memo, say): cut it out.
+                n, parts = 1, head.split(",", ci + 1)
                 cid = parts[ci].strip() if ci < len(parts) else ""
                 text = line
-                if not cid and not line.replace(",", "").strip():
+                if not cid and quote < 0 and not line.replace(",", "").strip():
                     i += 1
                     continue  # a blank line, or a row of empty fields
             else:
-                rows = reader(iter(lines[i:stop]))
-                fields = next(rows)
-                n = rows.line_num
+                at.i = i
+                fields = next(reader(at))
+                n = at.i - i
                 if n > 1 and i + n == len(lines) and ledger.quote_left_open(lines, i, name):
                     raise csv.Error("a quote never closed")
                 text = line if n == 1 else "".join(lines[i:i + n])
@@ -104,9 +112,34 @@ def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols
                 out.strays.append((top | (line_base + i), next(reader([text]))))
             i += n
     except csv.Error:
+        for cid in list(groups):  # undo this range's rows: the careful path reads it again
+            if cid in mark:
+                del groups[cid][mark[cid]:]
+            elif not packing:
+                del groups[cid]
         return _careful(lines, first, stop, offsets, cols, fno, known, name, line_base)
-    out.rows = {cid: array("Q", group) for cid, group in groups.items()}
+    if packing:
+        out.rows = {cid: array("Q", group) for cid, group in groups.items()}
     return out
+
+
+class _At:
+    """The lines from a position on, for a csv reader to take as many as a record needs."""
+
+    __slots__ = ("i", "lines", "stop")
+
+    def __init__(self, lines: list[str], stop: int):
+        self.lines, self.stop, self.i = lines, stop, 0
+
+    def __iter__(self) -> _At:
+        return self
+
+    def __next__(self) -> str:
+        i = self.i
+        if i >= self.stop:
+            raise StopIteration
+        self.i = i + 1
+        return self.lines[i]
 
 
 def _careful(lines, first, stop, offsets, cols, fno, known, name, line_base) -> Scanned:
@@ -207,9 +240,16 @@ def scan_file(lines: list[str], start: int, cols, fno: int, known: Container[str
 
 
 def _scan_pieces(pieces: list, known: Container[str]) -> Scanned:
-    out = Scanned()
+    out, groups = Scanned(), {}
     for _, f, first, stop, offsets in pieces:
-        out.merge(scan_lines(f.lines, first, stop, offsets, f.cols, f.fno, known, f.name, f.line_base))
+        out.merge(scan_lines(f.lines, first, stop, offsets, f.cols, f.fno, known, f.name, f.line_base, groups))
+    for cid, group in groups.items():
+        packed = array("Q", group)
+        mine = out.rows.get(cid)  # rows a careful pass found
+        if mine is None:
+            out.rows[cid] = packed
+        else:
+            mine.extend(packed)
     return out
 
 
