@@ -240,7 +240,8 @@ def scan_file(lines: list[str], start: int, cols, fno: int, known: Container[str
 
 
 def _scan_pieces(pieces: list, known: Container[str]) -> Scanned:
-    out, groups = Scanned(), {}
+    out = Scanned()
+    groups: dict[str, list[int]] = {}
     for _, f, first, stop, offsets in pieces:
         out.merge(scan_lines(f.lines, first, stop, offsets, f.cols, f.fno, known, f.name, f.line_base, groups))
     for cid, group in groups.items():
