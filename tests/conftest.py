@@ -99,6 +99,50 @@ def project(tmp_path) -> Project:
     return p
 
 
+STRIPE_ENV = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE")
+WHSEC = "whsec_portal_test_secret"
+
+
+@pytest.fixture
+def make_app(project, monkeypatch):
+    """The payment service over `project`, shared as Flask's tutorial shares `app`:
+
+    make_app(stripe=None, as_of="today", **config) builds the project (as of today unless a date
+    or None for no build is given) and returns the app. `stripe`: the base URL of a Stripe
+    imitation (the project's fake or localstripe), which the SDK is pointed at with `secret_key`
+    and `webhook_secret` (WHSEC unless given); None: no Stripe settings at all (none leak from the environment).
+    `config` goes to create_app (TESTING is on unless given)."""
+    from datetime import date
+
+    from portal.web.app import create_app
+
+    def make(stripe: str | None = None, as_of: str | None = "today", secret_key: str = "sk_test_portal",
+             webhook_secret: str = WHSEC, **config):
+        for var in STRIPE_ENV:
+            monkeypatch.delenv(var, raising=False)
+        if stripe is not None:
+            monkeypatch.setenv("STRIPE_SECRET_KEY", secret_key)
+            monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", webhook_secret)
+            monkeypatch.setenv("STRIPE_API_BASE", stripe)
+        if as_of is not None:
+            project.build(as_of=date.today().isoformat() if as_of == "today" else as_of)
+        return create_app({"PORTAL_ROOT": str(project.root), "TESTING": True, **config})
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    """The service over the test file's project, built as of today, with no Stripe settings. A test
+    file gives its ledger by writing it in an autouse fixture, or asks make_app for another app."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
 AXE = Path(sys.executable).parent.parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 

@@ -3,14 +3,12 @@ from processing to settled. The app, our Stripe fake and its hosted Checkout pag
 from __future__ import annotations
 
 import time
-from datetime import date
 
 import pytest
 from conftest import ARTIFACTS, SETTINGS, free_port
 
 from fakestripe import FakeStripe
 from portal.core.signing import Signer, load_keys
-from portal.web.app import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +17,7 @@ HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 
 
 @pytest.fixture
-def shop(project, live_server, monkeypatch):
+def shop(project, live_server, make_app):
     fake = FakeStripe(webhook_secret=WHSEC, deliver="async")  # webhooks race the return page, as on Stripe
     fake.start()
     port = free_port()
@@ -30,11 +28,8 @@ def shop(project, live_server, monkeypatch):
                                    "C1,First Customer,ap@first.example,USD,30\n")
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,Widgets\n"
                                     "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,Gadgets\n")
-    project.build(as_of=date.today().isoformat())
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
-    monkeypatch.setenv("STRIPE_API_BASE", fake.base_url)
-    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}), port)
+    app = make_app(stripe=fake.base_url, secret_key="sk_test_fake", webhook_secret=WHSEC, TESTING=False)
+    base = live_server(app, port)
     fake.webhook_url = base + "/stripe/webhook"
     token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
     yield f"{base}/s/{token}/", fake

@@ -6,7 +6,6 @@ was asked to charge. Amounts typed in the browser are checked against money.pars
 """
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import parse_qs
 
 import pytest
@@ -15,7 +14,6 @@ from playwright.sync_api import expect
 
 from portal.core.money import MoneyError, fmt, parse_amount
 from portal.core.signing import Signer, load_keys
-from portal.web.app import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -47,15 +45,17 @@ date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
 """
 
 
-@pytest.fixture
-def site(project, live_server, monkeypatch):
-    """The app serving the built statements, with no Stripe key: base URL and a statement URL maker."""
-    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
-    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+@pytest.fixture(autouse=True)
+def ledger(project):
     project.write("customers.csv", CUSTOMERS)
     project.write("e.csv", LEDGER)
-    project.build(as_of=date.today().isoformat())  # the service reckons what is overdue as of today
-    base = live_server(create_app({"PORTAL_ROOT": str(project.root), "TESTING": True}))
+
+
+@pytest.fixture
+def site(project, live_server, app):
+    """The app serving the built statements, with no Stripe key: base URL and a statement URL maker.
+    (conftest's `app` builds as of today: the service reckons what is overdue as of today.)"""
+    base = live_server(app)
     signer = Signer(load_keys(project.settings().state_dir))
     return lambda cid: f"{base}/s/{signer.link_token(cid, 1)}/"
 

@@ -6,15 +6,13 @@ import re
 import pytest
 from conftest import ARTIFACTS, REPO
 
-from portal.web.app import create_app
-
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def statement_url(project, live_server):
+def statement_url(project, live_server, make_app):
     project.write("customers.csv", """\
         customer_id,name,email,currency,terms_days
         C1,"Wide Load Industrial Wholesale & Distribution Partners Incorporated",ap@wide.example,USD,30
@@ -27,8 +25,7 @@ def statement_url(project, live_server):
     rows.append("2026-11-01,C1,payment,PAY-1,500.00,,,,ACH remittance")
     rows.append("2026-11-02,C1,invoice,INV-EUR-1,100.00,EUR,,,Imported goods")
     project.write("e.csv", "\n".join(rows) + "\n")
-    project.build()
-    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}))
+    base = live_server(make_app(as_of="2026-11-25", TESTING=False))
     from portal.core.signing import Signer, load_keys
     token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
     return f"{base}/s/{token}/"

@@ -15,7 +15,6 @@ from fakestripe import FakeStripe
 from portal.build.lookup import customer_accounts
 from portal.core.signing import Signer, load_keys
 from portal.ledger.online import FILE
-from portal.web.app import create_app
 
 WHSEC = "whsec_payflow_test_secret"
 BANK = {"method": "bank", "routingNumber": "110000000", "accountNumber": "000123456789"}  # test account
@@ -70,7 +69,7 @@ class Flow:
 
 
 @pytest.fixture
-def flow(project, live_server, monkeypatch):
+def flow(project, live_server, make_app):
     project.write("customers.csv", "customer_id,name,email,currency,terms_days\n"
                                    "C1,First Customer,ap@first.example,USD,30\nC3,Tokyo KK,ap@tokyo.example,JPY,30\n")
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
@@ -78,13 +77,10 @@ def flow(project, live_server, monkeypatch):
                                     "2026-10-02,C3,invoice,INV-9,184000,,2030-01-31,,\n")
     port = free_port()
     project.serve_at(f"http://127.0.0.1:{port}")
-    project.build(as_of=date.today().isoformat())
     fake = FakeStripe(webhook_secret=WHSEC, deliver="async")  # webhooks race the return page, as on Stripe
     fake.start()
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
-    monkeypatch.setenv("STRIPE_API_BASE", fake.base_url)
-    base = live_server(create_app({"PORTAL_ROOT": str(project.root)}), port)
+    app = make_app(stripe=fake.base_url, secret_key="sk_test_fake", webhook_secret=WHSEC, TESTING=False)
+    base = live_server(app, port)
     fake.webhook_url = base + "/stripe/webhook"
     yield Flow(project, base, fake)
     fake.stop()

@@ -25,7 +25,6 @@ from portal.ledger.online import FILE
 from portal.pay.gateway import Gateway
 from portal.staff import reconcile as rc
 from portal.staff.reconcile_io import SET_ASIDE_FILE, SetAside, read_recorded, read_set_aside, run
-from portal.web.app import create_app
 
 WHSEC = "whsec_reconcile_test_secret"
 KEY = "sk_test_reconcile"
@@ -99,18 +98,15 @@ class Shop:
 
 
 @pytest.fixture
-def shop(project, live_server, monkeypatch):
+def shop(project, live_server, make_app):
     project.write("customers.csv", CUSTOMERS)
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,5000.00,,2030-10-31,,\n"
                                     "2026-10-01,C2,invoice,INV-2,5000.00,,2030-10-31,,\n"
                                     "2026-10-02,C3,invoice,INV-9,900000,,2030-01-31,,\n")
-    project.build(as_of=TODAY.isoformat())
     fake = FakeStripe(webhook_secret=WHSEC)
     fake.start()
-    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
-    monkeypatch.setenv("STRIPE_API_BASE", fake.base_url)
-    base = live_server(create_app({"PORTAL_ROOT": str(project.root), "STRIPE_SECRET_KEY": KEY,
-                                   "STRIPE_WEBHOOK_SECRET": WHSEC, "STRIPE_API_BASE": fake.base_url}))
+    base = live_server(make_app(stripe=fake.base_url, as_of=TODAY.isoformat(), secret_key=KEY, webhook_secret=WHSEC,
+                                TESTING=False))
     fake.webhook_url = base + "/stripe/webhook"
     yield Shop(project, fake)
     fake.stop()

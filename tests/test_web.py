@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-from portal.web.app import create_app
 
-
-@pytest.fixture
-def client(project):
+@pytest.fixture(autouse=True)
+def ledger(project):
+    """The ledger conftest's `app` serves."""
     project.write("e.csv", """\
         date,customer_id,type,ref,amount,currency,due_date,applies_to,memo
         2026-10-01,C1,invoice,INV-1,100.00,,,,
         """)
-    project.build()
-    app = create_app({"PORTAL_ROOT": str(project.root), "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
     return Client(app.test_client())
 
 

@@ -14,22 +14,21 @@ import os
 import time
 import zlib
 from array import array
-from datetime import date
 from operator import attrgetter
 from pathlib import Path
 from typing import Literal, NamedTuple, cast
 
 from ..core import aging
 from ..core.records import Entry, InputError, Problem, Problems
-from ..core.signing import Signer
 from ..core.timing import note, phase, report_memory
 from ..ledger import checks
 from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from ..ledger.settings import Settings
 from . import state as st
+from .context import Context
 from .page import Job, render_customer
-from .publish import Publisher, make_pages_folder, write_file, write_page
+from .publish import make_pages_folder, write_file, write_page
 from .render import SiteRenderer
 from .rows import bom, line_offsets, rowhash
 
@@ -41,15 +40,14 @@ _JOB: Job | None = None
 _PROGRESS: _Counter | None = None
 
 
-def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: list,
-         publisher: Publisher | None, workers: int | None = None, progress=None, figures_only: bool = False,
-         warnings: list | None = None):
-    """Read, check and render everything; publish unless `publisher` is None (check only, or with
-    `figures_only` the page records without pages, for a report as of another date).
+def full(ctx: Context, progress=None, figures_only: bool = False):
+    """Read, check and render everything; publish unless `ctx.publisher` is None (check only, or
+    with `figures_only` the page records without pages, for a report as of another date).
 
     Returns (state body, file signatures, pages written, totals for the head). What is wrong with
-    rows the payment service recorded is added to `warnings` (never a reason to refuse the build).
+    rows the payment service recorded is added to `ctx.warnings` (never a reason to refuse the build).
     """
+    settings, publisher, workers = ctx.settings, ctx.publisher, ctx.workers
     cpath = settings.ledger_dir / ledger.CUSTOMERS
     size = cpath.stat().st_size if cpath.exists() else 0
     files = ledger.entry_files(settings)
@@ -63,7 +61,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
     # The files as they are now, recorded before they are read: every worker reads exactly those
     # bytes (the payment service may append to its file meanwhile; the next build reads the rest).
     sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [cpath, *files] if p.exists()}
-    job = Job(settings, shards, files, as_of, gdigest, staging, signer, pages,
+    job = Job(ctx, shards, files, staging,
               estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only,
               limits={name: sig[0] for name, sig in sigs.items() if name.endswith(online_payments.FILE)})
     problems = Problems()
@@ -73,8 +71,8 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
         for r in results:  # each worker's problems, capped, merged to what one process would keep
             problems += r["problems"]
         problems += _across_shards(results)
-        if warnings is not None:  # rows the payment service recorded: said, never fatal
-            warnings += sorted({p for r in results for p in r["warnings"]}, key=lambda p: (p.path, p.line, p.message))
+        # rows the payment service recorded: said, never fatal
+        ctx.warnings += sorted({p for r in results for p in r["warnings"]}, key=lambda p: (p.path, p.line, p.message))
         if problems:
             raise InputError(problems)
         with phase("merge"):
@@ -91,7 +89,7 @@ def full(settings: Settings, as_of: date, gdigest: str, signer: Signer, pages: l
             return body, sigs, 0, totals
         assert staging is not None  # publisher.begin() gave it
         with phase("publish"):
-            stage_shared(settings, pages, staging)
+            stage_shared(settings, ctx.pages, staging)
             publisher.swap()
     except BaseException:
         if publisher:
@@ -207,7 +205,7 @@ def _shard(w: int) -> dict:
     """A worker: parse, check and (unless only checking) render one shard of the customers."""
     job = _JOB
     assert job is not None  # _run sets it before a shard runs (a forked worker inherits it)
-    settings = job.settings
+    settings = job.ctx.settings
     shards = job.shards
     problems = Problems()
     by_customer: dict[str, list[Entry]] = {}
@@ -241,7 +239,7 @@ def _shard(w: int) -> dict:
         return out
     with phase(f"shard {w} render+write"):
         staging = job.staging
-        renderer = SiteRenderer(settings, job.pages) if staging is not None else None
+        renderer = SiteRenderer(settings, job.ctx.pages) if staging is not None else None
         pages, lines, totals = out["pages"], out["lines"], out["totals"]
         clock = time.perf_counter
         rendering = 0.0
@@ -251,7 +249,7 @@ def _shard(w: int) -> dict:
             for n, c in enumerate(mine, 1):
                 t = clock()
                 packed = index.get(c.id)
-                record, html = render_customer(job, renderer, c, by_customer.get(c.id, []), refs[c.id],
+                record, html = render_customer(job.ctx, renderer, c, by_customer.get(c.id, []), refs[c.id],
                                                sum(packed[2::3]) & MASK if packed is not None else 0, totals=totals)
                 t2 = clock()
                 rendering += t2 - t
@@ -279,7 +277,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
     a record that is not CSV) worker 0 reports.
     """
     shards = job.shards
-    settings = job.settings
+    settings = job.ctx.settings
     journal_name = ledger.rel(settings.ledger_dir / online_payments.FILE, settings)
     online: set[str] = set()
     slots: dict = {cid: ([], array("Q")) for cid in reader.customers}  # entries, IndexRows packed

@@ -20,7 +20,8 @@ from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from . import state as st
 from .changes import Changes
-from .page import Job, customer_digest, render_customer
+from .context import Context
+from .page import customer_digest, render_customer
 from .publish import write_file
 from .render import SiteRenderer
 from .rows import bom, read_indexed_rows, record_at_offset
@@ -34,13 +35,12 @@ class TooManyChanged(Exception):
     """So many pages would be rendered again that a full build is faster (run.py does one)."""
 
 
-def incremental(settings, as_of, gdigest, signer, pages, publisher, stored: st.Stored, totals: dict,
-                changes: Changes, warnings: list | None = None, workers: int | None = None):
+def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes):
     """Bring the published site up to date with the ledger. Returns (body, pages written, totals).
-    What is wrong with rows the payment service recorded goes to `warnings`, never refuses the build.
-    `stored` is the last build's state: its row index first, its page records loaded while a big
-    changed file is scanned; `workers` 1 scans in this process (the payment service never forks)."""
-    warnings = [] if warnings is None else warnings
+    What is wrong with rows the payment service recorded goes to `ctx.warnings`, never refuses the
+    build. `stored` is the last build's state: its row index first, its page records loaded while a
+    big changed file is scanned; `ctx.workers` 1 scans in this process (the payment service never forks)."""
+    settings, warnings = ctx.settings, ctx.warnings
     problems = Problems()
     index = stored.index
     customers, customer_lines, found = _read_customers(settings, index, changes)
@@ -67,7 +67,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, stored: st.S
             scanned.problems += found
             if job is not None:
                 jobs.append(job)
-        scanned.merge(scan_files(jobs, known, stored.load_pages, workers))
+        scanned.merge(scan_files(jobs, known, stored.load_pages, ctx.workers))
         body = stored.body()
         problems += scanned.problems
         cols: dict[str, ledger.Columns] = {}
@@ -105,7 +105,7 @@ def incremental(settings, as_of, gdigest, signer, pages, publisher, stored: st.S
         raise InputError(problems)
 
     replaced = [body.pages[cid] for cid in sorted(entries) if cid in body.pages] + [body.pages[cid] for cid in gone]
-    written = _publish(settings, as_of, gdigest, signer, pages, publisher, body, customers, entries, refs, view, gone)
+    written = _publish(ctx, body, customers, entries, refs, view, gone)
     with phase("incremental: index"):
         for cid, rows in moved.items():  # everyone whose rows moved: where they are now
             if cid not in gone:
@@ -288,17 +288,18 @@ def _check(body, current, files, names, reader, entries, gone, problems) -> dict
     return refs
 
 
-def _publish(settings, as_of, gdigest, signer, pages, publisher, body, customers, entries, refs, view, gone) -> int:
+def _publish(ctx: Context, body, customers, entries, refs, view, gone) -> int:
     """Render the changed customers' pages and publish them; returns the pages written or removed."""
+    publisher = ctx.publisher
+    assert publisher is not None  # run.py always publishes an incremental build
     staging = publisher.begin()
     try:
-        job = Job(settings, 1, [], as_of, gdigest, staging, signer, pages)
-        renderer = SiteRenderer(settings, pages)
+        renderer = SiteRenderer(ctx.settings, ctx.pages)
         written: list[tuple[str, str]] = []  # (staged file, its place in the site)
         deleted: list[str] = []
         for cid in sorted(entries):
             prev = body.pages.get(cid)
-            record, html = render_customer(job, renderer, customers[cid], entries[cid], refs[cid],
+            record, html = render_customer(ctx, renderer, customers[cid], entries[cid], refs[cid],
                                            st.rows_digest(view.lines[cid]), prev)
             body.pages[cid] = record
             if html is None:

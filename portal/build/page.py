@@ -3,38 +3,33 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from ..core import accounts as acc
 from ..core import aging
 from ..core.records import LOCATION, Customer, Entry
-from ..core.signing import Signer, statement_url
-from ..ledger.settings import Settings
+from ..core.signing import statement_url
 from . import aging_report as report
 from . import state as st
+from .context import Context
 from .links import link_rows
 from .render import SiteRenderer
 
 
 @dataclass
 class Job:
-    """Everything a worker needs, inherited through fork."""
+    """Everything a full build's worker needs, inherited through fork."""
 
-    settings: Settings
+    ctx: Context
     shards: int
     files: list
-    as_of: date
-    global_digest: str
     staging: Path | None
-    signer: Signer
-    pages: list
     estimate: int = 0  # customers, for progress
     limits: dict = field(default_factory=dict)  # file rel name -> bytes to read (EntryReader.limits)
     figures_only: bool = False  # no staging: still compute the page records (for a report as of a date)
 
 
-def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,
+def render_customer(ctx: Context, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,
                     rows_digest: int, previous: tuple | None = None, totals: dict | None = None):
     """One customer's statement: (page record, html); html is None when `previous` is still current
     or there is no renderer (figures only, for a report). Adds the customer's figures to `totals`.
@@ -43,20 +38,20 @@ def render_customer(job: Job, renderer: SiteRenderer | None, c: Customer, entrie
     their customers.csv row and the build's global inputs, and nothing else (accounts orders
     entries by what they say, not where they are), so equal digests mean an equal page."""
     cdigest = customer_digest(c)
-    page_digest = hashlib.sha256(f"{job.global_digest}|{cdigest}|{rows_digest:016x}".encode()).hexdigest()
-    token = job.signer.link_token(c.id, c.link_version)
+    page_digest = hashlib.sha256(f"{ctx.global_digest}|{cdigest}|{rows_digest:016x}".encode()).hexdigest()
+    token = ctx.signer.link_token(c.id, c.link_version)
     if previous is not None and previous[st.DIGEST] == page_digest and previous[st.TOKEN] == token:
         return previous, None
-    accts = acc.accounts(entries, job.as_of, job.settings.recent_days)
+    accts = acc.accounts(entries, ctx.as_of, ctx.settings.recent_days)
     html = None if renderer is None else renderer.statement_html(
-        c, accts, job.as_of, job.signer.pay_token(c.id, c.link_version, job.as_of), page_digest, len(entries))
-    figures = aging.figures(accts, entries, job.as_of)
+        c, accts, ctx.as_of, ctx.signer.pay_token(c.id, c.link_version, ctx.as_of), page_digest, len(entries))
+    figures = aging.figures(accts, entries, ctx.as_of)
     if totals is not None:
         aging.add(totals, figures)
     balances = {a.currency: (a.balance, a.overdue) for a in accts}
-    url = statement_url(job.settings.base_url, token)
+    url = statement_url(ctx.settings.base_url, token)
     return st.page(page_digest, token, figures, refs, cdigest, link_rows(c, url, balances),
-                   report.customer_rows(c, accts, entries, job.as_of),
+                   report.customer_rows(c, accts, entries, ctx.as_of),
                    max(map(aging.oldest_days, accts), default=0), rows_digest), html
 
 

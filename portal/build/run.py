@@ -22,6 +22,7 @@ from ..ledger.settings import Settings
 from . import aging_report as report
 from . import state as st
 from .changes import changed_inputs
+from .context import Context
 from .full import full
 from .incremental import TooManyChanged, incremental
 from .links import write_links
@@ -69,8 +70,8 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     publisher = Publisher(settings.out)
     result = Result(rolled_forward=publisher.recover())
     signer = Signer(load_keys(settings.state_dir))
-    pages = content_pages(settings)
     gdigest = global_digest(settings, as_of, signer)
+    ctx = Context(settings, as_of, signer, gdigest, content_pages(settings), publisher, workers, result.warnings)
     head = None if full_build else st.load_head(settings.state_dir)
     if head and (head.global_digest != gdigest or head.out != str(settings.out) or not settings.out.is_dir()
                  or head.refreshed_as_of):  # some pages are as of a later day than the others: all again
@@ -98,13 +99,11 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         assert head is not None  # stored is the state this head was written with
         result.mode = "incremental"
         try:
-            body, result.written, totals = incremental(settings, as_of, gdigest, signer, pages, publisher, stored,
-                                                       head.totals, changes, result.warnings, workers)
+            body, result.written, totals = incremental(ctx, stored, head.totals, changes)
         except (TooManyChanged, st.Incomplete):  # most pages change (or the state lacks a part): in full
             body, result.mode, result.warnings[:] = None, "full", []
     if body is None:
-        body, sigs, result.written, totals = full(settings, as_of, gdigest, signer, pages, publisher, workers,
-                                                  progress, warnings=result.warnings)
+        body, sigs, result.written, totals = full(ctx, progress)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
                    customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.inputs_signature(settings))
     def staff_files():
@@ -164,12 +163,11 @@ def _refresh(settings: Settings, today: date) -> Result | None:
         log.warning("pages not refreshed: the build state is incomplete (run `portal build`)")
         return None
     as_of = max(today, built_on)
-    pages = content_pages(settings)
     result = Result(mode="refresh")
+    ctx = Context(settings, as_of, signer, global_digest(settings, as_of, signer), content_pages(settings),
+                  publisher, workers=1, warnings=result.warnings)  # the payment service never forks
     try:
-        body, result.written, totals = incremental(settings, as_of, global_digest(settings, as_of, signer), signer,
-                                                   pages, publisher, stored, head.totals, changes, result.warnings,
-                                                   workers=1)  # the payment service never forks
+        body, result.written, totals = incremental(ctx, stored, head.totals, changes)
     except (TooManyChanged, st.Incomplete) as e:  # the payment file rewritten, say: the staff build's job
         log.warning("pages not refreshed after a payment: %s (run `portal build`)", e)
         return None
@@ -236,7 +234,8 @@ def check(settings: Settings, as_of: date | None = None, workers: int | None = N
           warnings: list | None = None) -> int:
     """Read and validate everything, write nothing. Returns the number of customers."""
     signer = Signer(load_keys(settings.state_dir))
-    body, _, _, _ = full(settings, as_of or date.today(), "", signer, [], None, workers, warnings=warnings)
+    body, _, _, _ = full(Context(settings, as_of or date.today(), signer, workers=workers,
+                                 warnings=[] if warnings is None else warnings))
     return len(body.customer_lines)
 
 
@@ -275,6 +274,6 @@ def write_report(settings: Settings, as_of: date | None = None) -> tuple[Path, P
             and head.global_digest == global_digest(settings, day, signer) and not changed_inputs(settings, head).any):
         body, totals = st.load_body(settings.state_dir, head), head.totals
     if body is None:
-        body, _, _, totals = full(settings, day, "", signer, [], None, figures_only=True)
+        body, _, _, totals = full(Context(settings, day, signer), figures_only=True)
     html_path, csv_path = report.write(settings, day, totals, body, dated=as_of is not None)
     return html_path, csv_path, st.read_totals(totals)
