@@ -33,7 +33,7 @@ def site(tmp_path):
 
 def test_first_publish_creates_the_site(site):
     assert tree(site.out) == {"index.html": "v1 home", "s/a/index.html": "v1 a", "s/b/index.html": "v1 b"}
-    assert not site.staging.exists() and not site.journal.exists()
+    assert not site.staging.exists() and not site.plan.exists()
 
 
 def test_swap_replaces_the_whole_site_and_removes_the_old_tree(site):
@@ -72,7 +72,7 @@ def test_uncommitted_staging_left_by_a_crash_is_discarded(site):
     assert tree(site.out) == before and not site.staging.exists()
 
 
-def test_commit_interrupted_after_the_journal_is_rolled_forward(site, monkeypatch):
+def test_commit_interrupted_after_the_plan_is_rolled_forward(site, monkeypatch):
     staging = site.begin()
     write_file(staging, "s/a/index.html", "v2 a")
     write_file(staging, "s/new/index.html", "v2 new")
@@ -90,10 +90,10 @@ def test_commit_interrupted_after_the_journal_is_rolled_forward(site, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         site.commit(["s/a/index.html", "s/new/index.html"], ["s/b/index.html"])
     monkeypatch.setattr(publish.os, "replace", real_replace)
-    assert site.journal.exists()
+    assert site.plan.exists()
     assert Publisher(site.out).recover() is True
     assert tree(site.out) == {"index.html": "v1 home", "s/a/index.html": "v2 a", "s/new/index.html": "v2 new"}
-    assert not site.journal.exists() and not site.staging.exists()
+    assert not site.plan.exists() and not site.staging.exists()
 
 
 def test_swap_interrupted_after_the_exchange_is_not_swapped_back(site, monkeypatch):
@@ -111,10 +111,20 @@ def test_swap_interrupted_before_the_exchange_is_completed_by_recovery(site):
     staging = site.begin()
     write_file(staging, "index.html", "v3 home")
     (staging / publish.MARK).write_text("pid-3")
-    site.journal.write_text(json.dumps({"swap": "pid-3"}))  # committed, then killed
+    site.plan.write_text(json.dumps({"swap": "pid-3"}))  # committed, then killed
     assert tree(site.out)["index.html"] == "v1 home"
     assert Publisher(site.out).recover() is True
     assert tree(site.out) == {"index.html": "v3 home"}
+
+
+def test_a_plan_left_by_an_earlier_version_is_still_carried_out(site):
+    """Upgraded after a crash: the plan committed under its old name (.<site>.journal) is applied."""
+    staging = site.begin()
+    write_file(staging, "index.html", "v4 home")
+    (staging / publish.MARK).write_text("pid-4")
+    site.old_plan.write_text(json.dumps({"swap": "pid-4"}))
+    assert Publisher(site.out).recover() is True
+    assert tree(site.out) == {"index.html": "v4 home"} and not site.old_plan.exists() and not site.plan.exists()
 
 
 def test_build_process_killed_while_rendering_leaves_the_old_site(project):

@@ -1,9 +1,9 @@
-"""Atomic publishing of the public site: stage, commit a journal, then move files into place.
+"""Atomic publishing of the public site: stage, commit a plan, then move files into place.
 
 Two ways, one protocol. A full build stages a complete new site and swaps it with the old one
 in a single rename (`renameat2(RENAME_EXCHANGE)` on Linux); an incremental build stages only the
 changed files and moves each into place. Either way nothing in the site changes until the
-journal (what to swap or move, and what to delete) is written, fsynced and renamed into place:
+plan (what to swap or move, and what to delete) is written, fsynced and renamed into place:
 that rename is the commit point. A build that fails or is killed before it leaves the previous
 site exactly as it was (the staging folder is thrown away next time); one killed after it is
 rolled forward by the next build or server start. The replaced tree is deleted in the background.
@@ -33,13 +33,17 @@ class Publisher:
     def __init__(self, out: Path):
         self.out = Path(out)
         self.staging = self.out.parent / f".{self.out.name}.staging"
-        self.journal = self.out.parent / f".{self.out.name}.journal"
+        self.plan = self.out.parent / f".{self.out.name}.publish-plan"
+        # Where versions before 2026-12 wrote the plan: one a crash left there is still carried out.
+        self.old_plan = self.out.parent / f".{self.out.name}.journal"
 
     def recover(self) -> bool:
         """Finish a committed publish that was interrupted; discard an uncommitted one."""
         rolled = False
-        if self.journal.exists():
-            self._apply(json.loads(self.journal.read_text()))
+        if self.old_plan.exists() and not self.plan.exists():
+            os.replace(self.old_plan, self.plan)
+        if self.plan.exists():
+            self._apply(json.loads(self.plan.read_text()))
             rolled = True
         if self.staging.exists():
             shutil.rmtree(self.staging)
@@ -73,13 +77,13 @@ class Publisher:
         self._commit({"swap": pid})
 
     def _commit(self, plan: dict) -> None:
-        tmp = self.journal.with_suffix(".tmp")
+        tmp = self.plan.with_suffix(".tmp")
         with open(tmp, "w") as f:
             json.dump(plan, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, self.journal)
-        _fsync_dir(self.journal.parent)
+        os.replace(tmp, self.plan)
+        _fsync_dir(self.plan.parent)
         self._apply(plan)
 
     def _apply(self, plan: dict) -> None:
@@ -109,7 +113,7 @@ class Publisher:
             except OSError:
                 pass
         _fsync_dir(self.out)
-        self.journal.unlink()
+        self.plan.unlink()
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def _swap(self, pid: str) -> None:
@@ -124,7 +128,7 @@ class Publisher:
             trash = self.out.parent / f".{self.out.name}.old-{pid}"
             os.rename(self.staging, trash)
             remove_later(trash)
-        self.journal.unlink()
+        self.plan.unlink()
 
 
 def _exchange(a: Path, b: Path) -> None:
