@@ -1,6 +1,8 @@
 """Scanning a changed file: the same rows, hashes and places however many processes scan it."""
 from __future__ import annotations
 
+from array import array
+
 import pytest
 
 from portal.build import scan as sc
@@ -22,10 +24,24 @@ def rows_of(n: int) -> list[str]:
     return [f"2026-10-{1 + i % 28:02d},K{i % 37},invoice,I-{i},{i}.00,,2026-11-30,,memo {i}\n" for i in range(n)]
 
 
+class Found:
+    """A scan's rows unpacked ({customer: [words]}), after checking each customer's sum of hashes."""
+
+    def __init__(self, out: sc.Scanned):
+        self.rows = {}
+        for cid, packed in out.rows.items():
+            words = array("Q")
+            words.frombytes(packed)
+            assert out.sums[cid] == sum(words[2::3])
+            self.rows[cid] = list(words)
+        assert out.sums.keys() == out.rows.keys()
+        self.strays, self.problems = out.strays, out.problems
+
+
 def scanned(lines, workers, monkeypatch, known=None):
     monkeypatch.setattr(sc, "PARALLEL_FROM_LINES", 10)
     known = known if known is not None else {f"K{i}" for i in range(37)}
-    return sc.scan_file(lines, 0, Cols, 3, known, "f.csv", workers=workers)
+    return Found(sc.scan_file(lines, 0, Cols, 3, known, "f.csv", workers=workers))
 
 
 def test_a_file_cut_between_processes_scans_as_one_process_scans_it(monkeypatch):
@@ -72,7 +88,37 @@ def test_many_files_spread_over_processes_scan_as_one_process_scans_them(monkeyp
     files[1].lines[20] = '2026-10-03,K3,invoice,I-W,5.00,,2026-11-30,,"two\n'  # a record over two lines: one piece
     files[1].lines.insert(21, 'lines"\n')
     known = {f"K{i}" for i in range(37)}
-    one, two = sc.scan_files(files, known, workers=1), sc.scan_files(files, known, workers=2)
+    one, two = Found(sc.scan_files(files, known, workers=1)), Found(sc.scan_files(files, known, workers=2))
     assert {k: sorted(zip(v[::3], v[1::3], v[2::3], strict=True)) for k, v in one.rows.items()} == \
            {k: sorted(zip(v[::3], v[1::3], v[2::3], strict=True)) for k, v in two.rows.items()}
     assert sum(len(v) for v in one.rows.values()) == 3 * (300 + 40 + 900 + 5)
+
+
+def test_plain_and_quoted_lines_mixed_scan_as_the_csv_module_reads_them(monkeypatch):
+    """The loop for lines with no quote and the general one agree with a plain csv reading: each
+    record's customer, line and hash; blank lines and rows of empty fields skipped; short rows strays."""
+    rows = rows_of(40)
+    rows[3] = '"2026-10-04",K4,invoice,I-Q,5.00,,2026-11-30,,"quoted, with a comma"\n'  # a quote before the id
+    rows[7] = "\n"
+    rows[8] = ",,,,,,,,\n"
+    rows[9] = "2026-10-05\n"  # too few fields: no customer id
+    rows[12] = '2026-10-03,K12,invoice,I-R,5.00,,2026-11-30,,"two\nlines"\n'
+    rows[20] = "2026-10-03, K20 ,invoice,I-S,5.00,,2026-11-30,,spaces round the id\r\n"
+    lines = lines_of(rows)
+    expected: dict[str, list] = {}
+    strays = []
+    i = 1
+    while i < len(lines):
+        stop = ledger.scan(lines, i)[0]
+        text = "".join(lines[i:stop])
+        fields = next(ledger.csv.reader([text]))
+        if any(f.strip() for f in fields):
+            cid = fields[1].strip() if len(fields) > 1 else ""
+            if cid.startswith("K"):
+                expected.setdefault(cid, []).extend([(3 << 32) | i, line_offsets(lines, 0)[i], rowhash(text)])
+            else:
+                strays.append(i)
+        i = stop
+    for workers in (1, 2):
+        out = scanned(lines, workers, monkeypatch)
+        assert out.rows == expected and [s[0] & 0xFFFFFFFF for s in out.strays] == strays == [10]

@@ -80,14 +80,14 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
             reader.entry(fields, cols[name], name, line + 1, problems)
     forced, gone = _changed_customers(body, customers, changes)
     with phase("incremental: compare digests"):
-        moved, changed = _compare(body, scanned.rows, stale, forced)
+        moved, changed = _compare(body, scanned, stale, forced)
         changed -= gone
     if len(changed) > FULL_FROM * max(len(body.pages), 1) and len(changed) > 1000:
         raise TooManyChanged(f"{len(changed)} of {len(body.pages)} customers changed")
     _say_removed_customers_paid(settings, body, files, fno, gone, warnings)
 
     with phase("incremental: read changed customers' rows"):
-        view = _Index({cid: moved[cid].tobytes() if cid in moved else body.lines.get(cid, b"")
+        view = _Index({cid: moved[cid] if cid in moved else body.lines.get(cid, b"")
                        for cid in changed})
         entries: dict[str, list] = {}
         for cid, got in read_indexed_rows(view, files, changes.names, reader, sorted(changed),
@@ -109,7 +109,7 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     with phase("incremental: index"):
         for cid, rows in moved.items():  # everyone whose rows moved: where they are now
             if cid not in gone:
-                body.lines[cid] = rows.tobytes()
+                body.lines[cid] = rows
     body.files, body.customer_lines = files, customer_lines
     totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
     return body, written, totals
@@ -180,13 +180,13 @@ class _Tail:
         return lines, None
 
 
-def _compare(body: st.Body, found: dict, stale: set[int], forced: set[str]):
+def _compare(body: st.Body, found: Scanned, stale: set[int], forced: set[str]):
     """({customer: their rows now, packed} for everyone whose rows moved, the customers whose rows
     changed: whose rows' digest is not the one their page was made from)."""
     lines = body.lines
     if stale and stale >= {i for i, name in enumerate(body.files) if name is not None}:
         return _compare_all_rewritten(body, found, forced)  # one whole-ledger file re-exported, say
-    touched = set(found)
+    touched = set(found.rows)
     if stale:  # who had rows in a file rewritten or removed?
         for cid, packed in lines.items():
             if cid not in touched:
@@ -194,7 +194,7 @@ def _compare(body: st.Body, found: dict, stale: set[int], forced: set[str]):
                 a.frombytes(packed)
                 if any(x >> 32 in stale for x in a[::3]):
                     touched.add(cid)
-    index: dict[str, array] = {}
+    index: dict[str, bytes] = {}
     changed = set(forced)
     mask, digest_at = st.ROW_HASH_MASK, st.ROWS_DIGEST
     pages = body.pages
@@ -208,30 +208,27 @@ def _compare(body: st.Body, found: dict, stale: set[int], forced: set[str]):
             elif in_files & stale:
                 rows = array("Q", [x for j in range(0, len(rows), 3) if rows[j] >> 32 not in stale
                                    for x in rows[j:j + 3]])
-        new = found.get(cid)
-        if new is not None:
-            rows.extend(new)
-        index[cid] = rows
+        packed = rows.tobytes() + found.rows.get(cid, b"")
+        index[cid] = packed
         record = pages.get(cid)
-        if record is None or record[digest_at] != sum(rows[2::3]) & mask:
+        if record is None or record[digest_at] != (sum(rows[2::3]) + found.sums.get(cid, 0)) & mask:
             changed.add(cid)
     return index, changed
 
 
-def _compare_all_rewritten(body: st.Body, found: dict, forced: set[str]):
+def _compare_all_rewritten(body: st.Body, found: Scanned, forced: set[str]):
     """_compare when every file the last build read was rewritten or removed: everyone's rows are
     what the scan found (the usual case of a ledger exported whole each time)."""
     changed = set(forced)
     mask, digest_at = st.ROW_HASH_MASK, st.ROWS_DIGEST
-    empty = array("Q")
+    rows, sums = found.rows, found.sums
     moved = {}
     for cid, record in body.pages.items():
-        rows = found.get(cid, empty)
-        moved[cid] = rows
-        if record[digest_at] != sum(rows[2::3]) & mask:
+        moved[cid] = rows.get(cid, b"")
+        if record[digest_at] != sums.get(cid, 0) & mask:
             changed.add(cid)
-    for cid in found.keys() - body.pages.keys():  # new customers
-        moved[cid] = found[cid]
+    for cid in rows.keys() - body.pages.keys():  # new customers
+        moved[cid] = rows[cid]
         changed.add(cid)
     return moved, changed
 
@@ -329,12 +326,12 @@ class _Index:
 class _Current:
     """Where each customer's rows are now: the new index for those whose rows moved, else the old one."""
 
-    def __init__(self, moved: dict[str, array], old: dict[str, bytes]):
+    def __init__(self, moved: dict[str, bytes], old: dict[str, bytes]):
         self.moved, self.old = moved, old
 
     def get(self, cid: str, default: bytes = b"") -> bytes:
         rows = self.moved.get(cid)
-        return rows.tobytes() if rows is not None else self.old.get(cid, default)
+        return rows if rows is not None else self.old.get(cid, default)
 
 
 def _locate(current, files: list, names: dict, reader, cid: str, ref: str) -> tuple[str, int]:

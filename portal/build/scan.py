@@ -24,39 +24,55 @@ PARALLEL_FROM_LINES = 200_000  # below this a process of its own costs more than
 
 @dataclass
 class Scanned:
-    """What a scan found: {customer: their rows, packed as state.pack_rows packs them}, the records
-    it could not file under a known customer, and the problems of records that are not CSV."""
+    """What a scan found: {customer: their rows, packed as state.pack_rows packs them} and the sum
+    of those rows' hashes (their part of state.rows_digest, not yet masked), the records it could
+    not file under a known customer, and the problems of records that are not CSV."""
 
-    rows: dict[str, array] = field(default_factory=dict)
+    rows: dict[str, bytes] = field(default_factory=dict)
+    sums: dict[str, int] = field(default_factory=dict)
     strays: list[tuple[int, list[str]]] = field(default_factory=list)  # (file << 32 | line, fields)
     problems: list = field(default_factory=list)
 
     def merge(self, other: Scanned) -> None:
-        rows = self.rows
+        rows, sums = self.rows, self.sums
         for cid, packed in other.rows.items():
             mine = rows.get(cid)
             if mine is None:
-                rows[cid] = packed
+                rows[cid], sums[cid] = packed, other.sums[cid]
             else:
-                mine.extend(packed)
+                rows[cid], sums[cid] = mine + packed, sums[cid] + other.sums[cid]
         self.strays += other.strays
         self.problems += other.problems
 
-    def __getstate__(self) -> dict:
-        """Sent from a worker as three flat sequences, not 100,000 small arrays (7x less to pickle)."""
-        cids = list(self.rows)
+    def add_groups(self, groups: dict[str, list[int]]) -> None:
+        """Add rows collected as {customer: [IndexRow fields, flat]}: packed in one pass, not an
+        array per customer (at a million rows that was a third of a worker's time)."""
         words = array("Q")
-        for cid in cids:
-            words.extend(self.rows[cid])
-        sizes = array("I", [len(self.rows[cid]) for cid in cids])
-        return {"cids": cids, "sizes": sizes, "words": words, "strays": self.strays, "problems": self.problems}
+        for group in groups.values():
+            words.fromlist(group)
+        data, at = words.tobytes(), 0
+        found = Scanned()
+        rows, sums = found.rows, found.sums
+        for cid, group in groups.items():
+            end = at + 8 * len(group)
+            rows[cid], sums[cid] = data[at:end], sum(group[2::3])
+            at = end
+        self.merge(found)
+
+    def __getstate__(self) -> dict:
+        """Sent from a worker as flat sequences, not 100,000 small objects (7x less to pickle)."""
+        cids = list(self.rows)
+        sizes = array("I", map(len, self.rows.values()))
+        return {"cids": cids, "sizes": sizes, "data": b"".join(self.rows.values()),
+                "sums": [self.sums[cid] for cid in cids], "strays": self.strays, "problems": self.problems}
 
     def __setstate__(self, state: dict) -> None:
-        rows, words, at = {}, state["words"], 0
+        rows, data, at = {}, state["data"], 0
         for cid, n in zip(state["cids"], state["sizes"], strict=True):
-            rows[cid] = words[at:at + n]
+            rows[cid] = data[at:at + n]
             at += n
-        self.rows, self.strays, self.problems = rows, state["strays"], state["problems"]
+        self.rows, self.sums = rows, dict(zip(state["cids"], state["sums"], strict=True))
+        self.strays, self.problems = state["strays"], state["problems"]
 
 
 def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols, fno: int,
@@ -78,6 +94,9 @@ def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols
     i = first
     try:
         while i < stop:
+            i = _plain_lines(lines, i, stop, offsets, ci, top | line_base, known, groups, out.strays)
+            if i >= stop:
+                break
             line = lines[i]
             if len(line) > longest:
                 raise csv.Error("a line longer than a field may be")
@@ -119,8 +138,32 @@ def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols
                 del groups[cid]
         return _careful(lines, first, stop, offsets, cols, fno, known, name, line_base)
     if packing:
-        out.rows = {cid: array("Q", group) for cid, group in groups.items()}
+        out.add_groups(groups)
     return out
+
+
+def _plain_lines(lines: list[str], i: int, stop: int, offsets: list[int], ci: int, base: int,
+                 known: Container[str], groups: dict[str, list[int]], strays: list) -> int:
+    """scan_lines' loop for the lines most ledgers are made of, each a record with no quote in it:
+    runs from lines[i] up to the first line that is not (returned; `stop` if none). Measured at a
+    million rows: half the time of the general loop, which works out where a record ends."""
+    b2, to_int, longest = blake2b, int.from_bytes, csv.field_size_limit()
+    get, cut = groups.get, ci + 1
+    for i in range(i, stop):  # noqa: B020 - the position reached is what is returned
+        line = lines[i]
+        if '"' in line or len(line) > longest:
+            return i
+        parts = line.split(",", cut)
+        cid = parts[ci].strip() if ci < len(parts) else ""
+        group = get(cid)
+        if group is None:
+            if cid not in known:
+                if cid or line.replace(",", "").strip():  # not a blank line, or a row of empty fields
+                    strays.append((base + i, next(csv.reader([line]))))
+                continue
+            group = groups[cid] = []
+        group += (base + i, offsets[i], to_int(b2(line.rstrip("\r\n").encode(), digest_size=8).digest(), "little"))
+    return stop
 
 
 class _At:
@@ -148,13 +191,15 @@ def _careful(lines, first, stop, offsets, cols, fno, known, name, line_base) -> 
     out = Scanned()
     top = fno << 32
     part = lines[first:stop]
+    groups: dict[str, list[int]] = {}
     for i, fields in ledger.records(part, 0, name, out.problems):
         cid = fields[cols.customer_id].strip() if cols.customer_id < len(fields) else ""
         h = rowhash(record_text(part, i, ledger.scan(part, i)[0]))
         if cid in known:
-            out.rows.setdefault(cid, array("Q")).extend((top | (line_base + first + i), offsets[first + i], h))
+            groups.setdefault(cid, []).extend((top | (line_base + first + i), offsets[first + i], h))
         else:
             out.strays.append((top | (line_base + first + i), fields))
+    out.add_groups(groups)
     out.problems = [p._replace(line=p.line + line_base + first) for p in out.problems]
     return out
 
@@ -244,13 +289,7 @@ def _scan_pieces(pieces: list, known: Container[str]) -> Scanned:
     groups: dict[str, list[int]] = {}
     for _, f, first, stop, offsets in pieces:
         out.merge(scan_lines(f.lines, first, stop, offsets, f.cols, f.fno, known, f.name, f.line_base, groups))
-    for cid, group in groups.items():
-        packed = array("Q", group)
-        mine = out.rows.get(cid)  # rows a careful pass found
-        if mine is None:
-            out.rows[cid] = packed
-        else:
-            mine.extend(packed)
+    out.add_groups(groups)  # after the rows of any careful pass
     return out
 
 
