@@ -123,3 +123,30 @@ def test_invoice_clashes_across_workers_are_found_as_in_one_process(project):
         "content/ledger/b.csv:4: payment of K1 applies to I4, which is customer K4's invoice "
         "(expected one of K1's invoices)",
         "content/ledger/b.csv:5: payment applies to unknown invoice NOPE (expected one of K1's invoice refs)"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rows_quoted_or_not_read_the_same(project, workers):
+    """Most rows have no quote and are split without the csv module; a row quoted all through, one
+    with a quoted comma or a memo over two lines, and CRLF line ends read as the csv module reads them."""
+    import csv
+    import io
+    import re
+
+    rows = [[f"2026-10-0{1 + i % 9}", f"K{i}", "invoice", f"I{i}", f"{100 + i}.50", "", "", "",
+             ["", "plain memo", "memo, with a comma", "memo\nover two lines", ' "quoted" '][i % 5]] for i in range(40)]
+    header = ["date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo"]
+    project.write("customers.csv", CUSTOMERS.replace("K99,Bad Email,not-an-email", "K99,Fine,k99@x.example"))
+
+    def pages(quoting: int, ends: str) -> dict[str, str]:
+        out = io.StringIO()
+        csv.writer(out, quoting=quoting, lineterminator=ends).writerows([header, *rows])
+        project.write("e.csv", out.getvalue())
+        project.build(full_build=True, workers=workers)
+        # the same statement but for its reference (a digest of the rows' text, which differs)
+        return {f"K{i}": re.sub(r"[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}", "REF", project.page_for(f"K{i}"))
+                for i in range(40)}
+
+    minimal = pages(csv.QUOTE_MINIMAL, "\n")
+    assert "memo, with a comma" in minimal["K2"] and "over two lines" in minimal["K3"] and "120.50" in minimal["K20"]
+    assert pages(csv.QUOTE_ALL, "\r\n") == minimal

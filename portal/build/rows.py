@@ -43,6 +43,26 @@ def record_at_offset(data, offset: int) -> list[str]:
     return next(csv.reader(_lines_at(data, offset)))  # the reader takes as many lines as the record has
 
 
+class LinesFrom:
+    """The lines from a position (`i`) on, for a csv reader to take as many as a record needs (it
+    leaves `i` after them): no copy of the rest of the lines per record."""
+
+    __slots__ = ("i", "lines", "stop")
+
+    def __init__(self, lines: list[str], stop: int):
+        self.lines, self.stop, self.i = lines, stop, 0
+
+    def __iter__(self) -> LinesFrom:
+        return self
+
+    def __next__(self) -> str:
+        i = self.i
+        if i >= self.stop:
+            raise StopIteration
+        self.i = i + 1
+        return self.lines[i]
+
+
 def _lines_at(data, offset: int):
     """A file's lines from a byte offset on, broken where ledger.read_lines breaks them (\n, \r\n, \r)."""
     n = len(data)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 
 from ..ledger import reading as ledger
-from .rows import line_offsets
+from .rows import LinesFrom, line_offsets
 
 PARALLEL_FROM_LINES = 200_000  # below this a process of its own costs more than it saves
 
@@ -90,7 +90,7 @@ def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols
     mark = {cid: len(g) for cid, g in groups.items()} if not packing else {}
     b2, to_int, reader = blake2b, int.from_bytes, csv.reader
     longest = csv.field_size_limit()  # a line longer may hold a field the csv module refuses
-    at = _At(lines, stop)  # where the csv module reads from: no copy of the rest of the lines per record
+    at = LinesFrom(lines, stop)  # where the csv module reads from: no copy of the rest of the lines per record
     i = first
     try:
         while i < stop:
@@ -164,25 +164,6 @@ def _plain_lines(lines: list[str], i: int, stop: int, offsets: list[int], ci: in
             group = groups[cid] = []
         group += (base + i, offsets[i], to_int(b2(line.rstrip("\r\n").encode(), digest_size=8).digest(), "little"))
     return stop
-
-
-class _At:
-    """The lines from a position on, for a csv reader to take as many as a record needs."""
-
-    __slots__ = ("i", "lines", "stop")
-
-    def __init__(self, lines: list[str], stop: int):
-        self.lines, self.stop, self.i = lines, stop, 0
-
-    def __iter__(self) -> _At:
-        return self
-
-    def __next__(self) -> str:
-        i = self.i
-        if i >= self.stop:
-            raise StopIteration
-        self.i = i + 1
-        return self.lines[i]
 
 
 def _careful(lines, first, stop, offsets, cols, fno, known, name, line_base) -> Scanned:
