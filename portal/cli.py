@@ -99,12 +99,13 @@ def cmd_check(args) -> int:
 
 
 def _warn(warnings: list) -> None:
-    """Rows the payment service recorded that the statements cannot use as they are: said, not fatal."""
+    """What the statements were made despite: rows the payment service recorded that they cannot use
+    as they are, amounts [ledger] round_amounts rounded. Said, never fatal."""
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     if warnings:
-        print(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} about rows the payment service recorded "
-              "(they never stop a build; see the README, 'Taking payments')", file=sys.stderr)
+        print(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''} (they never stop a build; see the README, "
+              "'Warnings')", file=sys.stderr)
 
 
 def _customer(s, customer_id: str):

@@ -292,3 +292,49 @@ def test_an_incremental_build_reports_a_rejected_customer_row_as_a_full_build_do
     assert build_problems(project) == expected
     assert sorted(p.name for p in project.settings().out.rglob("*")) == site
     assert build_problems(project, full_build=True) == expected
+
+
+# -- amounts with more decimals than their currency has ------------------------------------------
+
+EXTRA = ("amount '{}' has more decimals than {} has ({}); it is not rounded to {} unless "
+         "[ledger] round_amounts = true")
+
+
+def test_an_amount_with_more_decimals_than_its_currency_is_refused_in_every_build(project, capsys):
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,12.345,,2026-10-31,,\n"
+                  "2026-10-02,C7,invoice,INV-2,10.500,,2026-10-31,,trailing zeros are fine\n"
+                  "2026-10-03,C7,payment,P-1,\"1,000.001\",,,,\n"
+                  "2026-10-04,C2,invoice,INV-3,7.1,EUR,2026-10-31,,\n")
+    expected = ["content/ledger/a.csv:2: " + EXTRA.format("12.345", "USD", 2, "12.35"),
+                "content/ledger/a.csv:4: " + EXTRA.format("1,000.001", "USD", 2, "1000.00")]
+    assert check(project, capsys) == expected + ["2 problems found; nothing was written."]
+    assert every_build(project) == expected
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,12.34,,2026-10-31,,\n")
+    project.build()
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,12.34,,2026-10-31,,\n"
+                  "2026-10-05,C1,payment,P-2,0.125,,,,\n")  # a row appended: the incremental build reads it
+    assert build_problems(project) == ["content/ledger/a.csv:3: " + EXTRA.format("0.125", "USD", 2, "0.13")]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_round_amounts_rounds_half_up_and_says_so_once_a_file(project, capsys, workers):
+    settings = project.root / "content" / "settings.toml"
+    assert "[ledger]" not in settings.read_text()
+    settings.write_text(settings.read_text() + "\n[ledger]\nround_amounts = true\n")
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,12.345,,2026-10-31,,\n"
+                  "2026-10-02,C7,invoice,INV-2,10.00,,2026-10-31,,\n"
+                  "2026-10-03,C7,payment,P-1,2.005,,,,\n")
+    assert main(["--root", str(project.root), "build", "--as-of", "2026-11-25", "--full", "--workers", str(workers),
+                 "-q"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["warning: content/ledger/a.csv:2: 2 amounts with more decimals than the currency has rounded "
+                   "half up ([ledger] round_amounts = true), the first on this line",
+                   "1 warning (they never stop a build; see the README, 'Warnings')"]
+    assert "$12.35" in project.page_for("C1") and "$7.99" in project.page_for("C7")  # 10.00 less 2.01
+    project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,12.345,,2026-10-31,,\n"
+                  "2026-10-02,C7,invoice,INV-2,10.00,,2026-10-31,,\n"
+                  "2026-10-03,C7,payment,P-1,2.005,,,,\n2026-10-04,C1,payment,P-2,1.001,,,,\n")
+    assert main(["--root", str(project.root), "build", "--as-of", "2026-11-25", "-q"]) == 0
+    assert "$11.35" in project.page_for("C1")
+    # the incremental build reads the rows of the customers that changed: C1's two
+    assert "a.csv:2: 2 amounts with more decimals" in capsys.readouterr().err

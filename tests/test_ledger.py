@@ -83,15 +83,18 @@ ONE_ROW = [
     pytest.param("2026-11-01,C1,invoice,INV-1," + "9" * 30 + ",,,,", "is too large an amount", id="huge amount"),
     pytest.param("2026-11-01,C1,payment,PAY-1,0,,,,", "payment amount 0 must be positive", id="zero payment"),
     pytest.param("2026-11-01,C1,invoice,INV-1,0.00,,,,", "invoice amount 0.00 must be positive", id="zero invoice"),
-    pytest.param("2026-11-01,C1,invoice,INV-1,0.001,,,,", "invoice amount 0.001 must be positive",
-                 id="rounds to zero"),
+    pytest.param("2026-11-01,C1,invoice,INV-1,0.001,,,,", "amount '0.001' has more decimals than USD has (2); "
+                 "it is not rounded to 0.00 unless [ledger] round_amounts = true", id="more decimals than USD"),
+    pytest.param("2026-11-01,C1,invoice,INV-1,12.345,,,,", "amount '12.345' has more decimals than USD has (2); "
+                 "it is not rounded to 12.35 unless [ledger] round_amounts = true", id="a tenth of a cent"),
     pytest.param("2026-11-01,C1,credit,CN-1,-5.00,,,,", "credit amount -5.00 must be positive", id="negative credit"),
     pytest.param("2026-11-01,C1,writeoff,WO-1,(5.00),,,,", "writeoff amount (5.00) must be positive",
                  id="negative writeoff"),
     pytest.param("2026-11-01,C1,refund,RF-1,-1,,,,", "refund amount -1 must be positive", id="negative refund"),
     pytest.param("2026-11-01,C1,adjustment,ADJ-1,0.00,,,,", "adjustment of zero", id="zero adjustment"),
     pytest.param("2026-11-01,C1,invoyce,INV-1,5.00,,,,", "unknown type 'invoyce' (expected one of invoice, credit, "
-                 "payment, refund, adjustment, writeoff)", id="unknown type"),
+                 "payment, refund, adjustment, writeoff; an export's own name for one of these is mapped under "
+                 "[ledger.types] in content/settings.toml, in the form \"invoyce\" = \"payment\")", id="unknown type"),
     pytest.param("2026-11-01,C1,,INV-1,5.00,,,,", "unknown type ''", id="empty type"),
     pytest.param("2026-11-01,C1,invoice,INV-1,5.00,XYZ,,,", "unknown currency 'XYZ'", id="unknown currency"),
     pytest.param("2026-11-01,C1,invoice,,5.00,,,,", "invoice without a ref", id="invoice without ref"),
@@ -329,7 +332,9 @@ def test_every_problem_in_every_file_is_reported_together_in_order(project):
         f"{a}:5: date '2026-10-32' is not a date (expected %Y-%m-%d)",
         f"{a}:7: amount 'ten' is not an amount (expected a decimal such as 1234.50)",
         f"{a}:8: payment amount -5.00 must be positive (only an adjustment may be negative)",
-        f"{a}:9: unknown type 'paymnt' (expected one of invoice, credit, payment, refund, adjustment, writeoff)",
+        f"{a}:9: unknown type 'paymnt' (expected one of invoice, credit, payment, refund, adjustment, writeoff; "
+        "an export's own name for one of these is mapped under [ledger.types] in content/settings.toml, in the form "
+        '"paymnt" = "payment")',
         f"{a}:11: payment of C1 applies to INV-3, which is customer C2's invoice (expected one of C1's invoices)",
         f"{a}:12: due_date 2026-10-01 is before the invoice date 2026-10-10",
         f"{a}:13: 10 fields but the header has 9 (a comma inside an unquoted field?)",
@@ -368,7 +373,7 @@ def test_check_command_reports_settings_problems_the_same_way(project, capsys):
     assert main(["--root", str(project.root), "check"]) == 1
     assert capsys.readouterr().err.splitlines() == [
         "content/settings.toml:11: unknown key 'date_format' in [ledger] "
-        "(expected one of columns, customer_columns, date_formats, dir, types)",
+        "(expected one of columns, customer_columns, date_formats, dir, round_amounts, types)",
         "1 problem found; nothing was written.",
     ]
 
@@ -396,7 +401,7 @@ def test_unknown_settings_are_reported_together_at_their_lines(project):
         settings_module.load(project.root)
     assert [str(p) for p in e.value.problems] == [
         "content/settings.toml:11: unknown key 'date_format' in [ledger] "
-        "(expected one of columns, customer_columns, date_formats, dir, types)",
+        "(expected one of columns, customer_columns, date_formats, dir, round_amounts, types)",
         "content/settings.toml:13: unknown column 'num' in [ledger.columns] "
         "(expected one of date, customer_id, type, ref, amount, currency, due_date, applies_to, memo)",
         "content/settings.toml:14: unknown section 'theme' (expected one of build, company, ledger, portal, smtp)",
@@ -543,14 +548,16 @@ def test_settings_types_read_the_exports_own_type_names(project):
     # an alias to something that is not one of our types is no type at all
     assert [str(p) for p in e.value.problems] == [
         "content/ledger/a.csv:3: unknown type 'Bounced' "
-        "(expected one of invoice, credit, payment, refund, adjustment, writeoff)"]
+        "(expected one of invoice, credit, payment, refund, adjustment, writeoff; an export's own name for one of "
+        'these is mapped under [ledger.types] in content/settings.toml, in the form "Bounced" = "payment")']
 
 
 @pytest.mark.parametrize("currency, text", [
     ("USD", "1234.50"), ("USD", "0.00"), ("USD", "00012.30"), ("USD", "1234.5"), ("USD", "1,234.50"),
     ("USD", "$12.00"), ("USD", " 12.00 "), ("USD", "12.000"), ("USD", "(12.00)"), ("USD", "-0.00"),
     ("USD", "\u0661\u0662.00"), ("USD", "9" * 15 + ".99"), ("USD", "9" * 16 + ".99"), ("JPY", "184000"),
-    ("JPY", "0184000"), ("JPY", "184000.00"), ("KWD", "1.234"), ("KWD", "1.23"), ("EUR", "12.5e1")])
+    ("JPY", "0184000"), ("JPY", "184000.00"), ("KWD", "1.234"), ("KWD", "1.23"), ("EUR", "12.5e1"),
+    ("USD", "12.345"), ("USD", "12.340"), ("JPY", "184000.5"), ("KWD", "1.2345")])
 def test_entry_amounts_are_what_parse_amount_makes_of_the_text(project, currency, text):
     from portal.core.money import MoneyError, parse_amount
     s = project.settings()
@@ -560,7 +567,7 @@ def test_entry_amounts_are_what_parse_amount_makes_of_the_text(project, currency
     found: list = []
     got = ledger.EntryReader(s, customers).entry(fields, cols, "x.csv", 2, found)
     try:
-        expected = parse_amount(text, currency)
+        expected = parse_amount(text, currency, exact=True)  # a ledger's amounts are never rounded
     except MoneyError:
         assert got is None and found
         return
@@ -639,3 +646,34 @@ def test_a_quote_inside_an_unquoted_memo_is_read_at_its_row_by_an_incremental_bu
     project.write("b.csv", HEADER + "2026-11-01,C1,payment,P1,1.00,,,INV-1,\n")
     assert project.build(as_of=AS_OF.isoformat()).mode == "incremental"
     assert "$4.00" in project.page_for("C1") and "12&#34; pipe" in project.page_for("C1")
+
+
+def test_an_exports_own_status_column_is_not_the_payment_services(project):
+    """Xero's and most invoicing products' exports have a Status (Draft, Paid, Void): not ours, ignored;
+    `status` is read only in the payment service's own file."""
+    project.write("a.csv", "Date,Customer ID,Type,Ref,Amount,Status,Due Date\n"
+                  "2026-10-01,C1,invoice,INV-1,100.00,Awaiting Payment,2026-10-31\n"
+                  "2026-10-02,C1,payment,P-1,40.00,Paid,\n")
+    s = project.settings()
+    check(s, AS_OF)
+    customers, *_ = ledger.read_customers(s)
+    reader = ledger.EntryReader(s, customers)
+    lines, cols, problems = reader.open(s.ledger_dir / "a.csv", "content/ledger/a.csv")
+    found: list = []
+    entries = [reader.entry(f, cols, "content/ledger/a.csv", i + 2, found)
+               for i, f in enumerate(ledger.csv.reader(lines[1:]))]
+    assert not problems and not found and [(e.amount, e.status) for e in entries] == [
+        (Decimal("100.00"), ""), (Decimal("40.00"), "")]
+
+
+def test_an_invoice_number_on_rows_one_after_another_suggests_a_line_item_export(project):
+    project.write("a.csv", rows("""\
+        2026-10-01,C1,invoice,INV-1,5.00,,,,Widgets
+        2026-10-01,C1,invoice,INV-1,7.00,,,,Shipping
+        2026-10-01,C1,invoice,INV-1,1.00,,,,Tax
+        """))
+    assert problems(project) == [
+        "content/ledger/a.csv:3: duplicate invoice ref INV-1 (first at content/ledger/a.csv:2; rows one after another "
+        "with one invoice number look like a line-item export, a row per invoice line: export an invoice list "
+        "instead, one row per invoice with its total)",
+        "content/ledger/a.csv:4: duplicate invoice ref INV-1 (first at content/ledger/a.csv:2)"]

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.core.money import MoneyError, fmt, from_minor, parse_amount, plain, to_minor
+from portal.core.money import ExtraDecimals, MoneyError, fmt, from_minor, parse_amount, plain, to_minor
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -158,3 +158,19 @@ def test_fmt_shows_symbol_separators_and_minor_unit(amount, currency, shown):
 ])
 def test_plain_is_the_machine_form(amount, currency, shown):
     assert plain(Decimal(amount), currency) == shown
+
+
+@pytest.mark.parametrize("text, currency, expected", [
+    ("12.34", "USD", "12.34"), ("12.340", "USD", "12.34"), ("12.3", "USD", "12.30"), ("(1,000.500)", "USD", "-1000.50"),
+    ("184000.00", "JPY", "184000"), ("1.2340", "KWD", "1.234")])
+def test_exact_amounts_may_have_trailing_zeros(text, currency, expected):
+    assert str(parse_amount(text, currency, exact=True)) == expected
+
+
+@pytest.mark.parametrize("text, currency, rounded", [
+    ("12.345", "USD", "12.35"), ("0.001", "USD", "0.00"), ("(2.675)", "USD", "-2.68"), ("1500.5", "JPY", "1501"),
+    ("1.2345", "KWD", "1.235")])
+def test_an_exact_amount_with_more_decimals_than_its_currency_is_refused_not_rounded(text, currency, rounded):
+    with pytest.raises(ExtraDecimals, match="has more decimals than") as e:
+        parse_amount(text, currency, exact=True)
+    assert str(e.value.rounded) == rounded == str(parse_amount(text, currency))  # what rounding would give

@@ -230,6 +230,8 @@ def test_the_checkout_origin_from_the_environment_is_checked_the_same_way(tmp_pa
     (f'{COMPANY}[ledger.types]\nPayment = 3\n',
      "4: 'Payment' in [ledger.types]: 3 is not text (expected one of invoice, credit, payment, refund, "
      "adjustment, writeoff)"),
+    (f'{COMPANY}[ledger]\nround_amounts = "yes"\n',
+     "4: 'round_amounts' in [ledger]: 'yes' is not true or false"),
     ('portal = "yes"\n' + COMPANY, "1: 'portal' must be a table"),
     (f'{COMPANY}[build]\nout = 5\n', "4: 'out' in [build]: 5 is not text (expected a quoted string)"),
 ])

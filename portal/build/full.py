@@ -72,11 +72,19 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
             problems += r["problems"]
         problems += _across_shards(results)
         # rows the payment service recorded: said, never fatal
-        ctx.warnings += sorted({p for r in results for p in r["warnings"]}, key=lambda p: (p.path, p.line, p.message))
+        rounded: dict[str, list[int]] = {}  # file -> [first line, count] over the workers
+        for r in results:
+            for name, (line, n) in r["rounded"].items():
+                seen = rounded.setdefault(name, [line, 0])
+                seen[0], seen[1] = min(seen[0], line), seen[1] + n
+        found = {p for r in results for p in r["warnings"]} | {
+            ledger.rounding_warning(name, line, n) for name, (line, n) in rounded.items()}
+        ctx.warnings += sorted(found, key=lambda p: (p.path, p.line, p.message))
         if problems:
             raise InputError(problems)
         with phase("merge"):
-            body = st.Body(files=[ledger.rel(p, settings) for p in files])
+            # every worker decides each file's date order from all of it: worker 0's are all of them
+            body = st.Body(files=[ledger.rel(p, settings) for p in files], date_orders=results[0]["date_orders"])
             totals: dict = {}
             for r in results:
                 for cur, v in r["totals"].items():
@@ -234,7 +242,8 @@ def _shard(w: int) -> dict:
     finally:
         gc.enable()
     out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
-           "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}, "warnings": warnings}
+           "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}, "warnings": warnings,
+           "rounded": reader.rounded, "date_orders": reader.orders}
     if problems or customer_problems or unresolved or (job.staging is None and not job.figures_only):
         return out
     with phase(f"shard {w} render+write"):

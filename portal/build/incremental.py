@@ -48,6 +48,10 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     reader = ledger.EntryReader(settings, customers)
     # The payment service's file exactly as its recorded size says (the service may be appending).
     reader.limits = {name: changes.sigs[name][0] for name in changes.changed if name == reader.payments_file}
+    # Each file's date order as the last build decided it; a changed file's is decided again from
+    # all its dates when it is opened, so a grown staff file is read whole, not only its new rows.
+    reader.orders = {n: f for n, f in index.date_orders.items() if n not in changes.changed}
+    grown = {n: size for n, size in changes.grown.items() if not reader.date_groups or n == reader.payments_file}
     files = list(index.files)
     fno = {name: i for i, name in enumerate(files) if name is not None}
     for name in changes.changed:
@@ -56,14 +60,14 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
             files.append(name)
     # Files whose old rows are no longer where the index says: rewritten (not just grown) or gone.
     stale = {fno[n] for n in changes.changed + changes.removed if n in fno and fno[n] < len(index.files)
-             and n not in changes.grown}
+             and n not in grown}
     for name in changes.removed:
         files[fno[name]] = None
     known = customers if changes.customers else index.customer_lines
     with phase("incremental: scan changed files (and load the page records)"):
         scanned, jobs = Scanned(), []
         for name in changes.changed:
-            job, found = _opened(changes.names[name], name, fno[name], changes.grown.get(name), reader)
+            job, found = _opened(changes.names[name], name, fno[name], grown.get(name), reader)
             scanned.problems += found
             if job is not None:
                 jobs.append(job)
@@ -98,7 +102,7 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
                 es = online_payments.collapse(es, warnings)
             entries[cid] = es
     problems += reader.unchecked_problems()
-    warnings += reader.warnings
+    warnings += reader.warnings + reader.rounding_warnings()
     entries = {cid: es for cid, es in entries.items() if cid in customers}
     refs = _check(body, _Index(_Current(moved, body.lines)), files, changes.names, reader, entries, gone, problems)
     if problems:
@@ -111,6 +115,7 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
             if cid not in gone:
                 body.lines[cid] = rows
     body.files, body.customer_lines = files, customer_lines
+    body.date_orders = {n: f for n, f in reader.orders.items() if n in fno and files[fno[n]] is not None}
     totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
     return body, written, totals
 

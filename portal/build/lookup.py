@@ -68,6 +68,7 @@ class LedgerView:
         """The customer's entries as the ledger is now, each online payment at its latest state."""
         s = self.settings
         reader = ledger.EntryReader(s, {customer_id: customer})
+        reader.orders = dict(index.date_orders)  # a file changed since is read whole: decided again
         problems: list[Problem] = []
         now = {ledger.rel(p, s): p for p in ledger.entry_files(s)}
         unchanged, grown, reread = [], {}, []
@@ -233,6 +234,7 @@ def entries_of(settings: Settings, body: st.Body, ids, customers=None) -> dict[s
     customers = customers or ledger.CustomerIndex(settings, body.customer_lines)
     names = {name: settings.root / name for name in body.files if name}
     reader = ledger.EntryReader(settings, customers)
+    reader.orders = dict(body.date_orders)
     wanted = [cid for cid in ids if cid in body.customer_lines]
     out = {}
     for cid, rows in read_indexed_rows(body, body.files, names, reader, wanted).items():

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from ..core import aging
 from .publish import write_atomic
 
-FORMAT = 10
+FORMAT = 11
 ROW_HASH_BITS = 64
 ROW_HASH_MASK = (1 << ROW_HASH_BITS) - 1
 
@@ -130,6 +130,9 @@ class Body:
     lines: dict = field(default_factory=dict)  # customer_id -> their IndexRows, packed (pack_rows)
     files: list = field(default_factory=list)  # file number -> entry file rel path (None once removed)
     customer_lines: dict = field(default_factory=dict)  # customer_id -> line index in customers.csv
+    # entry file rel path -> the date formats its rows were read with, when the settings have formats
+    # that read one text as two dates (ledger.dates: the order decided from the whole file)
+    date_orders: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class RowIndex:
     files: list  # file number -> entry file rel path (None once removed)
     lines: dict  # customer_id -> their IndexRows, packed (pack_rows)
     customer_lines: dict  # customer_id -> line index in customers.csv
+    date_orders: dict  # file -> date formats (Body.date_orders)
 
 
 def paths(state_dir: Path) -> tuple[Path, Path]:
@@ -171,7 +175,7 @@ def load_body(state_dir: Path, head: Head, index: RowIndex | None = None) -> Bod
     pages = load_pages(state_dir, head)
     if pages is None:
         return None
-    return Body(pages, index.lines, index.files, index.customer_lines)
+    return Body(pages, index.lines, index.files, index.customer_lines, index.date_orders)
 
 
 def load_index(state_dir: Path, head: Head) -> RowIndex | None:
@@ -211,7 +215,8 @@ class Stored:
     def body(self) -> Body:
         self.load_pages()
         assert self._pages is not None
-        return Body(self._pages, self.index.lines, self.index.files, self.index.customer_lines)
+        return Body(self._pages, self.index.lines, self.index.files, self.index.customer_lines,
+                    self.index.date_orders)
 
 
 def load_head_and_index(state_dir: Path, tries: int = 50) -> tuple[Head | None, RowIndex | None]:
@@ -250,7 +255,7 @@ def save(state_dir: Path, head: Head, body: Body | None) -> None:
     if body is not None:
         tag = _tag(head)
         write_atomic(b, marshal.dumps((FORMAT, tag, body.pages)), durable=False)
-        index = RowIndex(body.files, body.lines, body.customer_lines)
+        index = RowIndex(body.files, body.lines, body.customer_lines, body.date_orders)
         write_atomic(index_path(state_dir), marshal.dumps((FORMAT, tag, astuple_shallow(index))), durable=False)
     write_atomic(h, pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
 

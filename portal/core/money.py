@@ -38,8 +38,12 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(_QUANTUM[EXPONENT[currency]], rounding=ROUND_HALF_UP)
 
 
-def parse_amount(text: str, currency: str) -> Decimal:
-    """Read an amount as exports write it: '1234.5', '"1,234.50"', '(12.00)', '-3', '$10'."""
+def parse_amount(text: str, currency: str, exact: bool = False) -> Decimal:
+    """Read an amount as exports write it: '1234.5', '"1,234.50"', '(12.00)', '-3', '$10'.
+
+    More decimals than the currency has are rounded half up, as a customer's typed amount is (the
+    pay button shows what it became); with `exact` (a ledger's amounts) they are a MoneyError
+    unless they are zeros ('12.340' is 12.34; '12.345' is refused, never changed)."""
     s = text.strip()
     if not s:
         raise MoneyError("empty amount")
@@ -59,11 +63,24 @@ def parse_amount(text: str, currency: str) -> Decimal:
     digits = s.replace(".", "", 1)
     if not (digits.isascii() and digits.isdigit()):
         raise MoneyError(f"{text.strip()!r} is not an amount")
-    value = Decimal(s)
+    value = -Decimal(s) if negative else Decimal(s)
     try:
-        return quantize(-value if negative else value, currency)
+        rounded = quantize(value, currency)
     except InvalidOperation:  # more digits than Decimal's precision
         raise MoneyError(f"{text.strip()!r} is too large an amount") from None
+    if exact and rounded != value:
+        raise ExtraDecimals(text.strip(), currency, rounded)
+    return rounded
+
+
+class ExtraDecimals(MoneyError):
+    """An amount with more decimals than its currency has: refused rather than rounded."""
+
+    def __init__(self, text: str, currency: str, rounded: Decimal):
+        decimals = EXPONENT[currency]
+        super().__init__(f"{text!r} has more decimals than {currency} has ({decimals}); it is not rounded "
+                         f"to {plain(rounded, currency)} unless [ledger] round_amounts = true")
+        self.rounded = rounded
 
 
 def to_minor(amount: Decimal, currency: str) -> int:

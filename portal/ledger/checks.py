@@ -9,11 +9,16 @@ Unresolved = tuple[str, int, str, str, str]  # an applies_to not settled yet: (p
 Where = tuple[str, int]  # (path, line)
 
 
-def duplicate_invoice(ref: str, one: Where, other: Where) -> Problem:
+def duplicate_invoice(ref: str, one: Where, other: Where, one_customer: bool = False) -> Problem:
     """An invoice number used twice (the one rule, whichever build finds it, between whichever
-    customers): reported at the later of the two rows, naming the earlier."""
+    customers): reported at the later of the two rows, naming the earlier. Two rows of one customer,
+    one after the other, are more likely an invoice's lines: that is said too."""
     first, later = sorted((one, other))
-    return Problem(later[0], later[1], f"duplicate invoice ref {ref} (first at {first[0]}:{first[1]})")
+    hint = ""
+    if one_customer and first[0] == later[0] and later[1] - first[1] == 1:
+        hint = ("; rows one after another with one invoice number look like a line-item export, a row per "
+                "invoice line: export an invoice list instead, one row per invoice with its total")
+    return Problem(later[0], later[1], f"duplicate invoice ref {ref} (first at {first[0]}:{first[1]}{hint})")
 
 
 def validate(customer_id: str, entries: list[Entry], problems: list[Problem],
@@ -30,7 +35,7 @@ def validate(customer_id: str, entries: list[Entry], problems: list[Problem],
         if e.type == "invoice":
             first = invoices.get(e.ref)
             if first is not None:
-                problems.append(duplicate_invoice(e.ref, (first.path, first.line), (e.path, e.line)))
+                problems.append(duplicate_invoice(e.ref, (first.path, first.line), (e.path, e.line), one_customer=True))
             else:
                 invoices[e.ref] = e
         elif e.ref and e.type in ("payment", "credit", "refund"):

@@ -95,7 +95,7 @@ def _set_aside_row(rec: dict[str, str], name: str, line: int, problems: list[Pro
         found.append(f"currency {rec['currency']!r} is not a currency this portal knows")
     else:
         try:
-            amount = parse_amount(rec["amount"], currency)
+            amount = parse_amount(rec["amount"], currency, exact=True)
         except MoneyError as e:
             found.append(f"amount {e}")
     if rec["status"] not in RANK:

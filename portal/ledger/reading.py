@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from ..core.errors import StaleState
-from ..core.money import EXPONENT, MoneyError, is_currency, parse_amount
+from ..core.money import EXPONENT, ExtraDecimals, MoneyError, is_currency, parse_amount
 from ..core.records import ENTRY_TYPES, Customer, Entry, InputError, Problem, Problems
+from . import dates
 from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
 
 CUSTOMERS = "customers.csv"
@@ -401,6 +403,14 @@ class EntryReader:
         # build reads it, and a build reads exactly the bytes whose size and digest it records.
         self.limits: dict[str, int] = {}
         self.warnings: list[Problem] = []  # what is wrong with rows of the payment service's file
+        self.rounded: dict[str, list[int]] = {}  # file -> [first line, amounts rounded] (round_amounts)
+        # Formats that read one text as two dates (day-first and month-first): each file's order is
+        # decided from its dates when it is opened (dates.decide), or given from the build state.
+        self.date_groups = dates.conflicting(settings.date_formats)
+        self.orders: dict[str, tuple[str, ...]] = {}  # file -> the formats its dates are read with
+        self._file: str | None = None  # the file whose date formats are in use
+        self._date_readers: dict[tuple[str, ...], tuple[DateReader, dict[str, date]]] = {
+            settings.date_formats: (self.dates, self.date_cache)}
 
     def open(self, path: Path, name: str) -> tuple[list[str], Columns | None, list[Problem]]:
         """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
@@ -409,13 +419,38 @@ class EntryReader:
             return lines, None, problems
         if name == self.payments_file and lines and not lines[-1].endswith(("\n", "\r")):
             lines.pop()  # an append in progress (its newline is written with it): not a row yet
-        cols, width, problems = header(lines, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
-                                       ("date", "customer_id", "type", "amount"), self.settings.columns)
-        return lines, Columns(cols, width), problems
+        cols, width, problems = header(lines, name, self._ours(name), ("date", "customer_id", "type", "amount"),
+                                       self.settings.columns)
+        columns = Columns(cols, width)
+        if not problems and self.date_groups and name != self.payments_file:
+            problems = self.decide_dates(lines, columns, name)
+        return lines, columns, problems
+
+    def decide_dates(self, lines: list[str], cols: Columns, name: str) -> list[Problem]:
+        """Decide the order of day and month of a file from all its dates (dates.decide): kept in
+        `orders` for its rows; a problem when its dates are in two orders or none settles it."""
+        texts: dict[str, int] = {}
+        at = (cols.date, cols.due_date)
+        for i, fields in records(lines, 1, name, []):  # a record that is not CSV is reported by its reader
+            for col in at:
+                text = fields[col].strip() if col < len(fields) else ""
+                if text and text not in texts:
+                    texts[text] = i + 1
+        formats, problems = dates.decide(name, texts, self.settings.date_formats, self.date_groups)
+        if not problems:
+            self.orders[name] = formats
+            if self._file == name:
+                self._file = None  # read its rows with these formats from now on
+        return problems
+
+    def _ours(self, name: str) -> tuple[str, ...]:
+        """Our columns in a file: `status` only in the payment service's own file. An export's own
+        Status column (Draft, Paid, Void: Xero and most invoicing products have one) is not ours."""
+        return LEDGER_COLUMNS + (STATUS_COLUMN,) if name == self.payments_file else LEDGER_COLUMNS
 
     def columns(self, header_fields: list[str], name: str) -> Columns:
         """Columns of an entry file whose header was valid when it was indexed."""
-        cols, width, problems = header_of(header_fields, name, LEDGER_COLUMNS + (STATUS_COLUMN,),
+        cols, width, problems = header_of(header_fields, name, self._ours(name),
                                           ("date", "customer_id", "type", "amount"), self.settings.columns)
         if problems:
             raise StaleState(f"{name}: its header changed since the last build indexed it (run `portal build`)")
@@ -426,6 +461,8 @@ class EntryReader:
         the payment service's file, to `warnings` instead."""
         if name == self.payments_file:
             problems = self.warnings
+        if name != self._file:
+            self._use(name)
         n = len(fields)
         if n != cols.width:
             if n > cols.width:
@@ -447,7 +484,7 @@ class EntryReader:
             amount = Decimal(text)  # what parse_amount returns for this form, at a third of the cost
         else:
             try:
-                amount = parse_amount(text, currency)
+                amount = self.amount(text, currency, name, line)
             except (MoneyError, KeyError):
                 amount = None
         ref = fields[cols.ref].strip()
@@ -472,6 +509,33 @@ class EntryReader:
         return _entry(Entry, (when, customer.id, etype, ref, amount, self.strings.setdefault(currency, currency),
                               due if etype == "invoice" else None, applies, self.strings.setdefault(memo, memo),
                               name, line, ""))
+
+    def _use(self, name: str) -> None:
+        """Read dates with the formats decided for this file (the settings' own for most files)."""
+        formats = self.orders.get(name, self.settings.date_formats)
+        found = self._date_readers.get(formats)
+        if found is None:
+            found = self._date_readers[formats] = (DateReader(formats), {})
+        self.dates, self.date_cache = found
+        self._file = name
+
+    def amount(self, text: str, currency: str, name: str, line: int) -> Decimal:
+        """A row's amount, exactly as written: more decimals than the currency has are a MoneyError,
+        or with [ledger] round_amounts rounded half up and counted for a warning (rounding_warnings)."""
+        try:
+            return parse_amount(text, currency, exact=True)
+        except ExtraDecimals as e:
+            if not self.settings.round_amounts:
+                raise
+            seen = self.rounded.setdefault(name, [line, 0])
+            seen[0], seen[1] = min(seen[0], line), seen[1] + 1
+            return e.rounded
+
+    def rounding_warnings(self) -> list[Problem]:
+        """One warning per file whose amounts round_amounts rounded; then forgets them."""
+        out = [rounding_warning(name, line, n) for name, (line, n) in sorted(self.rounded.items())]
+        self.rounded = {}
+        return out
 
     def _date(self, text: str) -> date | None:
         """A cached date parse (a ledger has few distinct dates); None if unreadable."""
@@ -505,7 +569,7 @@ class EntryReader:
                                     if cid else "empty customer_id (expected a customer_id from customers.csv)"))
         if etype is None:
             problems.append(Problem(name, line,
-                                    f"unknown type {get('type')!r} (expected one of {', '.join(ENTRY_TYPES)})"))
+                                    unknown_type(get("type"))))
         try:
             when = self.dates(get("date"))
         except ValueError as e:
@@ -518,7 +582,9 @@ class EntryReader:
                                     f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
         else:
             try:
-                amount = parse_amount(get("amount"), currency)
+                amount = self.amount(get("amount"), currency, name, line)
+            except ExtraDecimals as e:
+                problems.append(Problem(name, line, f"amount {e}"))
             except MoneyError as e:
                 problems.append(Problem(name, line, f"amount {e} (expected a decimal such as 1234.50)"))
         if amount is not None and etype is not None:
@@ -567,6 +633,20 @@ class EntryReader:
                                            f"file {'were' if n != 1 else 'was'} not checked"))
         self.unchecked = {}
         return out
+
+
+def unknown_type(text: str) -> str:
+    """The problem of a type that is neither ours nor mapped to ours: it says how to map it."""
+    example = json.dumps(text if text.strip() else "Sales Receipt")
+    return (f"unknown type {text!r} (expected one of {', '.join(ENTRY_TYPES)}; an export's own name for one of "
+            f"these is mapped under [ledger.types] in content/settings.toml, in the form {example} = \"payment\")")
+
+
+def rounding_warning(name: str, line: int, count: int) -> Problem:
+    """What staff are told of amounts [ledger] round_amounts rounded in a file (the first at `line`)."""
+    amounts = f"{count} amounts" if count != 1 else "1 amount"
+    return Problem(name, line, f"{amounts} with more decimals than the currency has rounded half up "
+                               "([ledger] round_amounts = true), the first on this line")
 
 
 class Columns:

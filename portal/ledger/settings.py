@@ -25,7 +25,7 @@ _SECTIONS = {
     "company": {"name", "email", "phone", "address", "website", "remit_to"},
     "portal": {"base_url", "currency", "pay_url", "min_payment", "recent_days", "checkout_origin", "timezone",
                "trusted_proxies"},
-    "ledger": {"dir", "date_formats", "columns", "customer_columns", "types"},
+    "ledger": {"dir", "date_formats", "columns", "customer_columns", "types", "round_amounts"},
     "build": {"out", "staff_dir", "state_dir"},
     "smtp": {"host", "port", "starttls", "user", "from"},
 }
@@ -70,6 +70,7 @@ class Settings:
     columns: dict[str, str] = field(default_factory=dict)  # export header -> our column, lower-cased
     customer_columns: dict[str, str] = field(default_factory=dict)
     type_aliases: dict[str, str] = field(default_factory=dict)
+    round_amounts: bool = False  # amounts with more decimals than their currency: rounded (warned), not refused
     out: Path = Path("site")
     staff_dir: Path = Path("staff")
     state_dir: Path = Path(".portal")
@@ -214,7 +215,14 @@ def _ledger(table: Table, report: _Report) -> dict[str, Any]:
         "columns": _column_map(tables["columns"], LEDGER_COLUMNS, "columns", report),
         "customer_columns": _column_map(tables["customer_columns"], CUSTOMER_COLUMNS, "customer_columns", report),
         "type_aliases": _type_aliases(tables["types"], report),
+        "round_amounts": report.value(table, "ledger", "round_amounts", False, _flag),
     }
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"{_shown(value)} is not true or false")
+    return value
 
 
 def _column_map(table: Table, ours: tuple[str, ...], name: str, report: _Report) -> dict[str, str]:
