@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("-q", "--quiet", action="store_true", help="no progress, summary only")
     c = sub.add_parser("check", help="validate the ledger and settings; write nothing")
     c.add_argument("--as-of", type=_date)
+    im = sub.add_parser("import", help="read the exports in content/exports/ into content/imported/ (a build does too)")
+    im.add_argument("--detect", metavar="FILE", type=Path, help="only say which export FILE is and how it is read")
     ln = sub.add_parser("link", help="print a customer's statement URL")
     ln.add_argument("customer_id")
     no = sub.add_parser("note", help="log a call, note or promise to pay in contacts.csv")
@@ -98,6 +100,36 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from .imports import run as imports
+    from .imports.profile import FIELDS
+    s = _settings(args)
+    if args.detect:
+        records, problems = imports.read_export(args.detect, str(args.detect))
+        if problems:
+            raise InputError(problems)
+        found = imports.detect(records)
+        if not found:
+            print(f"{args.detect}: not an export this portal knows (see the README, 'Importing exports')")
+            return 1
+        p = found[0]
+        print(f"{args.detect}: {p.title} (preset {p.name!r}; made in the product at: {p.how})")
+        for ours, theirs in p.columns.items():
+            print(f"  {theirs!r} -> {ours}: {FIELDS[ours]}")
+        owed = f"; not owed: {', '.join(sorted(p.not_owed))}" if p.not_owed else ""
+        print(f"  dates read as {p.date_format}{owed}")
+        for note in p.notes:
+            print(f"  - {note}")
+        return 0
+    result = imports.bring_up_to_date(s)
+    _warn(result.warnings)
+    for name, preset in sorted(result.presets.items()):
+        print(f"imported content/exports/{name} as {imports.PRESETS[preset].title}")
+    if not result.changed:
+        print("no export changed since the last import")
+    return 0
+
+
 def _warn(warnings: list) -> None:
     """What the statements were made despite: rows the payment service recorded that they cannot use
     as they are, amounts [ledger] round_amounts rounded. Said, never fatal."""
@@ -117,7 +149,7 @@ def _customer(s, customer_id: str):
         raise InputError(problems)
     c = customers.get(customer_id)
     if c is None:
-        raise InputError([Problem(ledger.rel(s.ledger_dir / ledger.CUSTOMERS, s), 0, f"no customer {customer_id!r}")])
+        raise InputError([Problem(ledger.rel(ledger.customers_path(s), s), 0, f"no customer {customer_id!r}")])
     return c
 
 
@@ -254,7 +286,8 @@ def cmd_remind(args) -> int:
 
 
 COMMANDS = {"build": cmd_build, "check": cmd_check, "link": cmd_link, "serve": cmd_serve, "sync": cmd_sync,
-            "note": cmd_note, "report": cmd_report, "reconcile": cmd_reconcile, "remind": cmd_remind}
+            "note": cmd_note, "report": cmd_report, "reconcile": cmd_reconcile, "remind": cmd_remind,
+            "import": cmd_import}
 
 
 def _date(text: str) -> date:

@@ -242,7 +242,7 @@ def test_a_problem_found_twice_is_counted_once():
 
 # -- 5. a rejected customers.csv row: its entries said once per file -------------------------
 
-REJECTED = CUSTOMERS.replace("C7,Seventh Customer,ap@seventh.example", "C7,Seventh Customer,")
+REJECTED = CUSTOMERS.replace("C7,Seventh Customer,ap@seventh.example", "C7,Seventh Customer,ap at seventh")
 
 
 def test_a_rejected_customer_row_is_reported_once_per_file_not_once_per_entry(project, capsys):
@@ -257,7 +257,8 @@ def test_a_rejected_customer_row_is_reported_once_per_file_not_once_per_entry(pr
         "content/ledger/b.csv:2: customer C7's row in customers.csv was rejected "
         "(see content/ledger/customers.csv:4); its 1 entry in this file was not checked",
         "content/ledger/b.csv:3: unknown customer 'C9' (expected a customer_id from customers.csv)",
-        "content/ledger/customers.csv:4: email '' is not an email address (expected name@domain)",
+        "content/ledger/customers.csv:4: email 'ap at seventh' is not an email address (expected name@domain, "
+        "or nothing)",
     ]
     assert check(project, capsys) == expected + ["4 problems found; nothing was written."]
     assert every_build(project) == expected
@@ -268,7 +269,8 @@ def test_a_customer_whose_second_row_is_rejected_still_has_its_entries_checked(p
     project.write("a.csv", HEADER + "2026-10-02,C7,invoice,INV-1,oops,,2026-10-31,,\n")
     assert every_build(project) == [
         "content/ledger/a.csv:2: amount 'oops' is not an amount (expected a decimal such as 1234.50)",
-        "content/ledger/customers.csv:5: email 'not-an-email' is not an email address (expected name@domain)",
+        "content/ledger/customers.csv:5: email 'not-an-email' is not an email address (expected name@domain, "
+        "or nothing)",
     ]
 
 
@@ -287,7 +289,8 @@ def test_an_incremental_build_reports_a_rejected_customer_row_as_a_full_build_do
         "(see content/ledger/customers.csv:4); its 1 entry in this file was not checked",
         "content/ledger/c.csv:2: customer C7's row in customers.csv was rejected "
         "(see content/ledger/customers.csv:4); its 1 entry in this file was not checked",
-        "content/ledger/customers.csv:4: email '' is not an email address (expected name@domain)",
+        "content/ledger/customers.csv:4: email 'ap at seventh' is not an email address (expected name@domain, "
+        "or nothing)",
     ]
     assert build_problems(project) == expected
     assert sorted(p.name for p in project.settings().out.rglob("*")) == site

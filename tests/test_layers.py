@@ -6,7 +6,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "portal"
 # Lower layers first: a module may import from its own layer and those before it, never after.
-LAYERS = ("core", "ledger", "build", "pay", "staff", "web", "cli")
+LAYERS = ("core", "ledger", "imports", "build", "pay", "staff", "web", "cli")
 
 
 def module_name(path: Path) -> str:

@@ -277,8 +277,10 @@ def test_customers_csv_problems_are_reported_together_at_their_lines(project):
         """)
     assert problems(project) == [
         "content/ledger/customers.csv:4: duplicate customer_id C1 (first on line 2)",
-        "content/ledger/customers.csv:5: email 'not-an-email' is not an email address (expected name@domain)",
-        "content/ledger/customers.csv:6: email 'ap@fifth example' is not an email address (expected name@domain)",
+        "content/ledger/customers.csv:5: email 'not-an-email' is not an email address (expected name@domain, "
+        "or nothing)",
+        "content/ledger/customers.csv:6: email 'ap@fifth example' is not an email address (expected name@domain, "
+        "or nothing)",
         "content/ledger/customers.csv:7: terms_days 'thirty' is not a whole number of days",
         "content/ledger/customers.csv:8: terms_days '-1' is not a whole number of days",
         "content/ledger/customers.csv:9: link_version '0' is not a whole number ≥ 1",

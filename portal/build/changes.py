@@ -31,14 +31,15 @@ class Changes:
 
 def changed_inputs(settings, head: st.Head) -> Changes:
     """What changed since the last build (content hashes; a file only touched has not changed)."""
-    cpath = settings.ledger_dir / ledger.CUSTOMERS
+    cpath = ledger.customers_path(settings)
     cname = ledger.rel(cpath, settings)
     names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
     sigs = {name: st.file_sig(p, head.files.get(name)) for name, p in names.items()}
     sigs[cname] = st.file_sig(cpath, head.files.get(cname))
     found = Changes(sigs, names)
     found.changed = sorted(n for n in names if head.files.get(n, (0, 0, ""))[2] != sigs[n][2])
-    found.removed = sorted(n for n in head.files if n != cname and n not in names)
+    # (a customers.csv is none of them: the ledger folder's, or the one imported when there is none)
+    found.removed = sorted(n for n in head.files if n.rsplit("/", 1)[-1] != ledger.CUSTOMERS and n not in names)
     found.customers = head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2]
     for n in found.changed:
         old = head.files.get(n)

@@ -48,7 +48,7 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
     rows the payment service recorded is added to `ctx.warnings` (never a reason to refuse the build).
     """
     settings, publisher, workers = ctx.settings, ctx.publisher, ctx.workers
-    cpath = settings.ledger_dir / ledger.CUSTOMERS
+    cpath = ledger.customers_path(settings)
     size = cpath.stat().st_size if cpath.exists() else 0
     files = ledger.entry_files(settings)
     cpus = os.cpu_count() or 1

@@ -120,7 +120,7 @@ class LedgerView:
 
     def _customers_unchanged(self, head: st.Head) -> bool:
         """Whether customers.csv is as the last build read it (its size and time)."""
-        path = self.settings.ledger_dir / ledger.CUSTOMERS
+        path = ledger.customers_path(self.settings)
         old = head.files.get(ledger.rel(path, self.settings))
         try:
             stat = path.stat()
@@ -134,7 +134,7 @@ class LedgerView:
             if customer_id not in index.customer_lines:
                 return None
             return ledger.CustomerIndex(s, index.customer_lines).get(customer_id)
-        path = s.ledger_dir / ledger.CUSTOMERS
+        path = ledger.customers_path(s)
         try:
             stat = path.stat()
         except FileNotFoundError:

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..core import aging
 from ..core.signing import Signer, load_keys
 from ..core.timing import phase, report_memory
+from ..imports import run as imports
 from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from ..ledger.settings import Settings
@@ -69,6 +70,9 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     as_of = as_of or date.today()
     publisher = Publisher(settings.out)
     result = Result(rolled_forward=publisher.recover())
+    with phase("import exports"):  # content/exports/ -> content/imported/, when an export changed
+        imported = imports.bring_up_to_date(settings).warnings
+    result.warnings += imported
     signer = Signer(load_keys(settings.state_dir))
     gdigest = global_digest(settings, as_of, signer)
     ctx = Context(settings, as_of, signer, gdigest, content_pages(settings), publisher, workers, result.warnings)
@@ -101,7 +105,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         try:
             body, result.written, totals = incremental(ctx, stored, head.totals, changes)
         except (TooManyChanged, st.Incomplete):  # most pages change (or the state lacks a part): in full
-            body, result.mode, result.warnings[:] = None, "full", []
+            body, result.mode, result.warnings[:] = None, "full", imported
     if body is None:
         body, sigs, result.written, totals = full(ctx, progress)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
@@ -232,7 +236,11 @@ def _done(result: Result, head: st.Head, started: float, mode: str | None = None
 
 def check(settings: Settings, as_of: date | None = None, workers: int | None = None,
           warnings: list | None = None) -> int:
-    """Read and validate everything, write nothing. Returns the number of customers."""
+    """Read and validate everything, publish nothing (exports that changed are imported, as a build
+    imports them: content/imported/ is what the ledger is read from). Returns the number of customers."""
+    found = imports.bring_up_to_date(settings).warnings
+    if warnings is not None:
+        warnings += found
     signer = Signer(load_keys(settings.state_dir))
     body, _, _, _ = full(Context(settings, as_of or date.today(), signer, workers=workers,
                                  warnings=[] if warnings is None else warnings))

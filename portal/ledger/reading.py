@@ -39,8 +39,23 @@ D = TypeVar("D")
 
 
 def entry_files(settings: Settings) -> list[Path]:
-    """The entry files in the ledger folder, in name order."""
-    return sorted(p for p in settings.ledger_dir.glob("*.csv") if p.name not in NOT_LEDGER)
+    """The entry files: the ledger folder's, then those imported from exports (portal.imports), in name order."""
+    own = sorted(p for p in settings.ledger_dir.glob("*.csv") if p.name not in NOT_LEDGER)
+    return own + sorted(p for p in imported_dir(settings).glob("*.csv") if p.name != CUSTOMERS)
+
+
+def imported_dir(settings: Settings) -> Path:
+    """Where portal.imports writes the ledger files it makes from exports: the program's, not staff's."""
+    return settings.content_dir / "imported"
+
+
+def customers_path(settings: Settings) -> Path:
+    """customers.csv: the ledger folder's (staff's, which wins), else the one imported from exports."""
+    own = settings.ledger_dir / CUSTOMERS
+    if own.exists():
+        return own
+    imported = imported_dir(settings) / CUSTOMERS
+    return imported if imported.exists() else own
 
 
 def rel(path: Path, settings: Settings) -> str:
@@ -286,7 +301,7 @@ def read_customers(settings: Settings, keep: Callable[[str], bool] | None = None
     worker's to check. Problems of the file as a whole (missing, not UTF-8, its header, a record
     that is not CSV) are reported only `whole_file`: by one worker of a build, not by each.
     """
-    path = settings.ledger_dir / CUSTOMERS
+    path = customers_path(settings)
     name = rel(path, settings)
     customers = Customers()
     if not path.exists():
@@ -295,7 +310,7 @@ def read_customers(settings: Settings, keep: Callable[[str], bool] | None = None
     lines, problems = read_lines(path, name)
     if problems:
         return customers, {}, lines, Problems(problems if whole_file else [])
-    cols, width, problems = header(lines, name, CUSTOMER_COLUMNS, ("customer_id", "name", "email"),
+    cols, width, problems = header(lines, name, CUSTOMER_COLUMNS, ("customer_id", "name"),
                                    settings.customer_columns)
     if problems:
         return customers, {}, lines, Problems(problems if whole_file else [])
@@ -338,8 +353,9 @@ def customer_from(fields: list[str], cols: dict[str, int], width: int, settings:
         problems.append(Problem(name, line, "empty customer_id (expected the customer's account id)"))
     if not cname:
         problems.append(Problem(name, line, "empty name (expected the customer's name)"))
-    if not email or "@" not in email or " " in email:
-        problems.append(Problem(name, line, f"email {email!r} is not an email address (expected name@domain)"))
+    if email and ("@" not in email or " " in email):  # none is fine: reminders skip and list the customer
+        problems.append(Problem(name, line, f"email {email!r} is not an email address (expected name@domain, "
+                                            "or nothing)"))
     currency = get("currency").upper() or settings.currency
     if not is_currency(currency):
         problems.append(Problem(name, line, f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
@@ -396,7 +412,7 @@ class EntryReader:
         # Customers whose customers.csv row was refused: their entries are counted, not checked,
         # and said once a file (unchecked_problems) rather than as an unknown customer each.
         self.rejected: dict[str, int] = getattr(customers, "rejected", {})
-        self.customers_file = rel(settings.ledger_dir / CUSTOMERS, settings)
+        self.customers_file = rel(customers_path(settings), settings)
         self.unchecked: dict[tuple[str, str], list[int]] = {}  # (file, customer) -> [first line, entries]
         self.payments_file = rel(settings.ledger_dir / PAYMENTS_FILE, settings)
         # How much of a file to read, by name: the payment service may append to its file while a
@@ -676,12 +692,12 @@ class CustomerIndex:
     """customers.csv read lazily: parses a customer's row only when asked (incremental builds)."""
 
     def __init__(self, settings: Settings, where: dict[str, int]) -> None:
-        path = settings.ledger_dir / CUSTOMERS
+        path = customers_path(settings)
         self.name = rel(path, settings)
         self.settings = settings
         self.lines, problems = read_lines(path, self.name)
         self.cols, self.width, more = header(self.lines, self.name, CUSTOMER_COLUMNS,
-                                             ("customer_id", "name", "email"), settings.customer_columns)
+                                             ("customer_id", "name"), settings.customer_columns)
         if problems or more:
             raise StaleState("customers.csv changed since the last build indexed it (run `portal build`)")
         self.where = where

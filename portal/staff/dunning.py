@@ -17,7 +17,7 @@ from ..core.errors import Busy, ConfigError
 from ..core.records import InputError, Problem
 from ..core.signing import Signer, load_keys
 from ..ledger import contacts
-from ..ledger.reading import CUSTOMERS, rel
+from ..ledger.reading import customers_path, rel
 from ..ledger.settings import Settings
 from . import mailer
 from .reminders import REASONS, Stage, check_stages, decide, parse_stage
@@ -91,7 +91,7 @@ def _run(settings: Settings, as_of: date, send: bool, only, stages: list[Stage],
     if only:
         unknown = [cid for cid in only if cid not in body.customer_lines]
         if unknown:
-            raise InputError([Problem(rel(settings.ledger_dir / CUSTOMERS, settings), 0, f"no customer {cid!r}")
+            raise InputError([Problem(rel(customers_path(settings), settings), 0, f"no customer {cid!r}")
                               for cid in unknown])
         ids = sorted(set(only))
     else:

@@ -1,0 +1,207 @@
+"""An export's records, read with a profile, to ledger rows and customers (pure: no files).
+
+What an invoice-list export says is what is open on the day it was run: each document becomes an
+invoice for its total and, for the part already paid, a payment that names it, so the statement
+shows what the export shows. Report-style exports carry rows that are not data (title rows before
+the header, blank rows, `Total for …`/`TOTAL` rows, a footer): the header is found by its names
+and those rows are skipped. A row per invoice line is taken a document at a time, its totals once.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from ..core.money import MoneyError, is_currency, parse_amount, plain
+from ..core.records import Problem
+from .profile import REQUIRED, Profile
+
+HEADER_WITHIN = 30  # records: a report's title rows come before its header
+ENTRY_HEADER = ("date", "customer_id", "type", "ref", "amount", "currency", "due_date", "applies_to", "memo")
+_TERMS = re.compile(r"(?:net\s*)?(\d{1,4})(?:\s*days?)?", re.IGNORECASE)
+_ON_RECEIPT = {"due on receipt", "on receipt", "due upon receipt", "immediate", "cod"}
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    name: str
+    email: str
+    currency: str
+
+
+@dataclass
+class Converted:
+    """Ledger rows (ENTRY_HEADER's columns, as text) with the export line each comes from, the
+    customers they name, and what was wrong (problems: nothing is imported) or worth saying."""
+
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def customer_id(name: str) -> str:
+    """A stable id for a customer the export names but gives no id: from the name as written, less
+    case, accents' forms and spacing. It carries no part of the name (URLs carry the id, signed but
+    readable); the same name always gives the same id, so links survive a re-export."""
+    key = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    return "C-" + base64.b32encode(hashlib.sha256(key.encode()).digest()).decode()[:10]
+
+
+def find_header(records: list[tuple[int, list[str]]], profile: Profile) -> int | None:
+    """The index in `records` of the header: the first record with every column the profile maps."""
+    wanted = set(profile.columns.values())
+    for i, (_, fields) in enumerate(records[:HEADER_WITHIN]):
+        if wanted <= {f.strip() for f in fields}:
+            return i
+    return None
+
+
+def not_data(fields: list[str]) -> bool:
+    """A report's row that is no document: blank, one cell (a heading, a footer), or a total."""
+    cells = [f.strip() for f in fields if f.strip()]
+    return len(cells) <= 1 or cells[0].casefold() == "total" or cells[0].casefold().startswith("total for ")
+
+
+def convert(name: str, records: list[tuple[int, list[str]]], profile: Profile, home_currency: str) -> Converted:
+    """Read an export's records (line number, fields) with a profile."""
+    out = Converted()
+    h = find_header(records, profile)
+    if h is None:
+        missing = sorted(set(profile.columns.values()) - {f.strip() for _, fs in records[:HEADER_WITHIN] for f in fs})
+        out.problems.append(Problem(name, 1, f"no header row with the columns of {profile.title} (missing: "
+                                             f"{', '.join(missing)}); is it that export?"))
+        return out
+    header = [f.strip() for f in records[h][1]]
+    col = {ours: header.index(theirs) for ours, theirs in profile.columns.items()}
+    documents: dict[tuple, list[tuple[int, list[str]]]] = {}
+    for line, fields in records[h + 1:]:
+        if not_data(fields):
+            continue
+        if len(fields) < len(header):
+            fields = fields + [""] * (len(header) - len(fields))
+        if profile.lines:
+            key: tuple = tuple(fields[col[k]].strip() for k in ("document", "type", "number") if k in col)
+        else:
+            key = (line,)
+        documents.setdefault(key, []).append((line, fields))
+    for rows in documents.values():
+        _document(name, rows, col, profile, home_currency, out)
+    return out
+
+
+def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int], profile: Profile,
+              home: str, out: Converted) -> None:
+    line, first = rows[0]
+    found: list[Problem] = []
+
+    def get(key: str) -> str:
+        return first[col[key]].strip() if key in col else ""
+
+    def problem(message: str, at: int = line) -> None:
+        found.append(Problem(name, at, message))
+
+    for key in ("customer", "number", "date", "total", "paid", "balance", "currency", "status", "type", "due_date"):
+        for other_line, other in rows[1:]:  # a document's own fields repeat on each of its lines
+            if key in col and other[col[key]].strip() != get(key):
+                problem(f"{profile.columns[key]} {other[col[key]].strip()!r} differs from {get(key)!r} on line "
+                        f"{line}, a line of the same document {get('number')!r} (expected it repeated as it is)",
+                        other_line)
+                break
+    for key in REQUIRED:
+        if not get(key):
+            problem(f"empty {profile.columns[key]} (expected {key.replace('_', ' ')})")
+    who = get("customer")
+    cid = get("customer_id") or (customer_id(who) if who else "")
+    currency = (get("currency") or home).upper()
+    if not is_currency(currency):
+        problem(f"unknown currency {currency!r} in {profile.columns.get('currency', 'the settings')} "
+                "(expected an ISO 4217 code such as USD)")
+    when = _date(get("date"), profile, "date", problem)
+    due = _date(get("due_date"), profile, "due_date", problem) if get("due_date") else None
+    amounts = {k: _amount(get(k), currency, profile.columns[k], problem) for k in ("total", "paid", "balance")
+               if k in col and get(k) and is_currency(currency)}
+    if found:
+        out.problems += found
+        return
+    if cid and cid not in out.customers:
+        out.customers[cid] = Customer(cid, who, get("email"), currency)
+    elif cid and get("email") and not out.customers[cid].email:
+        out.customers[cid] = Customer(cid, out.customers[cid].name, get("email"), out.customers[cid].currency)
+    status, kind = get("status"), get("type")
+    total = amounts.get("total", Decimal(0))
+    if status in profile.not_owed or not total:  # a draft, a void (kept with 0.00 by QuickBooks), a deletion
+        return
+    if "balance" in amounts:
+        left = amounts["balance"]
+        if "paid" in amounts and total - amounts["paid"] != left:
+            out.warnings.append(Problem(name, line, f"{get('number')}: total {plain(total, currency)} less paid "
+                                                    f"{plain(amounts['paid'], currency)} is not the balance "
+                                                    f"{plain(left, currency)}; the balance is taken"))
+    else:
+        left = total - amounts.get("paid", Decimal(0))
+    if not Decimal(0) <= left <= total:
+        out.problems.append(Problem(name, line, f"{get('number')}: {plain(left, currency)} open of a total of "
+                                                f"{plain(total, currency)} (expected between 0 and the total)"))
+        return
+    number, memo = get("number"), get("memo")
+    assert when is not None  # a date is required: its absence or misreading is a problem above
+    if kind in profile.credit_types:  # what is still due of a credit note is credit not yet used
+        if left:
+            _row(out, line, when, cid, "credit", number, left, currency, None, "", memo)
+        return
+    if profile.invoice_types and kind not in profile.invoice_types:
+        out.problems.append(Problem(name, line, f"document type {kind!r} (expected one of "
+                                                f"{', '.join(sorted(profile.invoice_types | profile.credit_types))})"))
+        return
+    if due is None:
+        days = _terms(get("terms"))
+        if days is None:
+            out.problems.append(Problem(name, line, f"{number}: no due date and no terms to work it out from "
+                                                    f"(expected {profile.columns.get('due_date', 'a due date')} or "
+                                                    "terms such as Net 30)"))
+            return
+        due = when + timedelta(days=days)
+    _row(out, line, when, cid, "invoice", number, total, currency, due, "", memo)
+    if left < total:
+        paid_on = _date(get("paid_date"), profile, "paid_date", lambda m: None) if get("paid_date") else None
+        _row(out, line, paid_on or when, cid, "payment", f"{number}/paid", total - left, currency, None, number,
+             "paid (as the export says)")
+
+
+def _row(out: Converted, line: int, when: date, cid: str, kind: str, ref: str, amount: Decimal, currency: str,
+         due: date | None, applies_to: str, memo: str) -> None:
+    out.rows.append((when.isoformat(), cid, kind, ref, plain(amount, currency), currency,
+                     due.isoformat() if due else "", applies_to, memo))
+    out.lines.append(line)
+
+
+def _date(text: str, profile: Profile, key: str, problem) -> date | None:
+    try:
+        return datetime.strptime(text, profile.date_format).date()
+    except ValueError:
+        problem(f"{profile.columns[key]} {text!r} is not a date (expected {profile.date_format})")
+        return None
+
+
+def _amount(text: str, currency: str, column: str, problem) -> Decimal:
+    try:
+        return parse_amount(text, currency, exact=True)
+    except MoneyError as e:
+        problem(f"{column} {e}")
+        return Decimal(0)
+
+
+def _terms(text: str) -> int | None:
+    """Days from "Net 30", "30", "30 days"; 0 for "Due on receipt"; None when there are none."""
+    t = text.strip()
+    if t.casefold() in _ON_RECEIPT:
+        return 0
+    m = _TERMS.fullmatch(t)
+    return int(m[1]) if m else None

@@ -1,0 +1,152 @@
+"""Importing the exports staff drop in content/exports/: detected, read, and written as ledger files.
+
+Each `*.csv` in content/exports/ is recognised by its header (detect) and read with its preset
+(convert); the result is written to content/imported/: an entry file per export and, from all of
+them, customers.csv. The build reads content/imported/ beside the ledger folder, and takes its
+customers.csv when the ledger folder has none (a staff customers.csv wins: it may add emails).
+Exports are staff files and are only read. The folder is written whole or not at all, and only
+when an export changed (a manifest of their digests); every problem is said at the export's line.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.records import InputError, Problem
+from ..ledger import reading as ledger
+from ..ledger.settings import Settings
+from .convert import ENTRY_HEADER, Converted, convert, find_header
+from .profile import PRESETS, Profile
+
+MANIFEST = ".manifest.json"
+VERSION = 1  # of what an import writes: a new one imports every export again
+
+
+def exports_dir(settings: Settings) -> Path:
+    return settings.content_dir / "exports"
+
+
+@dataclass
+class Imported:
+    """What an import did: the exports read (name -> preset), and what is worth saying."""
+
+    presets: dict[str, str] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+    changed: bool = False
+
+
+def detect(records: list[tuple[int, list[str]]]) -> list[Profile]:
+    """The presets whose header this export has (the most specific first: most columns matched)."""
+    found = [p for p in PRESETS.values() if find_header(records, p) is not None]
+    return sorted(found, key=lambda p: -len(p.columns))
+
+
+def read_export(path: Path, name: str) -> tuple[list[tuple[int, list[str]]], list[Problem]]:
+    """An export's records, (line number, fields), as the csv module reads them."""
+    lines, problems = ledger.read_lines(path, name)
+    if problems:
+        return [], problems
+    found: list[Problem] = []
+    records = [(i + 1, fields) for i, fields in ledger.records(lines, 0, name, found)]
+    return records, found
+
+
+def bring_up_to_date(settings: Settings) -> Imported:
+    """Import the exports that changed since the last import (all of them again, as one). Raises
+    InputError with every problem; content/imported/ is then left as it was."""
+    source, target = exports_dir(settings), ledger.imported_dir(settings)
+    files = sorted(source.glob("*.csv")) if source.is_dir() else []
+    result = Imported()
+    manifest = {"version": VERSION, "currency": settings.currency,
+                "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}}
+    if _manifest(target) == manifest:
+        return result
+    if not files:
+        if target.exists():  # the exports were removed: so are their rows
+            shutil.rmtree(target)
+            result.changed = True
+        return result
+    problems: list[Problem] = []
+    converted: dict[str, Converted] = {}
+    for path in files:
+        name = ledger.rel(path, settings)
+        records, found = read_export(path, name)
+        problems += found
+        if found:
+            continue
+        presets = detect(records)
+        if not presets:
+            problems.append(Problem(name, 1, "not an export this portal knows (expected one of: "
+                                             f"{', '.join(p.title for p in PRESETS.values())}); see the README, "
+                                             "'Importing exports'"))
+            continue
+        profile = presets[0]
+        result.presets[path.name] = profile.name
+        done = convert(name, records, profile, settings.currency)
+        problems += done.problems
+        result.warnings += done.warnings
+        converted[path.stem] = done
+    customers: dict = {}
+    for done in converted.values():
+        for cid, c in done.customers.items():
+            customers.setdefault(cid, c)
+    problems += _clashes(converted, settings)
+    if problems:
+        raise InputError(problems)
+    _write(target, converted, customers, manifest)
+    result.changed = True
+    return result
+
+
+def _clashes(converted: dict[str, Converted], settings: Settings) -> list[Problem]:
+    """An invoice number in two exports (the same invoice exported twice): said at both lines."""
+    seen: dict[str, tuple[str, int]] = {}
+    out = []
+    for stem, done in converted.items():
+        name = ledger.rel(exports_dir(settings) / f"{stem}.csv", settings)
+        for row, line in zip(done.rows, done.lines, strict=True):
+            if row[2] not in ("invoice", "credit"):
+                continue
+            first = seen.setdefault(row[3], (name, line))
+            if first[0] != name:
+                out.append(Problem(name, line, f"invoice number {row[3]} is also in {first[0]}:{first[1]} "
+                                               "(the same invoices exported twice? keep one export)"))
+    return out
+
+
+def _manifest(target: Path) -> dict | None:
+    try:
+        found = json.loads((target / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _write(target: Path, converted: dict[str, Converted], customers: dict, manifest: dict) -> None:
+    """content/imported/ whole: written beside it, then swapped in."""
+    staging = target.with_name(f".{target.name}.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for stem, done in converted.items():
+        _csv(staging / f"{stem}.csv", [ENTRY_HEADER, *done.rows])
+    _csv(staging / ledger.CUSTOMERS, [("customer_id", "name", "email", "currency"),
+                                      *((c.id, c.name, c.email, c.currency) for c in customers.values())])
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.rename(target, old)
+    os.rename(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _csv(path: Path, rows) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")

@@ -1,0 +1,146 @@
+"""Exports as accounting products write them, imported with no customers.csv and no script; balances
+and buckets checked against the fixtures' own oracle (tests/fixtures/exports/oracle.py, expected.json)."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from portal.build.lookup import accounts_of, current_state
+from portal.cli import main
+from portal.core.records import InputError
+from portal.core.signing import Signer, load_keys
+from portal.imports import convert as cv
+from portal.imports import run as imports
+from portal.ledger import reading as ledger
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exports"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text())["files"]
+PRESET_OF = {"quickbooks-invoice-list.csv": "quickbooks-invoice-list", "xero-invoices.csv": "xero-invoices",
+             "zoho-invoices.csv": "zoho-invoices"}
+
+
+@pytest.fixture
+def exports(project):
+    """The project with no customers.csv and an exports folder."""
+    (project.ledger / "customers.csv").unlink(missing_ok=True)
+    folder = project.root / "content" / "exports"
+    folder.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize("fixture", sorted(PRESET_OF))
+def test_each_export_is_detected_as_its_preset(fixture):
+    records, problems = imports.read_export(FIXTURES / fixture, fixture)
+    assert not problems and [p.name for p in imports.detect(records)][:1] == [PRESET_OF[fixture]]
+
+
+@pytest.mark.parametrize("fixture", sorted(PRESET_OF))
+def test_an_export_builds_statements_whose_figures_are_the_oracles(project, exports, fixture):
+    shutil.copy(FIXTURES / fixture, exports / fixture)
+    spec = EXPECTED[fixture]
+    for as_of in spec["as_of"]:
+        project.build(as_of)
+        s = project.settings()
+        body = current_state(s)
+        names = {c.name: c for c in ledger.read_customers(s)[0].values()}
+        assert sorted(names) == sorted(spec["customers"])  # every customer the export names, void-only ones too
+        got = accounts_of(s, body, [c.id for c in names.values()], date.fromisoformat(as_of))
+        for name, per_currency in spec["customers"].items():
+            _, accounts = got.get(names[name].id, (None, []))
+            by_currency = {a.currency: a for a in accounts}
+            for currency, dates in per_currency.items():
+                want = dates[as_of]
+                a = by_currency.get(currency)
+                found = {"balance": a.balance, "unapplied_credit": a.unapplied, **a.buckets} if a else {}
+                assert {k: Decimal(found.get(k, 0)) for k in want} == {k: Decimal(v) for k, v in want.items()}, \
+                    (fixture, name, currency, as_of)
+
+
+def test_ids_come_from_names_and_carry_none_of_the_name(project, exports):
+    shutil.copy(FIXTURES / "quickbooks-invoice-list.csv", exports / "q.csv")
+    project.build("2026-05-01")
+    customers = ledger.read_customers(project.settings())[0]
+    c = next(c for c in customers.values() if c.name == "Hill, Ross and Partners")
+    assert c.id == cv.customer_id("hill,  ROSS and partners ") and c.id.startswith("C-") and "hill" not in c.id.lower()
+    assert c.email == ""  # the report has none: reminders list the customer as having no usable email
+    # the statement URL's token is signed, not encrypted: its payload is the id, with nothing of the name
+    token = Signer(load_keys(project.settings().state_dir)).link_token(c.id, c.link_version)
+    payload = base64.urlsafe_b64decode(token.split(".")[0] + "==").decode()
+    assert payload == f'["{c.id}",1]' and "Hill" in project.page_for(c.id)
+    assert ledger.rel(ledger.customers_path(project.settings()), project.settings()) == "content/imported/customers.csv"
+
+
+def test_a_customers_csv_of_staffs_wins(project, exports):
+    shutil.copy(FIXTURES / "quickbooks-invoice-list.csv", exports / "q.csv")
+    project.build("2026-05-01")
+    imported = ledger.imported_dir(project.settings()) / "customers.csv"
+    text = imported.read_text().replace("Okafor Design Studio,,USD", "Okafor Design Studio,ap@okafor.example,USD")
+    project.write("customers.csv", text)
+    project.build("2026-05-01")
+    customers = ledger.read_customers(project.settings())[0]
+    assert next(c for c in customers.values() if c.name == "Okafor Design Studio").email == "ap@okafor.example"
+
+
+def test_an_unchanged_export_is_not_imported_again_and_a_removed_one_takes_its_rows(project, exports, capsys):
+    shutil.copy(FIXTURES / "xero-invoices.csv", exports / "x.csv")
+    root = ["--root", str(project.root)]
+    assert main([*root, "import"]) == 0
+    assert "imported content/exports/x.csv as Xero: Invoices export" in capsys.readouterr().out
+    assert main([*root, "import"]) == 0
+    assert "no export changed since the last import" in capsys.readouterr().out
+    (exports / "x.csv").unlink()
+    assert main([*root, "import"]) == 0
+    assert not ledger.imported_dir(project.settings()).exists()
+
+
+def test_detect_says_which_export_and_how_it_is_read(project, capsys):
+    assert main(["--root", str(project.root), "import", "--detect", str(FIXTURES / "zoho-invoices.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "Zoho Books: Invoices export (preset 'zoho-invoices'" in out and "'Balance' -> balance" in out
+
+
+def test_bad_rows_are_said_at_the_exports_lines_and_nothing_is_imported(project, exports):
+    text = (FIXTURES / "quickbooks-invoice-list.csv").read_text()
+    row = '1002,"Hill, Ross and Partners",Retainer Q1,02/14/2026,Net 30,"5,000.00",'
+    text = text.replace(f'01/15/2026,{row}"1,500.00"', f'13/15/2026,{row}"1,500.005"')
+    text = text.replace("03/12/2026,1007,Pine Street Bakery,,04/11/2026,Net 30,640.50,640.50",
+                        "03/12/2026,1007,Pine Street Bakery,,04/11/2026,Net 30,640.50,700.00")
+    (exports / "q.csv").write_text(text)
+    with pytest.raises(InputError) as e:
+        project.build("2026-05-01")
+    assert [str(p) for p in e.value.problems] == [
+        "content/exports/q.csv:7: Date '13/15/2026' is not a date (expected %m/%d/%Y)",
+        "content/exports/q.csv:7: Open balance '1,500.005' has more decimals than USD has (2); it is not rounded "
+        "to 1500.01 unless [ledger] round_amounts = true",
+        "content/exports/q.csv:12: 1007: 700.00 open of a total of 640.50 (expected between 0 and the total)"]
+    assert not ledger.imported_dir(project.settings()).exists()
+
+
+def test_line_item_rows_that_disagree_on_their_invoice_are_refused(project, exports):
+    text = (FIXTURES / "xero-invoices.csv").read_text().splitlines(keepends=True)
+    text[2] = text[2].replace(",918.00,153.00,918.00,0.00,", ",900.00,153.00,900.00,0.00,")  # INV-0101's 2nd line
+    (exports / "x.csv").write_text("".join(text))
+    with pytest.raises(InputError) as e:
+        project.build("2026-05-01")
+    assert [str(p) for p in e.value.problems] == [
+        f"content/exports/x.csv:3: {column} '900.00' differs from '918.00' on line 2, a line of the same document "
+        "'INV-0101' (expected it repeated as it is)" for column in ("InvoiceAmountPaid", "Total")]
+
+
+def test_a_file_that_is_no_known_export_is_refused(project, exports):
+    (exports / "mystery.csv").write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(InputError) as e:
+        project.build("2026-05-01")
+    assert str(e.value.problems[0]).startswith("content/exports/mystery.csv:1: not an export this portal knows")
+
+
+@pytest.mark.parametrize("text, days", [("Net 30", 30), ("30", 30), ("net45", 45), ("60 days", 60),
+                                        ("Due on receipt", 0), ("", None), ("2/10 Net 30", None)])
+def test_terms(text, days):
+    assert cv._terms(text) == days
