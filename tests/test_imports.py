@@ -22,7 +22,8 @@ from portal.ledger import reading as ledger
 FIXTURES = Path(__file__).parent / "fixtures" / "exports"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())["files"]
 PRESET_OF = {"quickbooks-invoice-list.csv": "quickbooks-invoice-list", "xero-invoices.csv": "xero-invoices",
-             "zoho-invoices.csv": "zoho-invoices"}
+             "zoho-invoices.csv": "zoho-invoices", "quickbooks-ar-aging-detail.csv": "quickbooks-ar-aging-detail",
+             "invoicely-invoices.csv": "invoicely-invoices"}
 
 
 @pytest.fixture
@@ -144,3 +145,10 @@ def test_a_file_that_is_no_known_export_is_refused(project, exports):
                                         ("Due on receipt", 0), ("", None), ("2/10 Net 30", None)])
 def test_terms(text, days):
     assert cv._terms(text) == days
+
+
+def test_a_partly_paid_invoice_whose_paid_part_the_export_does_not_give_is_said(project, exports, capsys):
+    shutil.copy(FIXTURES / "invoicely-invoices.csv", exports / "i.csv")
+    assert main(["--root", str(project.root), "build", "--as-of", "2026-05-01", "-q"]) == 0
+    assert ("warning: content/exports/i.csv:5: INV-0034 is 'Partial' but the export does not say how much was "
+            "paid: counted fully open (1480.00)") in capsys.readouterr().err

@@ -114,8 +114,9 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
                         f"{line}, a line of the same document {get('number')!r} (expected it repeated as it is)",
                         other_line)
                 break
+    credit_kind = profile.credit_types.get(get("type"))
     for key in REQUIRED:
-        if not get(key):
+        if not get(key) and not (key == "number" and credit_kind):  # a payment may have no number
             problem(f"empty {profile.columns[key]} (expected {key.replace('_', ' ')})")
     who = get("customer")
     cid = get("customer_id") or (customer_id(who) if who else "")
@@ -144,21 +145,27 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
             out.warnings.append(Problem(name, line, f"{get('number')}: total {plain(total, currency)} less paid "
                                                     f"{plain(amounts['paid'], currency)} is not the balance "
                                                     f"{plain(left, currency)}; the balance is taken"))
+    elif status in profile.paid and "paid" not in col:
+        left = Decimal(0)
     else:
         left = total - amounts.get("paid", Decimal(0))
+        if status in profile.partial and "paid" not in col:
+            out.warnings.append(Problem(name, line, f"{get('number')} is {status!r} but the export does not say how "
+                                                    f"much was paid: counted fully open ({plain(total, currency)})"))
+    number, memo = get("number"), get("memo")
+    assert when is not None  # a date is required: its absence or misreading is a problem above
+    if credit_kind:  # what is still open of a credit note or a payment is credit that names no invoice
+        if left:
+            _row(out, line, when, cid, credit_kind, number or f"{kind} {when.isoformat()}", abs(left), currency,
+                 None, "", memo)
+        return
     if not Decimal(0) <= left <= total:
         out.problems.append(Problem(name, line, f"{get('number')}: {plain(left, currency)} open of a total of "
                                                 f"{plain(total, currency)} (expected between 0 and the total)"))
         return
-    number, memo = get("number"), get("memo")
-    assert when is not None  # a date is required: its absence or misreading is a problem above
-    if kind in profile.credit_types:  # what is still due of a credit note is credit not yet used
-        if left:
-            _row(out, line, when, cid, "credit", number, left, currency, None, "", memo)
-        return
     if profile.invoice_types and kind not in profile.invoice_types:
         out.problems.append(Problem(name, line, f"document type {kind!r} (expected one of "
-                                                f"{', '.join(sorted(profile.invoice_types | profile.credit_types))})"))
+                                                f"{', '.join(sorted(profile.invoice_types | profile.credit_types.keys()))})"))
         return
     if due is None:
         days = _terms(get("terms"))

@@ -37,7 +37,10 @@ class Profile:
     columns: dict[str, str]  # our field -> the export's header
     date_format: str
     not_owed: frozenset[str] = frozenset()  # statuses of documents that are not owed (draft, void, deleted)
-    credit_types: frozenset[str] = frozenset()  # document types that are credit notes
+    paid: frozenset[str] = frozenset()  # statuses of documents paid in full (an export with no paid or balance)
+    partial: frozenset[str] = frozenset()  # statuses of documents paid in part, by how much the export does not say
+    # document types that are credit, and which of ours each is: "credit" (a credit note) or "payment"
+    credit_types: dict[str, str] = field(default_factory=dict)
     invoice_types: frozenset[str] = frozenset()  # document types that are invoices (empty: every row is one)
     lines: bool = False  # a row per invoice line: rows of one document are taken together, their totals once
     how: str = ""  # where in the product the export is made
@@ -62,7 +65,7 @@ PRESETS = {p.name: p for p in (
                  "balance": "InvoiceAmountDue", "currency": "Currency", "type": "Type", "status": "Status"},
         date_format="%d/%m/%Y", lines=True,
         not_owed=frozenset({"Draft", "Awaiting Approval", "Voided", "Deleted"}),
-        credit_types=frozenset({"Sales credit note"}), invoice_types=frozenset({"Sales invoice"}),
+        credit_types={"Sales credit note": "credit"}, invoice_types=frozenset({"Sales invoice"}),
         how="Business > Invoices, select the invoices (All), Export (CSV)",
         notes=("a row per invoice line: each invoice's Total and InvoiceAmountDue are taken once",
                "dates dd/mm/yyyy (a UK organisation; change `date_format` for another)",
@@ -78,4 +81,25 @@ PRESETS = {p.name: p for p in (
         how="Sales > Invoices, the menu at the top right, Export Invoices (CSV)",
         notes=("a row per invoice line, keyed by Invoice ID: Total and Balance are taken once",
                "Draft and Void are not owed; the payment is dated from Last Payment Date")),
+    Profile(
+        name="quickbooks-ar-aging-detail", title="QuickBooks Online: A/R Aging Detail report",
+        columns={"date": "Date", "type": "Transaction type", "number": "Num", "customer": "Customer full name",
+                 "due_date": "Due date", "total": "Amount", "balance": "Open balance"},
+        date_format="%m/%d/%Y", invoice_types=frozenset({"Invoice"}),
+        credit_types={"Credit Memo": "credit", "Payment": "payment"},
+        how="Reports > A/R Aging Detail, Export > Export to CSV",
+        notes=("a snapshot of what is open on the report's day; the report's buckets are not used: items are "
+               "aged again from their due dates", "a credit memo's or payment's open balance (negative) is "
+               "credit that names no invoice: it pays the oldest-due items first",
+               "bucket headings, Total for … rows, TOTAL and the footer are skipped; amounts in [portal] currency")),
+    Profile(
+        name="invoicely-invoices", title="Invoicely: invoices export",
+        columns={"date": "Date", "due_date": "Due", "number": "Details", "customer": "Client", "status": "Status",
+                 "total": "Total"},
+        date_format="%b %d %Y", not_owed=frozenset({"Draft", "Void"}), paid=frozenset({"Paid"}),
+        partial=frozenset({"Partial"}),
+        how="Invoices, Export (CSV)",
+        notes=("no paid or balance column: Paid is paid in full, any other status (Due, Overdue) fully open",
+               "a Partial invoice is counted fully open, with a warning: the export does not say how much was paid",
+               "amounts in [portal] currency (the export has no currency column)")),
 )}
