@@ -164,8 +164,8 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
                                                 f"{plain(total, currency)} (expected between 0 and the total)"))
         return
     if profile.invoice_types and kind not in profile.invoice_types:
-        out.problems.append(Problem(name, line, f"document type {kind!r} (expected one of "
-                                                f"{', '.join(sorted(profile.invoice_types | profile.credit_types.keys()))})"))
+        types = sorted(profile.invoice_types | profile.credit_types.keys())
+        out.problems.append(Problem(name, line, f"document type {kind!r} (expected one of {', '.join(types)})"))
         return
     if due is None:
         days = _terms(get("terms"))
