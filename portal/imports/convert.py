@@ -63,10 +63,16 @@ def find_header(records: list[tuple[int, list[str]]], profile: Profile) -> int |
     return None
 
 
-def not_data(fields: list[str]) -> bool:
-    """A report's row that is no document: blank, one cell (a heading, a footer), or a total."""
-    cells = [f.strip() for f in fields if f.strip()]
-    return len(cells) <= 1 or cells[0].casefold() == "total" or cells[0].casefold().startswith("total for ")
+def not_data(fields: list[str], date_at: int, profile: Profile) -> bool:
+    """A report's row that is no document: blank, one cell (a heading, a footer), a total (its first
+    cell "Total…" and no date of its own: "Total for Acme", "TOTAL"; a customer named "Total
+    Fitness" in a row with a date is still data), or one of a profile's other rows."""
+    cells = [(i, f.strip()) for i, f in enumerate(fields) if f.strip()]
+    if len(cells) <= 1:
+        return True
+    at, first = cells[0]
+    dated = date_at < len(fields) and date_at != at and fields[date_at].strip()
+    return (first.casefold().startswith("total") and not dated) or first in profile.not_data
 
 
 def convert(name: str, records: list[tuple[int, list[str]]], profile: Profile, home_currency: str) -> Converted:
@@ -80,23 +86,36 @@ def convert(name: str, records: list[tuple[int, list[str]]], profile: Profile, h
         return out
     header = [f.strip() for f in records[h][1]]
     col = {ours: header.index(theirs) for ours, theirs in profile.columns.items()}
+    skip = [(header.index(theirs), values) for theirs, values in profile.skip.items() if theirs in header]
+    keep = [(header.index(theirs), values) for theirs, values in profile.keep.items() if theirs in header]
+    if profile.customer_sections:  # the heading row's name, put in a column of its own
+        col["customer"] = len(header)
+    width = len(header) + profile.customer_sections
+    section = ""
     documents: dict[tuple, list[tuple[int, list[str]]]] = {}
     for line, fields in records[h + 1:]:
-        if not_data(fields):
+        if not_data(fields, col["date"], profile):
+            heading = [f.strip() for f in fields if f.strip()]
+            if profile.customer_sections and len(heading) == 1 and not heading[0].casefold().startswith("total"):
+                section = heading[0]
             continue
-        if len(fields) < len(header):
-            fields = fields + [""] * (len(header) - len(fields))
+        if any(fields[i].strip() not in values for i, values in keep if i < len(fields)):
+            continue  # another account's line of a journal
+        if len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+        if profile.customer_sections:
+            fields = fields[:len(header)] + [section]
         if profile.lines:
             key: tuple = tuple(fields[col[k]].strip() for k in ("document", "type", "number") if k in col)
         else:
             key = (line,)
         documents.setdefault(key, []).append((line, fields))
     for rows in documents.values():
-        _document(name, rows, col, profile, home_currency, out)
+        _document(name, rows, col, skip, profile, home_currency, out)
     return out
 
 
-def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int], profile: Profile,
+def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int], skip: list, profile: Profile,
               home: str, out: Converted) -> None:
     line, first = rows[0]
     found: list[Problem] = []
@@ -115,6 +134,8 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
                         other_line)
                 break
     credit_kind = profile.credit_types.get(get("type"))
+    if not credit_kind and profile.negative and get("total").lstrip().startswith(("-", "(")):
+        credit_kind = profile.negative  # a journal's or aged report's negative amount: money in, or credit
     for key in REQUIRED:
         if not get(key) and not (key == "number" and credit_kind):  # a payment may have no number
             problem(f"empty {profile.columns[key]} (expected {key.replace('_', ' ')})")
@@ -128,6 +149,11 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
     due = _date(get("due_date"), profile, "due_date", problem) if get("due_date") else None
     amounts = {k: _amount(get(k), currency, profile.columns[k], problem) for k in ("total", "paid", "balance")
                if k in col and get(k) and is_currency(currency)}
+    if "total" not in col and "line_total" in col and is_currency(currency):  # the sum of the document's lines
+        amounts["total"] = sum((_amount(r[col["line_total"]].strip(), currency, profile.columns["line_total"],
+                                        lambda m, at=at: problem(m, at)) for at, r in rows), Decimal(0))
+    elif "total" in col and not get("total"):
+        problem(f"empty {profile.columns['total']} (expected the document's total)")
     if found:
         out.problems += found
         return
@@ -137,7 +163,8 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
         out.customers[cid] = Customer(cid, out.customers[cid].name, get("email"), out.customers[cid].currency)
     status, kind = get("status"), get("type")
     total = amounts.get("total", Decimal(0))
-    if status in profile.not_owed or not total:  # a draft, a void (kept with 0.00 by QuickBooks), a deletion
+    if status in profile.not_owed or any(first[i].strip() in values for i, values in skip) or not total:
+        # a draft, a void (kept with 0.00 by QuickBooks), a deletion
         return
     if "balance" in amounts:
         left = amounts["balance"]
@@ -153,11 +180,15 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
             out.warnings.append(Problem(name, line, f"{get('number')} is {status!r} but the export does not say how "
                                                     f"much was paid: counted fully open ({plain(total, currency)})"))
     number, memo = get("number"), get("memo")
+    # An export with no currency column: its rows are in the customer's currency (customers.csv's; the
+    # home currency unless a customers.csv says otherwise), read with the home currency's decimals.
+    written = currency if "currency" in col else ""
     assert when is not None  # a date is required: its absence or misreading is a problem above
-    if credit_kind:  # what is still open of a credit note or a payment is credit that names no invoice
+    if credit_kind:  # what is still open of a credit note or a payment: credit, naming an invoice or none
         if left:
-            _row(out, line, when, cid, credit_kind, number or f"{kind} {when.isoformat()}", abs(left), currency,
-                 None, "", memo)
+            names = number if profile.negative_names_invoice else ""  # then its number is the invoice's
+            ref = number if number and not names else f"{kind or credit_kind} {get('document') or when.isoformat()}"
+            _row(out, line, when, cid, credit_kind, ref, abs(left), written, None, names, memo)
         return
     if not Decimal(0) <= left <= total:
         out.problems.append(Problem(name, line, f"{get('number')}: {plain(left, currency)} open of a total of "
@@ -168,24 +199,24 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
         out.problems.append(Problem(name, line, f"document type {kind!r} (expected one of {', '.join(types)})"))
         return
     if due is None:
-        days = _terms(get("terms"))
+        days = _terms(get("terms")) if get("terms") else profile.terms_days
         if days is None:
             out.problems.append(Problem(name, line, f"{number}: no due date and no terms to work it out from "
                                                     f"(expected {profile.columns.get('due_date', 'a due date')} or "
                                                     "terms such as Net 30)"))
             return
         due = when + timedelta(days=days)
-    _row(out, line, when, cid, "invoice", number, total, currency, due, "", memo)
+    _row(out, line, when, cid, "invoice", number, total, written, due, "", memo)
     if left < total:
         paid_on = _date(get("paid_date"), profile, "paid_date", lambda m: None) if get("paid_date") else None
-        _row(out, line, paid_on or when, cid, "payment", f"{number}/paid", total - left, currency, None, number,
+        _row(out, line, paid_on or when, cid, "payment", f"{number}/paid", total - left, written, None, number,
              "paid (as the export says)")
 
 
 def _row(out: Converted, line: int, when: date, cid: str, kind: str, ref: str, amount: Decimal, currency: str,
          due: date | None, applies_to: str, memo: str) -> None:
-    out.rows.append((when.isoformat(), cid, kind, ref, plain(amount, currency), currency,
-                     due.isoformat() if due else "", applies_to, memo))
+    out.rows.append((when.isoformat(), cid, kind, ref, f"{amount:f}", currency, due.isoformat() if due else "",
+                     applies_to, memo))
     out.lines.append(line)
 
 

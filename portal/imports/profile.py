@@ -21,13 +21,14 @@ FIELDS = {
     "due_date": "the due date",
     "terms": "the payment terms (\"Net 30\", \"30\", \"Due on receipt\")",
     "total": "the document total",
+    "line_total": "a line's total, summed over the document's lines (an export with no document total)",
     "paid": "the part of the total paid",
     "balance": "what is still open of the total",
     "paid_date": "the date of the last payment",
     "currency": "the currency (ISO 4217)",
     "memo": "a description",
 }
-REQUIRED = ("customer", "number", "date", "total")
+REQUIRED = ("customer", "number", "date")  # and a total: "total", or "line_total" summed
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class Profile:
     credit_types: dict[str, str] = field(default_factory=dict)
     invoice_types: frozenset[str] = frozenset()  # document types that are invoices (empty: every row is one)
     lines: bool = False  # a row per invoice line: rows of one document are taken together, their totals once
+    skip: dict[str, frozenset[str]] = field(default_factory=dict)  # another column's values of documents not owed
+    keep: dict[str, frozenset[str]] = field(default_factory=dict)  # only rows with these values (a journal's A/R lines)
+    customer_sections: bool = False  # the customer is named in a heading row above their documents
+    negative: str = ""  # a negative amount with no credit type is this of ours ("credit" or "payment")
+    negative_names_invoice: bool = False  # and it pays the invoice whose number it carries
+    not_data: frozenset[str] = frozenset()  # first cells of a report's other rows ("Percentage of total")
+    terms_days: int | None = None  # when a document has no due date and no terms: due this many days after its date
     how: str = ""  # where in the product the export is made
     notes: tuple[str, ...] = field(default_factory=tuple)  # what is and is not read
 
@@ -92,6 +100,68 @@ PRESETS = {p.name: p for p in (
                "aged again from their due dates", "a credit memo's or payment's open balance (negative) is "
                "credit that names no invoice: it pays the oldest-due items first",
                "bucket headings, Total for … rows, TOTAL and the footer are skipped; amounts in [portal] currency")),
+    Profile(
+        name="freshbooks-invoice-details", title="FreshBooks: Invoice Details report",
+        columns={"customer": "Client Name", "number": "Invoice #", "date": "Date Issued", "status": "Invoice Status",
+                 "paid_date": "Date Paid", "line_total": "Line Total", "currency": "Currency"},
+        date_format="%Y-%m-%d", lines=True, not_owed=frozenset({"draft"}), paid=frozenset({"paid", "auto-paid"}),
+        partial=frozenset({"partial"}), terms_days=30,
+        how="Reports > Invoice Details, Export > CSV",
+        notes=("a row per invoice line: the invoice's total is the sum of its Line Total",
+               "no due date: due 30 days after Date Issued", "no paid or balance column: paid and auto-paid are "
+               "paid in full (on Date Paid), partial is counted fully open with a warning; draft is not owed")),
+    Profile(
+        name="invoice2go-invoices", title="Invoice2go: invoices export",
+        columns={"date": "DocumentDate", "number": "DocumentNumber", "customer": "Name", "email": "EmailRecipient",
+                 "status": "DocumentStatus", "terms": "TermsOld", "currency": "CurrencyCode", "total": "TotalAmount",
+                 "balance": "BalanceDueAmount", "paid": "AmountPaidAmount", "paid_date": "DatePaid"},
+        date_format="%Y-%m-%d", not_owed=frozenset({"unsent"}), skip={"State": frozenset({"deleted"})},
+        how="Settings > Export data > Invoices (CSV)",
+        notes=("due TermsOld days after DocumentDate", "unsent documents and those whose State is deleted are not "
+               "owed; the items, taxes and payments embedded in cells are not read")),
+    Profile(
+        name="sage-customer-transactions", title="Sage Accounting: customer transactions (activity)",
+        columns={"customer_id": "A/C", "customer": "Name", "document": "No", "type": "Type", "date": "Date",
+                 "due_date": "Due on", "number": "Ref", "memo": "Details", "total": "Amount", "balance": "O/S"},
+        date_format="%d/%m/%Y", invoice_types=frozenset({"SI"}),
+        credit_types={"SC": "credit", "SR": "payment", "SA": "payment"},
+        how="Contacts > the customer list, Activity, Export (CSV); or Reports > Customer Activity",
+        notes=("O/S is what is still outstanding of each transaction: an invoice's (SI) unpaid part; a credit "
+               "note's (SC) or receipt's (SR, SA) unallocated part is credit naming no invoice",
+               "no currency column: amounts are in [portal] currency; give a foreign-currency customer its "
+               "currency in a customers.csv (A/C is the customer id)", "dates dd/mm/yyyy")),
+    Profile(
+        name="quickbooks-transaction-list-by-customer", title="QuickBooks Online: Transaction List by Customer report",
+        columns={"date": "Date", "type": "Transaction type", "number": "Num", "memo": "Memo/Description",
+                 "due_date": "Due date", "total": "Amount"},
+        date_format="%m/%d/%Y", customer_sections=True, skip={"Posting": frozenset({"No"})}, terms_days=0,
+        invoice_types=frozenset({"Invoice"}), credit_types={"Payment": "payment", "Credit Memo": "credit"},
+        how="Reports > Transaction List by Customer, add the Due date column, Export > Export to CSV",
+        notes=("a ledger: every invoice, payment and credit memo at its date, so statements can be as of any day",
+               "the customer is the heading above their rows; Posting = No rows (estimates) are skipped",
+               "payments name no invoice: they pay the oldest-due first; an invoice with no due date is due on "
+               "its date; amounts in [portal] currency")),
+    Profile(
+        name="wave-account-transactions", title="Wave: accounting data export (account transactions)",
+        columns={"document": "Transaction ID", "date": "Transaction Date", "customer": "Customer",
+                 "number": "Invoice Number", "total": "Amount (One column)", "memo": "Transaction Line Description"},
+        date_format="%Y-%m-%d", keep={"Account Type": frozenset({"System Receivable Invoice"})}, terms_days=30,
+        negative="payment", negative_names_invoice=True,
+        how="Settings > Data Export > Export accounting transactions (CSV)",
+        notes=("a journal: only the Accounts Receivable lines are read (Account Type 'System Receivable Invoice')",
+               "a positive amount is an invoice, due 30 days after its date (the export has no due date); a "
+               "negative one a payment on the invoice it names", "amounts in [portal] currency")),
+    Profile(
+        name="xero-aged-receivables-detail", title="Xero: Aged Receivables Detail report",
+        columns={"date": "Invoice Date", "number": "Invoice Number", "memo": "Invoice Reference",
+                 "due_date": "Due Date", "total": "Total"},
+        date_format="%d %b %Y", customer_sections=True, negative="credit", terms_days=0,
+        not_data=frozenset({"Percentage of total"}),
+        how="Accounting > Reports > Aged Receivables Detail, ageing by due date, Export > Excel, saved as CSV",
+        notes=("a snapshot of what is open on the report's day: each row's Total is what is open of it; the "
+               "report's own age columns are not used", "the contact is the heading above their rows; a "
+               "negative Total (a credit note, an overpayment) is credit naming no invoice",
+               "amounts in [portal] currency")),
     Profile(
         name="invoicely-invoices", title="Invoicely: invoices export",
         columns={"date": "Date", "due_date": "Due", "number": "Details", "customer": "Client", "status": "Status",
