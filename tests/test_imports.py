@@ -164,3 +164,56 @@ def test_a_partly_paid_invoice_whose_paid_part_the_export_does_not_give_is_said(
     assert main(["--root", str(project.root), "build", "--as-of", "2026-05-01", "-q"]) == 0
     assert ("warning: content/exports/i.csv:5: INV-0034 is 'Partial' but the export does not say how much was "
             "paid: counted fully open (1480.00)") in capsys.readouterr().err
+
+
+def add_settings(project, text: str) -> None:
+    path = project.root / "content" / "settings.toml"
+    path.write_text(path.read_text() + "\n" + text)
+
+
+def test_an_export_no_preset_knows_is_read_with_the_profile_the_settings_give(project, exports):
+    add_settings(project, """\
+[import]
+date_format = "%m/%d/%Y"
+not_owed = ["cancelled"]
+[import.columns]
+customer = "Client"
+number = "Inv No"
+date = "Issued"
+due_date = "Due"
+total = "Gross"
+balance = "Outstanding"
+status = "State"
+""")
+    (exports / "ours.csv").write_text("Client,Inv No,Issued,Due,Gross,Outstanding,State\n"
+                                      "Acme Ltd,A-1,03/15/2026,04/14/2026,100.00,40.00,open\n"
+                                      "Acme Ltd,A-2,03/20/2026,04/19/2026,50.00,50.00,cancelled\n")
+    project.build("2026-05-01")
+    s = project.settings()
+    cid = cv.customer_id("Acme Ltd")
+    (_, (acct,)), = accounts_of(s, current_state(s), [cid], date(2026, 5, 1)).values()
+    assert (acct.balance, acct.buckets["1-30"], [i.entry.ref for i in acct.items]) == (
+        Decimal("40.00"), Decimal("40.00"), ["A-1"])
+
+
+def test_a_preset_named_in_the_settings_is_used_with_the_keys_given_over_its_own(project, exports):
+    add_settings(project, '[import]\npreset = "invoicely-invoices"\ndate_format = "%d %b %Y"\n')
+    (exports / "i.csv").write_text('"Date","Due","Details","Client","Status","Total"\n'
+                                   '"05 Jan 2026","04 Feb 2026","INV-1","Alvarez & Co.","Due","2,300.00"\n')
+    project.build("2026-05-01")
+    s = project.settings()
+    (_, (acct,)), = accounts_of(s, current_state(s), [cv.customer_id("Alvarez & Co.")], date(2026, 5, 1)).values()
+    assert acct.items[0].entry.date == date(2026, 1, 5) and acct.balance == Decimal("2300.00")
+
+
+def test_what_is_wrong_with_import_settings_is_said_at_its_line(project, exports):
+    (exports / "i.csv").write_text("a,b\n1,2\n")
+    add_settings(project, '[import]\npreset = "quickbooks"\n[import.columns]\nclient = "Client"\n')
+    with pytest.raises(InputError) as e:
+        project.build("2026-05-01")
+    assert [str(p) for p in e.value.problems] == [
+        "content/settings.toml:11: 'preset' in [import]: 'quickbooks' is not a preset (expected one of "
+        + ", ".join(imports.PRESETS) + ")",
+        "content/settings.toml:12: 'client' in [import.columns] is not one of our fields (expected one of "
+        "customer, customer_id, email, number, document, type, status, date, due_date, terms, total, line_total, "
+        "paid, balance, paid_date, currency, memo)"]

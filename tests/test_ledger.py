@@ -406,7 +406,8 @@ def test_unknown_settings_are_reported_together_at_their_lines(project):
         "(expected one of columns, customer_columns, date_formats, dir, round_amounts, types)",
         "content/settings.toml:13: unknown column 'num' in [ledger.columns] "
         "(expected one of date, customer_id, type, ref, amount, currency, due_date, applies_to, memo)",
-        "content/settings.toml:14: unknown section 'theme' (expected one of build, company, ledger, portal, smtp)",
+        "content/settings.toml:14: unknown section 'theme' "
+        "(expected one of build, company, import, ledger, portal, smtp)",
     ]
 
 

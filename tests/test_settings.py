@@ -69,7 +69,8 @@ def test_unknown_keys_and_missing_company_name_are_all_reported(tmp_path):
         "content/settings.toml:1: 'name' missing in [company] (the company name printed on every statement)",
         "content/settings.toml:4: unknown key 'base' in [portal] (expected one of base_url, checkout_origin, "
         "currency, min_payment, pay_url, recent_days, timezone, trusted_proxies)",
-        "content/settings.toml:5: unknown section 'extra' (expected one of build, company, ledger, portal, smtp)",
+        "content/settings.toml:5: unknown section 'extra' "
+        "(expected one of build, company, import, ledger, portal, smtp)",
     ]
 
 
@@ -232,6 +233,15 @@ def test_the_checkout_origin_from_the_environment_is_checked_the_same_way(tmp_pa
      "adjustment, writeoff)"),
     (f'{COMPANY}[ledger]\nround_amounts = "yes"\n',
      "4: 'round_amounts' in [ledger]: 'yes' is not true or false"),
+    (f'{COMPANY}[import]\nlines = "yes"\n', "4: 'lines' in [import]: 'yes' is not true or false"),
+    (f'{COMPANY}[import]\nnot_owed = "Void"\n',
+     "4: 'not_owed' in [import]: 'Void' is not a list of text (expected a list such as [\"Draft\", \"Void\"])"),
+    (f'{COMPANY}[import]\ndate_format = "%d/%m"\n',
+     "4: 'date_format' in [import]: '%d/%m' has no year (expected a day %d, a month %m, %b or %B, and a year "
+     "%Y or %y)"),
+    (f'{COMPANY}[import.columns]\ncustomer = 5\n',
+     "3: 'columns' in [import]: customer = 5 is not a header (expected our field = the export's header, such as "
+     'customer = "Client")'),
     ('portal = "yes"\n' + COMPANY, "1: 'portal' must be a table"),
     (f'{COMPANY}[build]\nout = 5\n', "4: 'out' in [build]: 5 is not text (expected a quoted string)"),
 ])

@@ -6,7 +6,8 @@ document when the export has a row per invoice line. Pure data: convert.py reads
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 # Our fields, as a profile maps them to an export's columns.
 FIELDS = {
@@ -173,3 +174,36 @@ PRESETS = {p.name: p for p in (
                "a Partial invoice is counted fully open, with a warning: the export does not say how much was paid",
                "amounts in [portal] currency (the export has no currency column)")),
 )}
+
+
+def configured(given: dict[str, Any]) -> tuple[Profile | None, list[tuple[str | None, str]]]:
+    """The profile [import] in the settings describes: a preset with the keys given overriding its
+    own, or (no preset) a profile of one's own from its columns. None when [import] says nothing.
+    Problems as (key, message) for the settings to locate."""
+    if not given:
+        return None, []
+    problems: list[tuple[str | None, str]] = []
+    preset = given.get("preset")
+    base = PRESETS.get(preset) if preset else None
+    if preset and base is None:
+        problems.append(("preset", f"'preset' in [import]: {preset!r} is not a preset (expected one of "
+                                   f"{', '.join(PRESETS)})"))
+    columns = dict(base.columns if base else {})
+    for ours, theirs in given.get("columns", {}).items():
+        if ours not in FIELDS:
+            problems.append(("columns", f"'{ours}' in [import.columns] is not one of our fields (expected one of "
+                                        f"{', '.join(FIELDS)})"))
+        columns[ours] = theirs
+    missing = [f for f in REQUIRED if f not in columns] + ([] if {"total", "line_total"} & columns.keys()
+                                                          else ["total (or line_total)"])
+    if missing and not problems:
+        problems.append((None, f"[import] names no column for {', '.join(missing)} (expected a preset, or "
+                               "[import.columns] naming the export's header for each)"))
+    if problems:
+        return None, problems
+    if base is None:
+        base = Profile(name="custom", title="the export [import] describes", columns=columns,
+                       date_format="%Y-%m-%d")
+    changes: dict[str, Any] = {k: frozenset(given[k]) for k in ("not_owed", "paid", "partial") if k in given}
+    changes.update({k: given[k] for k in ("date_format", "terms_days", "lines") if k in given})
+    return replace(base, columns=columns, **changes), []

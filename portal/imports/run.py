@@ -20,9 +20,9 @@ from pathlib import Path
 
 from ..core.records import InputError, Problem
 from ..ledger import reading as ledger
-from ..ledger.settings import Settings
+from ..ledger.settings import Settings, problem_at
 from .convert import ENTRY_HEADER, Converted, convert, find_header
-from .profile import PRESETS, Profile
+from .profile import PRESETS, Profile, configured
 
 MANIFEST = ".manifest.json"
 VERSION = 1  # of what an import writes: a new one imports every export again
@@ -63,7 +63,7 @@ def bring_up_to_date(settings: Settings) -> Imported:
     source, target = exports_dir(settings), ledger.imported_dir(settings)
     files = sorted(source.glob("*.csv")) if source.is_dir() else []
     result = Imported()
-    manifest = {"version": VERSION, "currency": settings.currency,
+    manifest = {"version": VERSION, "currency": settings.currency, "import": _jsonable(settings.import_profile),
                 "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}}
     if _manifest(target) == manifest:
         return result
@@ -72,6 +72,9 @@ def bring_up_to_date(settings: Settings) -> Imported:
             shutil.rmtree(target)
             result.changed = True
         return result
+    own, wrong = configured(settings.import_profile)
+    if wrong:
+        raise InputError([problem_at(settings, "import", key, message) for key, message in wrong])
     problems: list[Problem] = []
     converted: dict[str, Converted] = {}
     for path in files:
@@ -80,7 +83,7 @@ def bring_up_to_date(settings: Settings) -> Imported:
         problems += found
         if found:
             continue
-        presets = detect(records)
+        presets = [own] if own is not None else detect(records)  # [import] in the settings, else the header
         if not presets:
             problems.append(Problem(name, 1, "not an export this portal knows (expected one of: "
                                              f"{', '.join(p.title for p in PRESETS.values())}); see the README, "
@@ -118,6 +121,13 @@ def _clashes(converted: dict[str, Converted], settings: Settings) -> list[Proble
                 out.append(Problem(name, line, f"invoice number {row[3]} is also in {first[0]}:{first[1]} "
                                                "(the same invoices exported twice? keep one export)"))
     return out
+
+
+def _jsonable(value):
+    """The settings' [import] as the manifest keeps it (tuples as lists, as JSON reads them back)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in sorted(value.items())}
+    return [_jsonable(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def _manifest(target: Path) -> dict | None:

@@ -28,6 +28,8 @@ _SECTIONS = {
     "ledger": {"dir", "date_formats", "columns", "customer_columns", "types", "round_amounts"},
     "build": {"out", "staff_dir", "state_dir"},
     "smtp": {"host", "port", "starttls", "user", "from"},
+    # how content/exports/ is read (portal.imports): a preset and overrides of it, or a profile of one's own
+    "import": {"preset", "date_format", "terms_days", "not_owed", "paid", "partial", "lines", "columns"},
 }
 ORIGIN_ENV = "PORTAL_CHECKOUT_ORIGIN"
 BASE_URL_ENV = "PORTAL_BASE_URL"  # where this copy is served, when it is not where the settings say (a demo port)
@@ -71,6 +73,8 @@ class Settings:
     customer_columns: dict[str, str] = field(default_factory=dict)
     type_aliases: dict[str, str] = field(default_factory=dict)
     round_amounts: bool = False  # amounts with more decimals than their currency: rounded (warned), not refused
+    # [import]: the keys given, checked for their kind (portal.imports checks the preset's and fields' names)
+    import_profile: dict[str, Any] = field(default_factory=dict)
     out: Path = Path("site")
     staff_dir: Path = Path("staff")
     state_dir: Path = Path(".portal")
@@ -93,9 +97,44 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     ledger = _ledger(tables.get("ledger", {}), report)
     folders = _folders(root, tables.get("ledger", {}), tables.get("build", {}), report)
     smtp = _smtp(tables.get("smtp"), report)
+    import_profile = _import(tables.get("import", {}), report)
     if report.problems:
         raise InputError(report.problems)
-    return Settings(root=root, company=company, **portal, **ledger, **folders, source=path, raw=text, smtp=smtp)
+    return Settings(root=root, company=company, **portal, **ledger, **folders, source=path, raw=text, smtp=smtp,
+                    import_profile=import_profile)
+
+
+def problem_at(settings: Settings, section: str, key: str | None, message: str) -> Problem:
+    """A problem with a setting, at its line of the settings file (for checks made outside this module)."""
+    report = _Report(_rel(settings.source or settings.root / "content" / "settings.toml", settings.root), settings.raw)
+    report.add(section, key, message)
+    return report.problems[0]
+
+
+def _import(table: Table, report: _Report) -> dict[str, Any]:
+    """[import]: each key given, of the right kind."""
+    rules: dict[str, Callable[[object], Any]] = {
+        "preset": _text, "date_format": _date_format, "lines": _flag, "columns": _header_table,
+        "terms_days": lambda v: _whole(v, 0, 3650, "days", "0 to 3650, such as 30"),
+        **dict.fromkeys(("not_owed", "paid", "partial"), _text_list)}
+    found = {key: report.value(table, "import", key, None, rule) for key, rule in rules.items() if key in table}
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _text_list(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Bad(f"{_shown(value)} is not a list of text (expected a list such as [\"Draft\", \"Void\"])")
+    return tuple(value)
+
+
+def _header_table(value: object) -> dict[str, str]:
+    expected = 'expected our field = the export\'s header, such as customer = "Client"'
+    if not isinstance(value, dict):
+        raise _Bad(f"{_shown(value)} is not a table ({expected})")
+    bad = next((k for k, v in value.items() if not (isinstance(v, str) and v.strip())), None)
+    if bad is not None:
+        raise _Bad(f"{bad} = {_shown(value[bad])} is not a header ({expected})")
+    return {k: v.strip() for k, v in value.items()}
 
 
 def _read(path: Path, rel: str) -> tuple[str, Table]:
