@@ -215,5 +215,38 @@ def test_what_is_wrong_with_import_settings_is_said_at_its_line(project, exports
         "content/settings.toml:11: 'preset' in [import]: 'quickbooks' is not a preset (expected one of "
         + ", ".join(imports.PRESETS) + ")",
         "content/settings.toml:12: 'client' in [import.columns] is not one of our fields (expected one of "
-        "customer, customer_id, email, number, document, type, status, date, due_date, terms, total, line_total, "
-        "paid, balance, paid_date, currency, memo)"]
+        "customer, customer_id, email, number, document, type, status, date, due_date, terms, total, debit, credit, "
+        "line_total, paid, balance, paid_date, currency, memo)"]
+
+
+def test_a_journal_with_debit_and_credit_columns_keeps_its_receivables_lines(project, exports):
+    """A double-entry export: the A/R lines among income and bank lines; debit is an invoice, credit a
+    payment on the invoice it names (one column feeding both the invoice number and what a payment pays)."""
+    add_settings(project, """\
+[import]
+terms_days = 30
+keep = { Account = ["Accounts Receivable"] }
+skip = { Memo = ["reversed"] }
+negative = "payment"
+negative_names_invoice = true
+[import.columns]
+document = "Txn"
+date = "Date"
+customer = "Customer"
+number = "Invoice"
+debit = "Debit"
+credit = "Credit"
+memo = "Memo"
+""")
+    (exports / "journal.csv").write_text(
+        "Txn,Date,Account,Customer,Invoice,Debit,Credit,Memo\n"
+        "1,2026-03-01,Sales,Acme Ltd,101,,500.00,\n"
+        "1,2026-03-01,Accounts Receivable,Acme Ltd,101,500.00,,\n"
+        "2,2026-03-05,Accounts Receivable,Acme Ltd,102,80.00,,reversed\n"
+        "3,2026-03-20,Bank,Acme Ltd,101,200.00,,\n"
+        "3,2026-03-20,Accounts Receivable,Acme Ltd,101,,200.00,\n")
+    project.build("2026-05-01")
+    s = project.settings()
+    (_, (acct,)), = accounts_of(s, current_state(s), [cv.customer_id("Acme Ltd")], date(2026, 5, 1)).values()
+    assert [(i.entry.ref, i.open) for i in acct.items] == [("101", Decimal("300.00"))]
+    assert [(e.type, e.ref, e.applies_to) for e in acct.recent] == [("payment", "payment 3", "101")]

@@ -134,7 +134,9 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
                         other_line)
                 break
     credit_kind = profile.credit_types.get(get("type"))
-    if not credit_kind and profile.negative and get("total").lstrip().startswith(("-", "(")):
+    negative = get("total").lstrip().startswith(("-", "(")) or (
+        "total" not in col and bool(get("credit")) and not get("debit"))
+    if not credit_kind and profile.negative and negative:
         credit_kind = profile.negative  # a journal's or aged report's negative amount: money in, or credit
     for key in REQUIRED:
         if not get(key) and not (key == "number" and credit_kind):  # a payment may have no number
@@ -152,6 +154,10 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
     if "total" not in col and "line_total" in col and is_currency(currency):  # the sum of the document's lines
         amounts["total"] = sum((_amount(r[col["line_total"]].strip(), currency, profile.columns["line_total"],
                                         lambda m, at=at: problem(m, at)) for at, r in rows), Decimal(0))
+    elif "total" not in col and ("debit" in col or "credit" in col) and is_currency(currency):  # a journal line
+        side = {k: _amount(get(k), currency, profile.columns[k], problem) if get(k) else Decimal(0)
+                for k in ("debit", "credit") if k in col}
+        amounts["total"] = side.get("debit", Decimal(0)) - side.get("credit", Decimal(0))
     elif "total" in col and not get("total"):
         problem(f"empty {profile.columns['total']} (expected the document's total)")
     if found:

@@ -22,6 +22,8 @@ FIELDS = {
     "due_date": "the due date",
     "terms": "the payment terms (\"Net 30\", \"30\", \"Due on receipt\")",
     "total": "the document total",
+    "debit": "a journal line's debit (with `credit`: the amount is debit less credit)",
+    "credit": "a journal line's credit",
     "line_total": "a line's total, summed over the document's lines (an export with no document total)",
     "paid": "the part of the total paid",
     "balance": "what is still open of the total",
@@ -194,8 +196,8 @@ def configured(given: dict[str, Any]) -> tuple[Profile | None, list[tuple[str | 
             problems.append(("columns", f"'{ours}' in [import.columns] is not one of our fields (expected one of "
                                         f"{', '.join(FIELDS)})"))
         columns[ours] = theirs
-    missing = [f for f in REQUIRED if f not in columns] + ([] if {"total", "line_total"} & columns.keys()
-                                                          else ["total (or line_total)"])
+    amount = {"total", "line_total", "debit", "credit"} & columns.keys()
+    missing = [f for f in REQUIRED if f not in columns] + ([] if amount else ["total (or line_total, or debit)"])
     if missing and not problems:
         problems.append((None, f"[import] names no column for {', '.join(missing)} (expected a preset, or "
                                "[import.columns] naming the export's header for each)"))
@@ -205,5 +207,7 @@ def configured(given: dict[str, Any]) -> tuple[Profile | None, list[tuple[str | 
         base = Profile(name="custom", title="the export [import] describes", columns=columns,
                        date_format="%Y-%m-%d")
     changes: dict[str, Any] = {k: frozenset(given[k]) for k in ("not_owed", "paid", "partial") if k in given}
-    changes.update({k: given[k] for k in ("date_format", "terms_days", "lines") if k in given})
+    changes.update({k: given[k] for k in ("date_format", "terms_days", "lines", "customer_sections", "negative",
+                                          "negative_names_invoice") if k in given})
+    changes.update({k: {h: frozenset(v) for h, v in given[k].items()} for k in ("skip", "keep") if k in given})
     return replace(base, columns=columns, **changes), []

@@ -29,7 +29,8 @@ _SECTIONS = {
     "build": {"out", "staff_dir", "state_dir"},
     "smtp": {"host", "port", "starttls", "user", "from"},
     # how content/exports/ is read (portal.imports): a preset and overrides of it, or a profile of one's own
-    "import": {"preset", "date_format", "terms_days", "not_owed", "paid", "partial", "lines", "columns"},
+    "import": {"preset", "date_format", "terms_days", "not_owed", "paid", "partial", "lines", "columns", "skip",
+               "keep", "customer_sections", "negative", "negative_names_invoice"},
 }
 ORIGIN_ENV = "PORTAL_CHECKOUT_ORIGIN"
 BASE_URL_ENV = "PORTAL_BASE_URL"  # where this copy is served, when it is not where the settings say (a demo port)
@@ -115,10 +116,26 @@ def _import(table: Table, report: _Report) -> dict[str, Any]:
     """[import]: each key given, of the right kind."""
     rules: dict[str, Callable[[object], Any]] = {
         "preset": _text, "date_format": _date_format, "lines": _flag, "columns": _header_table,
+        "customer_sections": _flag, "negative_names_invoice": _flag, "negative": _negative,
+        "skip": _values_table, "keep": _values_table,
         "terms_days": lambda v: _whole(v, 0, 3650, "days", "0 to 3650, such as 30"),
         **dict.fromkeys(("not_owed", "paid", "partial"), _text_list)}
     found = {key: report.value(table, "import", key, None, rule) for key, rule in rules.items() if key in table}
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _negative(value: object) -> str:
+    if value not in ("credit", "payment"):
+        raise _Bad(f"{_shown(value)} is not credit or payment (expected what a negative amount is: \"payment\")")
+    return str(value)
+
+
+def _values_table(value: object) -> dict[str, tuple[str, ...]]:
+    """{the export's header: [its values]}: rows skipped (`skip`) or the only ones kept (`keep`)."""
+    if not isinstance(value, dict):
+        raise _Bad(f"{_shown(value)} is not a table (expected the export's header = a list of its values, "
+                   'such as State = ["deleted"])')
+    return {header: _text_list(values) for header, values in value.items()}
 
 
 def _text_list(value: object) -> tuple[str, ...]:
