@@ -12,9 +12,12 @@ import base64
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from itertools import chain, islice
 
 from ..core.money import MoneyError, is_currency, parse_amount, plain
 from ..core.records import Problem
@@ -36,16 +39,30 @@ class Customer:
 
 @dataclass
 class Converted:
-    """Ledger rows (ENTRY_HEADER's columns, as text) with the export line each comes from, the
-    customers they name, and what was wrong (problems: nothing is imported) or worth saying."""
+    """Ledger rows (ENTRY_HEADER's columns, as text) with the export line each comes from (kept
+    here, or handed to a sink as they are made: a million rows need not be held), the customers
+    they name, the invoice and credit numbers' lines (when asked for, to compare exports), and what
+    was wrong (problems: nothing is imported) or worth saying."""
 
     rows: list[tuple[str, ...]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     customers: dict[str, Customer] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    numbers: dict[str, int] | None = None
+    sink: Callable[[tuple[str, ...], int], None] | None = None
+
+    def add(self, row: tuple[str, ...], line: int) -> None:
+        if self.numbers is not None and row[2] in ("invoice", "credit"):
+            self.numbers.setdefault(row[3], line)
+        if self.sink is not None:
+            self.sink(row, line)
+        else:
+            self.rows.append(row)
+            self.lines.append(line)
 
 
+@lru_cache(maxsize=200_000)
 def customer_id(name: str) -> str:
     """A stable id for a customer the export names but gives no id: from the name as written, less
     case, accents' forms and spacing. It carries no part of the name (URLs carry the id, signed but
@@ -75,16 +92,19 @@ def not_data(fields: list[str], date_at: int, profile: Profile) -> bool:
     return (first.casefold().startswith("total") and not dated) or first in profile.not_data
 
 
-def convert(name: str, records: list[tuple[int, list[str]]], profile: Profile, home_currency: str) -> Converted:
-    """Read an export's records (line number, fields) with a profile."""
-    out = Converted()
-    h = find_header(records, profile)
+def convert(name: str, records: Iterable[tuple[int, list[str]]], profile: Profile, home_currency: str,
+            out: Converted | None = None) -> Converted:
+    """Read an export's records (line number, fields) with a profile, a document at a time."""
+    out = out if out is not None else Converted()
+    records = iter(records)
+    head = list(islice(records, HEADER_WITHIN))
+    h = find_header(head, profile)
     if h is None:
-        missing = sorted(set(profile.columns.values()) - {f.strip() for _, fs in records[:HEADER_WITHIN] for f in fs})
+        missing = sorted(set(profile.columns.values()) - {f.strip() for _, fs in head for f in fs})
         out.problems.append(Problem(name, 1, f"no header row with the columns of {profile.title} (missing: "
                                              f"{', '.join(missing)}); is it that export?"))
         return out
-    header = [f.strip() for f in records[h][1]]
+    header = [f.strip() for f in head[h][1]]
     col = {ours: header.index(theirs) for ours, theirs in profile.columns.items()}
     skip = [(header.index(theirs), values) for theirs, values in profile.skip.items() if theirs in header]
     keep = [(header.index(theirs), values) for theirs, values in profile.keep.items() if theirs in header]
@@ -92,8 +112,10 @@ def convert(name: str, records: list[tuple[int, list[str]]], profile: Profile, h
         col["customer"] = len(header)
     width = len(header) + profile.customer_sections
     section = ""
-    documents: dict[tuple, list[tuple[int, list[str]]]] = {}
-    for line, fields in records[h + 1:]:
+    rows: list[tuple[int, list[str]]] = []  # the document being read: its lines, one after another
+    key: tuple = ()
+    done: dict[tuple, int] = {}  # the documents read, by key: at which line (a line-item export's)
+    for line, fields in chain(head[h + 1:], records):
         if not_data(fields, col["date"], profile):
             heading = [f.strip() for f in fields if f.strip()]
             if profile.customer_sections and len(heading) == 1 and not heading[0].casefold().startswith("total"):
@@ -105,12 +127,21 @@ def convert(name: str, records: list[tuple[int, list[str]]], profile: Profile, h
             fields = fields + [""] * (width - len(fields))
         if profile.customer_sections:
             fields = fields[:len(header)] + [section]
-        if profile.lines:
-            key: tuple = tuple(fields[col[k]].strip() for k in ("document", "type", "number") if k in col)
-        else:
-            key = (line,)
-        documents.setdefault(key, []).append((line, fields))
-    for rows in documents.values():
+        if not profile.lines:
+            _document(name, [(line, fields)], col, skip, profile, home_currency, out)
+            continue
+        found = tuple(fields[col[k]].strip() for k in ("document", "type", "number") if k in col)
+        if found != key and rows:
+            _document(name, rows, col, skip, profile, home_currency, out)
+            done[key], rows = rows[0][0], []
+        key = found
+        if key in done:
+            out.problems.append(Problem(name, line, f"a line of {fields[col['number']].strip()!r}, whose lines "
+                                                    f"began on line {done[key]} and stopped (expected a document's "
+                                                    "lines one after another, as the export writes them)"))
+            continue
+        rows.append((line, fields))
+    if rows:
         _document(name, rows, col, skip, profile, home_currency, out)
     return out
 
@@ -119,9 +150,10 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
               home: str, out: Converted) -> None:
     line, first = rows[0]
     found: list[Problem] = []
+    values = {key: first[i].strip() for key, i in col.items()}
 
     def get(key: str) -> str:
-        return first[col[key]].strip() if key in col else ""
+        return values.get(key, "")
 
     def problem(message: str, at: int = line) -> None:
         found.append(Problem(name, at, message))
@@ -221,16 +253,23 @@ def _document(name: str, rows: list[tuple[int, list[str]]], col: dict[str, int],
 
 def _row(out: Converted, line: int, when: date, cid: str, kind: str, ref: str, amount: Decimal, currency: str,
          due: date | None, applies_to: str, memo: str) -> None:
-    out.rows.append((when.isoformat(), cid, kind, ref, f"{amount:f}", currency, due.isoformat() if due else "",
-                     applies_to, memo))
-    out.lines.append(line)
+    out.add((when.isoformat(), cid, kind, ref, f"{amount:f}", currency, due.isoformat() if due else "",
+             applies_to, memo), line)
 
 
 def _date(text: str, profile: Profile, key: str, problem) -> date | None:
-    try:
-        return datetime.strptime(text, profile.date_format).date()
-    except ValueError:
+    found = _parse_date(text, profile.date_format)
+    if found is None:
         problem(f"{profile.columns[key]} {text!r} is not a date (expected {profile.date_format})")
+    return found
+
+
+@lru_cache(maxsize=100_000)
+def _parse_date(text: str, fmt: str) -> date | None:
+    """strptime, once per distinct text (an export of a million rows has a few thousand dates)."""
+    try:
+        return datetime.strptime(text, fmt).date()
+    except ValueError:
         return None
 
 

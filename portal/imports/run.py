@@ -16,12 +16,13 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 from ..core.records import InputError, Problem
 from ..ledger import reading as ledger
 from ..ledger.settings import Settings, problem_at
-from .convert import ENTRY_HEADER, Converted, convert, find_header
+from .convert import ENTRY_HEADER, HEADER_WITHIN, Converted, convert, find_header
 from .profile import PRESETS, Profile, configured
 
 MANIFEST = ".manifest.json"
@@ -75,50 +76,71 @@ def bring_up_to_date(settings: Settings) -> Imported:
     own, wrong = configured(settings.import_profile)
     if wrong:
         raise InputError([problem_at(settings, "import", key, message) for key, message in wrong])
-    problems: list[Problem] = []
-    converted: dict[str, Converted] = {}
-    for path in files:
-        name = ledger.rel(path, settings)
-        records, found = read_export(path, name)
-        problems += found
-        if found:
-            continue
-        presets = [own] if own is not None else detect(records)  # [import] in the settings, else the header
-        if not presets:
-            problems.append(Problem(name, 1, "not an export this portal knows (expected one of: "
-                                             f"{', '.join(p.title for p in PRESETS.values())}); see the README, "
-                                             "'Importing exports'"))
-            continue
-        profile = presets[0]
-        result.presets[path.name] = profile.name
-        done = convert(name, records, profile, settings.currency)
-        problems += done.problems
-        result.warnings += done.warnings
-        converted[path.stem] = done
-    customers: dict = {}
-    for done in converted.values():
-        for cid, c in done.customers.items():
-            customers.setdefault(cid, c)
-    problems += _clashes(converted, settings)
-    if problems:
-        raise InputError(problems)
-    _write(target, converted, customers, manifest)
+    staging = target.with_name(f".{target.name}.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        problems: list[Problem] = []
+        converted: dict[str, Converted] = {}
+        for path in files:
+            done = _import_one(settings, path, own, staging, len(files) > 1, result)
+            problems += done.problems
+            result.warnings += done.warnings
+            converted[path.stem] = done
+        customers: dict = {}
+        for done in converted.values():
+            for cid, c in done.customers.items():
+                customers.setdefault(cid, c)
+        problems += _clashes(converted, settings)
+        if problems:
+            raise InputError(problems)
+        _csv(staging / ledger.CUSTOMERS, [("customer_id", "name", "email", "currency"),
+                                          *((c.id, c.name, c.email, c.currency) for c in customers.values())])
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        _swap(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     result.changed = True
     return result
 
 
+def _import_one(settings: Settings, path: Path, own: Profile | None, staging: Path, track: bool,
+                result: Imported) -> Converted:
+    """One export read, its ledger rows written to staging as they are made (a million rows are not
+    held); what it found in the Converted (problems, customers, and its numbers when `track`)."""
+    name = ledger.rel(path, settings)
+    done = Converted(numbers={} if track else None)
+    lines, problems = ledger.read_lines(path, name)
+    if problems:
+        done.problems += problems
+        return done
+    records = ((i + 1, fields) for i, fields in ledger.records(lines, 0, name, done.problems))
+    head = list(islice(records, HEADER_WITHIN))
+    presets = [own] if own is not None else detect(head)  # [import] in the settings, else the header
+    if not presets:
+        done.problems.append(Problem(name, 1, "not an export this portal knows (expected one of: "
+                                              f"{', '.join(p.title for p in PRESETS.values())}); see the README, "
+                                              "'Importing exports', or describe it in [import]"))
+        return done
+    result.presets[path.name] = presets[0].name
+    with open(staging / f"{path.stem}.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(ENTRY_HEADER)
+        done.sink = lambda row, line: writer.writerow(row)
+        convert(name, chain(head, records), presets[0], settings.currency, done)
+    return done
+
+
 def _clashes(converted: dict[str, Converted], settings: Settings) -> list[Problem]:
-    """An invoice number in two exports (the same invoice exported twice): said at both lines."""
+    """An invoice number in two exports (the same invoices exported twice): said at the later's line."""
     seen: dict[str, tuple[str, int]] = {}
     out = []
     for stem, done in converted.items():
         name = ledger.rel(exports_dir(settings) / f"{stem}.csv", settings)
-        for row, line in zip(done.rows, done.lines, strict=True):
-            if row[2] not in ("invoice", "credit"):
-                continue
-            first = seen.setdefault(row[3], (name, line))
+        for number, line in (done.numbers or {}).items():
+            first = seen.setdefault(number, (name, line))
             if first[0] != name:
-                out.append(Problem(name, line, f"invoice number {row[3]} is also in {first[0]}:{first[1]} "
+                out.append(Problem(name, line, f"invoice number {number} is also in {first[0]}:{first[1]} "
                                                "(the same invoices exported twice? keep one export)"))
     return out
 
@@ -138,16 +160,8 @@ def _manifest(target: Path) -> dict | None:
     return found if isinstance(found, dict) else None
 
 
-def _write(target: Path, converted: dict[str, Converted], customers: dict, manifest: dict) -> None:
-    """content/imported/ whole: written beside it, then swapped in."""
-    staging = target.with_name(f".{target.name}.new")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for stem, done in converted.items():
-        _csv(staging / f"{stem}.csv", [ENTRY_HEADER, *done.rows])
-    _csv(staging / ledger.CUSTOMERS, [("customer_id", "name", "email", "currency"),
-                                      *((c.id, c.name, c.email, c.currency) for c in customers.values())])
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+def _swap(staging: Path, target: Path) -> None:
+    """content/imported/ replaced whole by what was staged beside it."""
     old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
