@@ -250,3 +250,14 @@ memo = "Memo"
     (_, (acct,)), = accounts_of(s, current_state(s), [cv.customer_id("Acme Ltd")], date(2026, 5, 1)).values()
     assert [(i.entry.ref, i.open) for i in acct.items] == [("101", Decimal("300.00"))]
     assert [(e.type, e.ref, e.applies_to) for e in acct.recent] == [("payment", "payment 3", "101")]
+
+
+def test_a_documents_lines_split_up_are_refused_where_they_come_back(project, exports):
+    lines = (FIXTURES / "xero-invoices.csv").read_text().splitlines(keepends=True)
+    lines.insert(4, lines.pop(2))  # INV-0101's second line after INV-0102's two
+    (exports / "x.csv").write_text("".join(lines))
+    with pytest.raises(InputError) as e:
+        project.build("2026-05-01")
+    assert [str(p) for p in e.value.problems] == [
+        "content/exports/x.csv:5: a line of 'INV-0101', whose lines began on line 2 and stopped (expected a "
+        "document's lines one after another, as the export writes them)"]
