@@ -44,6 +44,35 @@ def test_statement_fits_a_phone_screen(chrome, statement_url):
     page.close()
 
 
+def test_on_a_phone_each_invoice_and_payment_is_a_card_with_every_amount_in_view(chrome, statement_url, axe_source):
+    context = chrome.new_context(viewport=PHONE, bypass_csp=True)  # bypass: axe's own inline script
+    page = context.new_page()
+    page.goto(statement_url)
+    # each shown cell: its label (the ::before text), its own text, where it is
+    rows = page.evaluate("""[...document.querySelectorAll('table.items tbody tr, table.recent tbody tr')].map(tr =>
+        [...tr.children].filter(c => getComputedStyle(c).display !== 'none').map(c => {
+            const r = c.getBoundingClientRect(), label = getComputedStyle(c, '::before').content;
+            return [(label === 'none' ? '' : JSON.parse(label) + ' ') + c.innerText.replace(/\\s+/g, ' ').trim(),
+                    r.left, r.right]; }))""")
+    assert len(rows) == 10  # eight invoices in USD, one in EUR, a payment
+    cells = [cell for row in rows for cell in row]
+    assert all(left >= 0 and right <= PHONE["width"] for _, left, right in cells), "a cell is off-screen"
+    first = [text for text, _, _ in rows[0]]
+    assert first[0] == "INV-2026-00000 Quarterly maintenance and spare parts, batch 0"
+    assert first[1:] == ["Date 15 Feb 2026", "Due 17 Mar 2026", "Days overdue 253", "Original $12,045.67",
+                         "Open $11,545.67"]  # the payment of 500.00 went to the oldest
+    payment = next([text for text, _, _ in row] for row in rows if row[0][0] == "Date 1 Nov 2026")
+    assert payment == ["Date 1 Nov 2026", "Type Payment", "Reference PAY-1 ACH remittance", "Amount $500.00"]
+    # (no "Applied to": it names no invoice)
+    for table in ("items", "recent"):
+        assert page.evaluate(f"(t => t.scrollWidth <= t.clientWidth)(document.querySelector('table.{table}'))")
+    page.add_script_tag(content=axe_source)
+    assert page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)") == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "statement-phone-cards.png"), full_page=True)
+    context.close()
+
+
 def test_print_hides_the_pay_form_and_keeps_the_figures(chrome, statement_url):
     page = chrome.new_page()
     page.goto(statement_url)
