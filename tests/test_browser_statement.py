@@ -41,6 +41,12 @@ def test_statement_fits_a_phone_screen(chrome, statement_url):
     assert page.locator("h1").inner_text() == "Statement of account"
     # 8 invoices of 12,0i45.67 (i = 0..7) = 99,165.36, less 500.00 paid
     assert page.locator(".balance").first.inner_text() == "$98,665.36"
+    # where to pay is on the first screen: the balance box's button leads to the form
+    link = page.locator(".pay-link a").first
+    assert link.inner_text() == "Pay $98,665.36" and link.bounding_box()["y"] + 44 <= PHONE["height"]
+    link.click()
+    form = page.locator("form.pay").first.bounding_box()
+    assert -1 <= form["y"] < PHONE["height"] and page.evaluate("location.hash") == "#pay-USD"
     page.close()
 
 

@@ -250,3 +250,26 @@ def test_a_project_whose_templates_predate_the_reference_still_builds(ledger):
                   "Built from {{ entry_count }} ledger {{ entries_word }} · digest <code>sha256:{{ digest }}</code>")
     ledger.build(full_build=True)
     assert "Built from 8 ledger entries · digest <code>sha256:" in ledger.page_for("C1")
+
+
+def test_the_balance_box_has_a_pay_link_and_the_form_offers_what_is_overdue_only_when_it_is_not_all(ledger):
+    ledger.build()
+    pages = pages_of(ledger)
+    page = next(p for p in pages.values() if "Yen Customer" in p)  # all of its ¥184,000 is overdue
+    assert '<p class="pay-link"><a href="#pay-JPY">Pay ¥184,000</a></p>' in page and 'id="pay-JPY"' in page
+    assert "What is overdue" not in page and "of this is overdue" in page
+    assert "placeholder=" not in page  # an amount box that looks filled in when it is not
+    ledger.write("e.csv", ENTRIES + "2026-11-10,C4,invoice,J2,1000,,2026-12-10,,,\n")  # not yet due
+    ledger.build()
+    page = next(p for p in pages_of(ledger).values() if "Yen Customer" in p)  # overdue less than the balance
+    assert '<input type="radio" name="choice" value="overdue" data-minor="184000"> What is overdue, ¥184,000' in page
+    paid_up = next(p for p in pages.values() if "Paid Up Ltd" in p)
+    assert "pay-link" not in paid_up and "form" not in paid_up.split("<footer")[0].split("</header>")[-1]
+
+
+def test_the_companys_phone_is_a_link(ledger):
+    path = ledger.root / "content" / "settings.toml"
+    path.write_text(path.read_text().replace('[portal]', 'phone = "+1 (555) 010-2030"\n\n[portal]', 1))
+    ledger.build()
+    page = next(iter(pages_of(ledger).values()))
+    assert '<a href="tel:+15550102030">+1 (555) 010-2030</a>' in page

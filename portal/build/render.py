@@ -52,7 +52,7 @@ STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any 
 
 
 # The digest of site_templates/account.html whose text _section composes (test_site keeps them equal).
-ACCOUNT_TEMPLATE_SHA256 = "c3e4d42fdf7400a203bfb4d884e0c1d00c0872891191b9e316f95bef7d943772"
+ACCOUNT_TEMPLATE_SHA256 = "a09b18d1185d2194bd1153ff580fd2dc0248b6705c8cbf8f8b75165f32024e74"
 
 
 def account_template_digest(settings: Settings) -> str:
@@ -137,6 +137,7 @@ class SiteRenderer:
             # A browser applies form-action to the redirect after the post too: allow Checkout.
             "form_origin": f"{_origin(settings.pay_url)} {settings.checkout_origin}",
             "contact": re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact),
+            "company_tel": re.sub(r"[^\d+]", "", settings.company.get("phone", "")),  # a tel: link's number
         }
         self.pay_action = escape(settings.pay_url)
         try:
@@ -279,6 +280,8 @@ class SiteRenderer:
             out.append(f'    <p class="credit-note">You have {unapplied} in unapplied credit'
                        f'{", already taken off the balance" if a.balance > 0 else ""}.</p>\n')
             cells.append(f'<td class="num credit">-{unapplied}</td>')
+        if a.balance > 0:
+            out.append(f'    <p class="pay-link"><a href="#pay-{cur}">Pay {balance}</a></p>\n')
         out.append(f'  </div>\n  <table class="aging">\n    <caption>Aging of open items ({cur})</caption>\n'
                    f'    <thead><tr>{AGING_HEAD}{UNAPPLIED_HEAD if unapplied else ""}</tr></thead>\n'
                    f'    <tbody><tr>{"".join(cells)}</tr></tbody>\n  </table>\n')
@@ -297,14 +300,14 @@ class SiteRenderer:
         if a.balance > 0:
             # The data- attributes are for assets/pay.js (keeps the choice in step with what is ticked
             # or typed, and says on the button what will be charged); without it the form is a plain post.
-            out.append(f'  <form class="pay" method="post" action="{self.pay_action}"{pay_attrs}>\n'
+            out.append(f'  <form class="pay" id="pay-{cur}" method="post" action="{self.pay_action}"{pay_attrs}>\n'
                        f'    <fieldset>\n      <legend>Pay online ({cur})</legend>\n'
                        f'      <input type="hidden" name="token" value="{escape(pay_token)}">\n'
                        f'      <input type="hidden" name="currency" value="{cur}">\n'
                        '      <div class="choice"><label><input type="radio" name="choice" value="balance" '
                        f'data-minor="{balance[skip:].replace(",", "").replace(".", "")}" checked> '
                        f'The whole balance, {balance}</label></div>\n')
-            if late:
+            if late and overdue != a.balance:  # "what is overdue" only when it is not the whole balance
                 out.append('      <div class="choice"><label><input type="radio" name="choice" value="overdue" '
                            f'data-minor="{late[skip:].replace(",", "").replace(".", "")}"> '
                            f'What is overdue, {late}</label></div>\n')
@@ -316,8 +319,8 @@ class SiteRenderer:
             out.append('      <div class="choice"><label><input type="radio" name="choice" value="amount"> '
                        'Another amount:</label>\n'
                        f'        <label><span class="visually-hidden">Amount in {cur}</span>'
-                       '<input type="text" inputmode="decimal" name="amount" size="10" autocomplete="off" '
-                       f'placeholder="{plain(a.balance, cur)}"> {cur}</label></div>\n'
+                       '<input type="text" inputmode="decimal" name="amount" size="10" autocomplete="off">'
+                       f' {cur}</label></div>\n'
                        f'      <p class="hint">Card or US bank account. Minimum {minimum}. The amount is checked '
                        'against your account before you pay.</p>\n'
                        '      <button type="submit" aria-live="polite">Pay now</button>\n    </fieldset>\n  </form>\n')
