@@ -261,7 +261,7 @@ def pay_return():
                      kind="ok", statement=link)
     if payment.status == "processing":
         return _page(200, "Bank payment processing", [
-            f"Your bank payment of {amount} is processing. Bank payments take up to 4 business days to clear.",
+            f"Your bank payment of {amount} is processing. Bank payments take 3 to 5 business days to clear.",
             "It already counts as paid on your statement: please don't pay again."], kind="ok", statement=link)
     return _page(200, "Payment failed", [f"Your payment of {amount} did not go through. You were not charged, "
                                          "and the amount is still due: you can try again from your statement."],
