@@ -273,3 +273,12 @@ def test_the_companys_phone_is_a_link(ledger):
     ledger.build()
     page = next(iter(pages_of(ledger).values()))
     assert '<a href="tel:+15550102030">+1 (555) 010-2030</a>' in page
+
+
+def test_the_pay_form_says_only_the_methods_checkout_offers_in_its_currency(ledger):
+    from portal.core.methods import payment_methods
+    ledger.build()
+    hints = re.findall(r'<legend>Pay online \((\w+)\)</legend>.*?<p class="hint">([^.]+)\.',
+                       "".join(pages_of(ledger).values()), re.S)
+    assert set(hints) >= {("USD", "Card or US bank account"), ("JPY", "Card")}
+    assert all(("us_bank_account" in payment_methods(cur)) == ("bank" in words) for cur, words in hints)

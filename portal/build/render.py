@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
+from ..core.methods import methods_in_words
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
 from ..core.records import Customer, InputError, Problem
 from ..ledger.settings import Settings
@@ -52,7 +53,7 @@ STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any 
 
 
 # The digest of site_templates/account.html whose text _section composes (test_site keeps them equal).
-ACCOUNT_TEMPLATE_SHA256 = "a09b18d1185d2194bd1153ff580fd2dc0248b6705c8cbf8f8b75165f32024e74"
+ACCOUNT_TEMPLATE_SHA256 = "792e253ebd0939164ddbf09aa4be4a1c5bfea34cc959f28b53b404b08e7429ff"
 
 
 def account_template_digest(settings: Settings) -> str:
@@ -321,7 +322,7 @@ class SiteRenderer:
                        f'        <label><span class="visually-hidden">Amount in {cur}</span>'
                        '<input type="text" inputmode="decimal" name="amount" size="10" autocomplete="off">'
                        f' {cur}</label></div>\n'
-                       f'      <p class="hint">Card or US bank account. Minimum {minimum}. The amount is checked '
+                       f'      <p class="hint">{methods_in_words(cur)}. Minimum {minimum}. The amount is checked '
                        'against your account before you pay.</p>\n'
                        '      <button type="submit" aria-live="polite">Pay now</button>\n    </fieldset>\n  </form>\n')
         out.append('</section>\n')
@@ -338,7 +339,8 @@ class SiteRenderer:
             money=money, zero=zero, day=_day, kind=KIND.__getitem__, buckets=BUCKETS,
             minor=lambda text: text[skip:].replace(",", "").replace(".", ""),
             memo=lambda text: Markup(self._memo(text)), pay_attrs=Markup(pay_attrs),
-            plain=lambda amount: plain(amount, cur)) + "\n"  # Jinja drops a template's last newline
+            plain=lambda amount: plain(amount, cur),
+            methods=methods_in_words(cur)) + "\n"  # Jinja drops a template's last newline
 
     def shared_pages(self) -> dict[str, str]:
         """The site's non-customer pages, by path: landing page, content pages, stylesheet, robots."""

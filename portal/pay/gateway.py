@@ -19,13 +19,13 @@ import stripe
 
 from ..core.clock import day_of
 from ..core.errors import PortalError
+from ..core.methods import payment_methods
 from ..core.money import from_minor, to_minor
 
 if TYPE_CHECKING:  # the SDK's request shapes, for the checker only
     from stripe.params import BalanceTransactionListParams, PayoutListParams
     from stripe.params.checkout import SessionCreateParams
 
-ACH_CURRENCY = "USD"  # us_bank_account is for US dollars only
 IDEMPOTENCY_WINDOW = 600  # seconds: a double-submitted pay form gets the same Checkout session
 
 
@@ -156,7 +156,7 @@ class Gateway:
             "line_items": [{"quantity": 1, "price_data": {
                 "currency": currency.lower(), "unit_amount": minor,
                 "product_data": {"name": f"Account {customer_id}: {description}"[:250]}}}],
-            "allowed_payment_method_types": ["card", "us_bank_account"] if currency == ACH_CURRENCY else ["card"],
+            "allowed_payment_method_types": payment_methods(currency),
             "customer_email": email,
             "client_reference_id": customer_id,
             "metadata": meta,
