@@ -147,16 +147,20 @@ def test_send_delivers_one_message_per_customer_with_its_items_total_and_signed_
     text, html = parts(c1)
     for part in (text, html):
         assert "Ann First" in part
-        assert "INV-1" in part and "$100.00" in part and "2026-10-01" in part and str(days) in part
-        assert "INV-2" in part and "$50.00" in part and "2026-11-20" in part
-        assert "$150.00" in part
+        # dates as the statement prints them, not ISO
+        assert "INV-1" in part and "$100.00" in part and "1 Oct 2026" in part and str(days) in part
+        assert "INV-2" in part and "$50.00" in part and "20 Nov 2026" in part and "2026-" not in part
+        assert "$150.00" in part and "Figures as of 25 Nov 2026" in part
         assert urls["C1"] in part
     assert f'href="{urls["C1"]}"' in html
     token = re.search(r"/s/([^/]+)/", text)[1]
     assert signer.read_link(token) == ("C1", 1)
 
+    assert "Your balance with us is $150.00." in text and "**" not in text  # Markdown's bold: not in plain text
+    assert "<strong>$150.00</strong>" in html
     text, html = parts(inbox.to("ap@third.example"))  # JPY has no minor unit
     assert "¥184,000" in text and "¥184,000.00" not in text and "INV-4" in html
+    assert "If you have already paid, thank you" in text and "part of it now" in text  # the final notice
     assert inbox.to("ap@third.example")["Subject"] == "Final notice: ¥184,000 overdue to Acme Test Supply"
     text, _ = parts(inbox.to("ap@soon.example"))  # due in two days: the courtesy note
     assert inbox.to("ap@soon.example")["Subject"] == "Acme Test Supply: $40.00 falls due soon"

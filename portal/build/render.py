@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
+from ..core.clock import shown
 from ..core.methods import methods_in_words
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
 from ..core.records import Customer, InputError, Problem
@@ -447,7 +448,7 @@ def _origin(url: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _day(d: date) -> Markup:
-    return Markup(f"{d.day} {d:%b %Y}")
+    return Markup(shown(d))
 
 
 def money_formatter(currency: str):

@@ -23,3 +23,8 @@ def today(tz: tzinfo | None) -> date:
 def day_of(timestamp: int, tz: tzinfo | None) -> date:
     """The business's date of a Unix timestamp (Stripe's `created`)."""
     return datetime.fromtimestamp(timestamp, tz).date()
+
+
+def shown(d: date) -> str:
+    """A date as statements and emails print it for customers: "7 Aug 2026"."""
+    return f"{d.day} {d:%b %Y}"

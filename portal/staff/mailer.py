@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from ..build.publish import _exchange, remove_later
+from ..core.clock import shown
 from ..core.errors import ConfigError
 from ..core.money import ZERO, fmt
 from ..core.signing import Signer, statement_url
@@ -30,6 +31,7 @@ from ..ledger.settings import Settings, Smtp
 from .reminders import PLACEHOLDER, Decision, Stage, days_past_due
 
 KIND = {"refund": "Refund", "adjustment": "Adjustment", "invoice": "Invoice"}
+MD_STRONG = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 MD_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
 
 
@@ -83,12 +85,14 @@ class Composer:
         plain = _values(d, as_of, url, self.company)
         subject = _one_line(_fill(stage.subject, plain))
         text_items = self.text_items.render(groups=groups, w=widths).strip("\n")
-        text_body = _fill(MD_LINK.sub(r"\1 <\2>", stage.body), {**plain, "items": text_items})
+        # the plain-text part: Markdown links as "text <url>", emphasis without its asterisks
+        text = MD_STRONG.sub(lambda m: m[1] or m[2], MD_LINK.sub(r"\1 <\2>", stage.body))
+        text_body = _fill(text, {**plain, "items": text_items})
         esc = {k: html.escape(v) for k, v in plain.items()}
         esc["pay_link"] = f'<a href="{esc["pay_link"]}">{esc["pay_link"]}</a>'
         esc["items"] = self.html_items.render(groups=groups)
         body = self._body_html(stage).replace('href="{pay_link}"', f'href="{html.escape(url)}"')
-        common = {"company": self.company, "customer": c, "pay_link": url, "as_of": as_of.isoformat(),
+        common = {"company": self.company, "customer": c, "pay_link": url, "as_of": shown(as_of),
                   "subject": subject}
         # The compat32 classes: the newer EmailMessage API parses every header it is given and cost
         # ~4 ms a message (measured), 7 minutes for 100,000 reminders; these build the same MIME.
@@ -143,7 +147,7 @@ def _values(d: Decision, as_of: date, url: str, company: dict) -> dict[str, str]
         "amount": _amounts(totals, c.currency),
         "balance": _amounts(balances, c.currency) or fmt(ZERO, c.currency),
         "days_overdue": str(max(0, max(days_past_due(i, as_of) for _, i in d.items))),
-        "as_of": as_of.isoformat(),
+        "as_of": shown(as_of),
         "pay_link": url,
         "ar_email": company.get("email", ""),
         "ar_phone": company.get("phone", ""),
@@ -167,8 +171,8 @@ def _groups(d: Decision, stage: Stage, as_of: date) -> tuple[list[dict[str, Any]
         for i in items:
             days = days_past_due(i, as_of)
             e = i.entry
-            rows.append({"ref": e.ref or f"{KIND.get(e.type, e.type.title())} of {e.date.isoformat()}",
-                         "due": i.due.isoformat(), "open": fmt(i.open, cur),
+            rows.append({"ref": e.ref or f"{KIND.get(e.type, e.type.title())} of {shown(e.date)}",
+                         "due": shown(i.due), "open": fmt(i.open, cur),
                          "status": str(days) if days > 0 else "due today" if days == 0 else f"in {-days} days"})
         label = "Overdue" if overdue else "Due"
         groups.append({"caption": f"{label} invoices" + (f" ({cur})" if len(currencies) > 1 else ""),
