@@ -341,3 +341,18 @@ def test_round_amounts_rounds_half_up_and_says_so_once_a_file(project, capsys, w
     assert "$11.35" in project.page_for("C1")
     # the incremental build reads the rows of the customers that changed: C1's two
     assert "a.csv:2: 2 amounts with more decimals" in capsys.readouterr().err
+
+
+def test_the_types_that_are_not_ours_are_listed_once_a_file_with_their_counts(project, capsys):
+    rows = [f"2026-10-01,C{1 if i % 2 else 7},Sales Receipt,R{i},5.00,,,," for i in range(60)]
+    rows += ["2026-10-02,C1,Bounced,B1,5.00,,,,", "2026-10-02,C1,invoice,INV-1,5.00,,2026-10-31,,"]
+    project.write("a.csv", HEADER + "\n".join(rows) + "\n")
+    summary = ("content/ledger/a.csv:2: 61 rows of this file have a type that is not ours: 'Sales Receipt' (60), "
+               "'Bounced' (1) (map each under [ledger.types] in content/settings.toml, or correct the rows)")
+    problems = every_build(project)
+    assert summary in problems and len(problems) == 51  # the summary, then the first 50 rows (capped)
+    assert summary in check(project, capsys)
+    project.write("a.csv", HEADER + "2026-10-02,C1,invoice,INV-1,5.00,,2026-10-31,,\n")
+    project.build()
+    project.write("a.csv", HEADER + "\n".join(rows) + "\n")
+    assert summary in build_problems(project)  # the incremental build says it too

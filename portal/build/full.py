@@ -68,9 +68,12 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
     try:
         with phase("workers"):
             results = _run(job, progress)
+        unknown_types: dict = {}
         for r in results:  # each worker's problems, capped, merged to what one process would keep
             problems += r["problems"]
+            ledger.merge_counts(unknown_types, r["unknown_types"])
         problems += _across_shards(results)
+        problems += ledger.unknown_types_summary(unknown_types)
         # rows the payment service recorded: said, never fatal
         rounded: dict[str, list[int]] = {}  # file -> [first line, count] over the workers
         for r in results:
@@ -243,7 +246,7 @@ def _shard(w: int) -> dict:
         gc.enable()
     out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
            "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}, "warnings": warnings,
-           "rounded": reader.rounded, "date_orders": reader.orders}
+           "rounded": reader.rounded, "date_orders": reader.orders, "unknown_types": reader.unknown_types}
     if problems or customer_problems or unresolved or (job.staging is None and not job.figures_only):
         return out
     with phase(f"shard {w} render+write"):

@@ -101,7 +101,7 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
             if any(e.path == reader.payments_file for e in es):
                 es = online_payments.collapse(es, warnings)
             entries[cid] = es
-    problems += reader.unchecked_problems()
+    problems += reader.unchecked_problems() + ledger.unknown_types_summary(reader.unknown_types)
     warnings += reader.warnings + reader.rounding_warnings()
     entries = {cid: es for cid, es in entries.items() if cid in customers}
     refs = _check(body, _Index(_Current(moved, body.lines)), files, changes.names, reader, entries, gone, problems)

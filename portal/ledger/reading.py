@@ -420,6 +420,7 @@ class EntryReader:
         self.limits: dict[str, int] = {}
         self.warnings: list[Problem] = []  # what is wrong with rows of the payment service's file
         self.rounded: dict[str, list[int]] = {}  # file -> [first line, amounts rounded] (round_amounts)
+        self.unknown_types: dict[str, dict[str, list[int]]] = {}  # file -> type -> [first line, rows]
         # Formats that read one text as two dates (day-first and month-first): each file's order is
         # decided from its dates when it is opened (dates.decide), or given from the build state.
         self.date_groups = dates.conflicting(settings.date_formats)
@@ -586,6 +587,8 @@ class EntryReader:
         if etype is None:
             problems.append(Problem(name, line,
                                     unknown_type(get("type"))))
+            seen = self.unknown_types.setdefault(name, {}).setdefault(get("type"), [line, 0])
+            seen[0], seen[1] = min(seen[0], line), seen[1] + 1
         try:
             when = self.dates(get("date"))
         except ValueError as e:
@@ -656,6 +659,30 @@ def unknown_type(text: str) -> str:
     example = json.dumps(text if text.strip() else "Sales Receipt")
     return (f"unknown type {text!r} (expected one of {', '.join(ENTRY_TYPES)}; an export's own name for one of "
             f"these is mapped under [ledger.types] in content/settings.toml, in the form {example} = \"payment\")")
+
+
+def unknown_types_summary(found: dict[str, dict[str, list[int]]]) -> list[Problem]:
+    """A line per file with more than one row of a type that is not ours: every such type it holds
+    and how many rows (the rows themselves are listed only up to the cap of problems a file)."""
+    out = []
+    for name, types in sorted(found.items()):
+        rows = sum(n for _, n in types.values())
+        if rows < 2:
+            continue
+        listed = ", ".join(f"{t!r} ({n:,})" for t, (_, n) in sorted(types.items(), key=lambda kv: (-kv[1][1], kv[0])))
+        out.append(Problem(name, min(line for line, _ in types.values()),
+                           f"{rows:,} rows of this file have a type that is not ours: {listed} (map each under "
+                           "[ledger.types] in content/settings.toml, or correct the rows)"))
+    return out
+
+
+def merge_counts(into: dict[str, dict[str, list[int]]], found: dict[str, dict[str, list[int]]]) -> None:
+    """Counts of the form {file: {key: [first line, n]}} from another reader (a build worker's) added in."""
+    for name, keyed in found.items():
+        mine = into.setdefault(name, {})
+        for key, (line, n) in keyed.items():
+            seen = mine.setdefault(key, [line, 0])
+            seen[0], seen[1] = min(seen[0], line), seen[1] + n
 
 
 def rounding_warning(name: str, line: int, count: int) -> Problem:
