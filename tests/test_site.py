@@ -282,3 +282,12 @@ def test_the_pay_form_says_only_the_methods_checkout_offers_in_its_currency(ledg
                        "".join(pages_of(ledger).values()), re.S)
     assert set(hints) >= {("USD", "Card or US bank account"), ("JPY", "Card")}
     assert all(("us_bank_account" in payment_methods(cur)) == ("bank" in words) for cur, words in hints)
+
+
+def test_a_credit_balance_reads_as_credit_in_the_customers_favour(ledger):
+    ledger.build()
+    page = next(p for p in pages_of(ledger).values() if "Second Customer" in p)  # paid 25.00 on 10.00
+    assert '<h2 id="bal-EUR">Credit balance</h2>\n    <p class="balance is-credit">€15.00</p>' in page
+    assert "This is in your favour: it comes off your next invoices." in page
+    assert "-€15.00" in page.split('class="aging"')[1]  # the aging table's unapplied credit column
+    assert "Balance due" not in page and "unapplied credit" not in page.split("</div>")[0].split("summary")[-1]

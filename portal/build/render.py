@@ -54,7 +54,7 @@ STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any 
 
 
 # The digest of site_templates/account.html whose text _section composes (test_site keeps them equal).
-ACCOUNT_TEMPLATE_SHA256 = "792e253ebd0939164ddbf09aa4be4a1c5bfea34cc959f28b53b404b08e7429ff"
+ACCOUNT_TEMPLATE_SHA256 = "cd22062b1372ff1a7fb0b9fb23dbc2fdb9100853159e67362081d5d74b0fc440"
 
 
 def account_template_digest(settings: Settings) -> str:
@@ -270,18 +270,24 @@ class SiteRenderer:
         overdue = a.overdue
         late = (balance if overdue == a.balance else money(overdue)) if overdue > 0 else ""
         unapplied = money(a.unapplied) if a.unapplied else ""
-        out = [f'<section class="account" aria-labelledby="bal-{cur}">\n  <div class="summary">\n'
-               f'    <h2 id="bal-{cur}">Balance due{f" in {cur}" if multi else ""}</h2>\n'
-               f'    <p class="balance{" is-overdue" if late else ""}">{balance}</p>\n']
+        out = [f'<section class="account" aria-labelledby="bal-{cur}">\n  <div class="summary">\n']
+        if a.balance < 0:
+            out.append(f'    <h2 id="bal-{cur}">Credit balance{f" in {cur}" if multi else ""}</h2>\n'
+                       f'    <p class="balance is-credit">{money(-a.balance)}</p>\n'
+                       '    <p class="credit-note">This is in your favour: it comes off your next invoices.</p>\n')
+        else:
+            out.append(f'    <h2 id="bal-{cur}">Balance due{f" in {cur}" if multi else ""}</h2>\n'
+                       f'    <p class="balance{" is-overdue" if late else ""}">{balance}</p>\n')
         if late:
             out.append(f'    <p class="overdue-note"><strong>{late}</strong> of this is overdue.</p>\n')
         if a.processing:
             out.append(f'    <p class="processing-note">{money(a.processing)} in bank payments is processing and '
                        'already counted as paid.</p>\n')
         if unapplied:
-            out.append(f'    <p class="credit-note">You have {unapplied} in unapplied credit'
-                       f'{", already taken off the balance" if a.balance > 0 else ""}.</p>\n')
             cells.append(f'<td class="num credit">-{unapplied}</td>')
+            if a.balance >= 0:  # a credit balance says so above
+                out.append(f'    <p class="credit-note">You have {unapplied} in unapplied credit'
+                           f'{", already taken off the balance" if a.balance > 0 else ""}.</p>\n')
         if a.balance > 0:
             out.append(f'    <p class="pay-link"><a href="#pay-{cur}">Pay {balance}</a></p>\n')
         out.append(f'  </div>\n  <table class="aging">\n    <caption>Aging of open items ({cur})</caption>\n'
