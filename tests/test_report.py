@@ -190,6 +190,8 @@ def test_the_report_page_in_chromium(tmp_path, chrome, width):
     th = page.locator("th").first.evaluate("e => getComputedStyle(e).backgroundColor")
     assert th == "rgb(241, 243, 245)"  # the inline stylesheet applied under the page's CSP
     assert errors == []
+    if width >= 1280:  # the customer table fits a laptop's screen: no sideways scrolling
+        assert page.evaluate("(w => w.scrollWidth <= w.clientWidth)(document.querySelector('.wide'))")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"aging-report-{width}.png"), full_page=True)
     page.close()
@@ -248,3 +250,17 @@ def test_a_name_holding_a_line_separator_character_keeps_its_report_row_whole(pr
         rows = [r for r in csv.DictReader(f) if r["customer_id"] == "C1"]
     assert [(r["name"], r["currency"], r["balance"]) for r in rows] == [
         ("First\u2028Line\x85Co", "EUR", "50.00"), ("First\u2028Line\x85Co", "USD", "100.00")]
+
+
+def test_each_currency_shows_its_buckets_once_and_the_customer_table_ends_in_totals(tmp_path):
+    s = demo_settings(tmp_path)
+    build(s, AS_OF)
+    page = (s.staff_dir / "aging.html").read_text()
+    usd = page.split('id="cur-USD"')[1].split("</section>")[0]
+    figures = usd.split("<dl>")[1]  # the buckets are in the chart (its label names them too), not again below it
+    assert "Not yet due" not in figures and "Overdue" in figures
+    assert 'aria-label="USD open items by age: Not yet due $' in usd
+    footer = page.split("<tfoot>")[1].split("</tfoot>")[0]
+    for cur in {c for _, c in oracle()}:  # each currency's total, from the oracle's figures
+        total = sum(f[0] for (_, c), f in oracle().items() if c == cur)
+        assert f"Total {cur}, all customers</th><td class=\"num\">{fmt(total, cur)}</td>" in footer
