@@ -40,9 +40,9 @@ def open_items(page) -> str:
     return page.locator("table.items").inner_text() if page.locator("table.items").count() else ""
 
 
-def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop):
+def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop, axe_source):
     url, fake = shop
-    page = chrome.new_page()
+    page = chrome.new_page(bypass_csp=True)  # for axe's own inline script
     page.goto(url)
     assert "INV-2" in open_items(page)
     page.get_by_label("Chosen invoices:").check()
@@ -56,8 +56,16 @@ def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop):
     page.click("#submit")
     page.wait_for_url("**/pay/return?session_id=cs_test_*")
     assert "We received $40.00" in page.locator("main").inner_text()
+    assert page.locator("h2").first.inner_text().startswith("Receipt R-")
+    assert page.locator("table.applied").inner_text().lower().split() == ["applied", "to", "invoice", "amount",
+                                                                          "inv-2", "$40.00"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "pay-return-card.png"))
+    page.add_script_tag(content=axe_source)
+    for width in (1280, 390):  # the receipt, at desktop and phone width, passes axe
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)") == []
+    page.screenshot(path=str(ARTIFACTS / "receipt-phone.png"), full_page=True)
     page.get_by_role("link", name="Back to your statement").click()
     assert "INV-2" not in open_items(page) and "INV-1" in open_items(page)
     assert page.locator(".balance").inner_text() == "$100.00"

@@ -91,6 +91,13 @@ def test_card_payment_of_a_chosen_invoice_is_recorded_once_and_shown_on_return(f
     assert url.startswith(flow.fake.base_url + "/c/pay/cs_test_")
     ret = flow.complete(url, cardNumber="4242424242424242")
     assert ret.status_code == 200 and "We received $40.00" in ret.text
+    # the return page is a receipt: its number, the day, how it was paid, whose account, what it paid
+    pi = flow.fake.get(url.rsplit("/", 1)[1])["payment_intent"]
+    from portal.core.receipts import receipt_number
+    assert f"<h2>Receipt {receipt_number(pi)}</h2>" in ret.text and f"<code>{pi}</code>" in ret.text
+    assert "<dt>Paid by</dt><dd>Visa ending 4242</dd>" in ret.text and "<dt>Amount</dt><dd>$40.00</dd>" in ret.text
+    assert "<dt>Account</dt><dd>First Customer (C1)</dd>" in ret.text
+    assert '<tr><th scope="row">INV-2</th><td class="num">$40.00</td></tr>' in ret.text
     assert "Open invoices" in flow.page() and "INV-2" not in flow.page().split("Open invoices")[1].split("</table>")[0]
     flow.fake.wait_for_webhooks()
     rows = flow.rows()
@@ -141,6 +148,9 @@ def test_three_d_secure_then_paid(flow):
 def test_bank_payment_processing_then_settled(flow):
     ret = flow.complete(flow.checkout(**flow.form()), **BANK)
     assert "Bank payment processing" in ret.text and "please don&#39;t pay again" in ret.text
+    assert "<dt>Paid by</dt><dd>STRIPE TEST BANK account ending 6789</dd>" in ret.text
+    assert "<dt>Status</dt><dd>Processing: bank payments take 3 to 5 business days to clear</dd>" in ret.text
+    assert "Applied to your account: the oldest invoices first." in ret.text  # the whole balance: no invoice named
     assert "processing" in flow.page() and flow.balance() == Decimal("0.00")
     pi = flow.rows()[0].split(",")[3]
     flow.fake.settle(pi)

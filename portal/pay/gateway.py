@@ -58,6 +58,7 @@ class Payment:
     allocations: tuple[tuple[str, Decimal], ...] = ()  # (invoice ref, amount) the customer chose to pay
     allocations_text: str = ""  # metadata.allocations as the portal wrote it
     mark: str = ""  # metadata.portal_mark: the portal's signature on a payment it started
+    method_detail: str = ""  # for a receipt: "Visa ending 4242", "STRIPE TEST BANK account ending 6789"
 
     @property
     def minor(self) -> int:
@@ -293,8 +294,10 @@ def _payment(pi, tz: tzinfo | None) -> Payment:
     method = (_field(pi, "payment_method_types") or ["card"])[0]
     charge = _field(pi, "latest_charge")
     details = _field(charge, "payment_method_details") if charge is not None and not isinstance(charge, str) else None
+    detail = ""
     if details is not None:
         method = details.type
+        detail = _method_detail(details)
     currency = pi.currency.upper()
     allocations = []
     text = meta.get("allocations", "") or ""
@@ -308,7 +311,23 @@ def _payment(pi, tz: tzinfo | None) -> Payment:
                 break
     return Payment(pi.id, meta.get("customer_id", "") or "", status, _amount(pi.amount, currency), currency,
                    tuple(i for i in (meta.get("invoices", "") or "").split(",") if i), method, day_of(pi.created, tz),
-                   tuple(allocations), text, meta.get("portal_mark", "") or "")
+                   tuple(allocations), text, meta.get("portal_mark", "") or "", detail)
+
+
+def _method_detail(details) -> str:
+    """How the customer paid, as a receipt says it: the card's brand and last four digits, or the bank
+    account's; "" when Stripe does not say."""
+    kind = _field(details, "type")
+    found = _field(details, kind) if kind else None
+    last4 = _field(found, "last4") if found is not None else None
+    if not last4:
+        return ""
+    if kind == "card":
+        brand = str(_field(found, "brand") or "card")
+        return f"{brand.replace('_', ' ').title() if brand != 'amex' else 'American Express'} ending {last4}"
+    if kind == "us_bank_account":
+        return f"{_field(found, 'bank_name') or 'Bank'} account ending {last4}"
+    return f"{kind.replace('_', ' ')} ending {last4}"
 
 
 def _field(obj, key: str, default=None):

@@ -20,6 +20,7 @@ from ..build.lookup import LedgerView, NotBuilt, Unreadable
 from ..build.render import environment
 from ..core import clock
 from ..core.money import fmt, to_minor
+from ..core.receipts import receipt_number
 from ..core.records import InputError
 from ..core.signing import BadToken, Signer, load_keys, payment_mark_text, statement_url
 from ..ledger.settings import Settings
@@ -245,7 +246,7 @@ def pay_return():
         log.error("return: %s", e)
         return _page(502, "We could not confirm your payment yet",
                      ["If you completed it, it will show on your statement shortly. Please don't pay again."])
-    link = None
+    link = customer = None
     if payment and payment.customer_id:
         try:
             customer, _ = svc.ledger.customer_accounts(payment.customer_id, clock.today(svc.tz))
@@ -258,14 +259,29 @@ def pay_return():
     amount = fmt(payment.amount, payment.currency)
     if payment.status == "succeeded":
         return _page(200, "Thank you: payment received", [f"We received {amount}. Your statement shows it now."],
-                     kind="ok", statement=link)
+                     kind="ok", statement=link, template="receipt.html", receipt=_receipt(payment, customer))
     if payment.status == "processing":
         return _page(200, "Bank payment processing", [
             f"Your bank payment of {amount} is processing. Bank payments take 3 to 5 business days to clear.",
-            "It already counts as paid on your statement: please don't pay again."], kind="ok", statement=link)
+            "It already counts as paid on your statement: please don't pay again."], kind="ok", statement=link,
+            template="receipt.html", receipt=_receipt(payment, customer))
     return _page(200, "Payment failed", [f"Your payment of {amount} did not go through. You were not charged, "
                                          "and the amount is still due: you can try again from your statement."],
                  statement=link)
+
+
+def _receipt(payment, customer) -> dict:
+    """What the receipt page says of a payment (the browser that made it sees it, no other)."""
+    methods = {"card": "Card", "us_bank_account": "US bank account (ACH)"}
+    return {
+        "number": receipt_number(payment.id), "payment_id": payment.id, "day": clock.shown(payment.day),
+        "amount": fmt(payment.amount, payment.currency),
+        "method": payment.method_detail or methods.get(payment.method, payment.method.replace("_", " ")),
+        "customer": f"{customer.name} ({customer.id})" if customer is not None else payment.customer_id,
+        "status": ("Received" if payment.status == "succeeded" else
+                   "Processing: bank payments take 3 to 5 business days to clear"),
+        "applied": [(ref, fmt(amount, payment.currency)) for ref, amount in payment.allocations],
+    }
 
 
 @bp.post("/stripe/webhook")
