@@ -350,3 +350,22 @@ def test_buckets_minus_unapplied_is_the_balance_on_any_ledger(ledger):
                    *acct.invoices.values(), *(i.open for i in acct.items)]
         assert all(type(x) is Decimal for x in numbers), [type(x) for x in numbers]
         assert list(acct.buckets) == [k for k, _ in BUCKETS]
+
+
+def test_an_online_payment_is_one_row_under_its_receipt_number_naming_what_it_paid():
+    from portal.core.receipts import receipt_number
+    entries = [
+        Entry(date(2026, 10, 1), "C1", "invoice", "INV-1", Decimal("60.00"), "USD", date(2026, 10, 31), "", "", "a", 2),
+        Entry(date(2026, 10, 1), "C1", "invoice", "INV-2", Decimal("50.00"), "USD", date(2026, 10, 31), "", "", "a", 3),
+        Entry(date(2026, 11, 2), "C1", "payment", "pi_7/INV-2", Decimal("50.00"), "USD", None, "INV-2",
+              "Online payment by card", "o", 2),
+        Entry(date(2026, 11, 2), "C1", "payment", "pi_7/INV-1", Decimal("20.00"), "USD", None, "INV-1",
+              "Online payment by card", "o", 3),
+        Entry(date(2026, 11, 2), "C1", "payment", "pi_7", Decimal("5.00"), "USD", None, "",
+              "Online payment by card", "o", 4),
+        Entry(date(2026, 11, 3), "C1", "payment", "CHQ-9", Decimal("1.00"), "USD", None, "", "", "a", 4),
+    ]
+    (a,) = accounts(entries, date(2026, 11, 25))
+    assert [(e.ref, e.amount, e.applies_to) for e in a.recent] == [
+        ("CHQ-9", Decimal("1.00"), ""), (receipt_number("pi_7"), Decimal("75.00"), "INV-1, INV-2")]
+    assert a.balance == Decimal("34.00")  # the figures are the rows', not the row shown

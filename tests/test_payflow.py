@@ -98,6 +98,8 @@ def test_card_payment_of_a_chosen_invoice_is_recorded_once_and_shown_on_return(f
     assert "<dt>Paid by</dt><dd>Visa ending 4242</dd>" in ret.text and "<dt>Amount</dt><dd>$40.00</dd>" in ret.text
     assert "<dt>Account</dt><dd>First Customer (C1)</dd>" in ret.text
     assert '<tr><th scope="row">INV-2</th><td class="num">$40.00</td></tr>' in ret.text
+    recent = flow.page().split("Payments and credits received")[1].split("</table>")[0]
+    assert receipt_number(pi) in recent and pi not in recent  # the statement names it as the receipt does
     assert "Open invoices" in flow.page() and "INV-2" not in flow.page().split("Open invoices")[1].split("</table>")[0]
     flow.fake.wait_for_webhooks()
     rows = flow.rows()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from .receipts import receipt_number
 from .records import ENTRY_TYPES, Entry
 
 ZERO = Decimal(0)
@@ -128,8 +129,31 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     acct.buckets = buckets
     acct.unapplied = pool
     acct.balance = balance
-    acct.recent.reverse()
+    acct.recent = one_row_per_payment(acct.recent[::-1])
     return acct
+
+
+def one_row_per_payment(recent: list[Entry]) -> list[Entry]:
+    """An online payment as the customer made it: one row, its receipt number for a reference and
+    every invoice it paid named, not a row per invoice under Stripe's id (the payment service
+    records `pi_…/INV-1`, `pi_…/INV-2`, and `pi_…` for what paid the oldest first)."""
+    out: list[Entry] = []
+    at: dict[tuple[str, date, str], int] = {}  # (payment, day, status) -> its row in out
+    for e in recent:
+        pid = e.ref.split("/", 1)[0]
+        if e.type != "payment" or not pid.startswith("pi_"):
+            out.append(e)
+            continue
+        key = (pid, e.date, e.status)
+        i = at.get(key)
+        if i is None:
+            at[key] = len(out)
+            out.append(e._replace(ref=receipt_number(pid)))
+            continue
+        first = out[i]
+        named = sorted({*first.applies_to.split(", "), e.applies_to} - {""})
+        out[i] = first._replace(amount=first.amount + e.amount, applies_to=", ".join(named))
+    return out
 
 
 def order(e: Entry) -> tuple[date, int, str, Decimal, str, date, str, str, str]:
