@@ -291,3 +291,28 @@ def test_a_credit_balance_reads_as_credit_in_the_customers_favour(ledger):
     assert "This is in your favour: it comes off your next invoices." in page
     assert "-€15.00" in page.split('class="aging"')[1]  # the aging table's unapplied credit column
     assert "Balance due" not in page and "unapplied credit" not in page.split("</div>")[0].split("summary")[-1]
+
+
+def test_the_account_activity_runs_from_the_balance_brought_forward_to_the_balance_now(project):
+    project.write("customers.csv", "customer_id,name,email,currency,terms_days\nK1,Kay,k@x.example,USD,30\n")
+    project.write("e.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                           "2026-01-10,K1,invoice,OLD-1,100.00,,,,\n"      # before the period: brought forward
+                           "2026-09-01,K1,invoice,INV-1,200.00,,,,\n"
+                           "2026-09-15,K1,payment,CHQ-1,150.00,,,,\n"
+                           "2026-10-01,K1,credit,CN-1,20.00,,,INV-1,\n"
+                           "2026-10-02,K1,refund,RF-1,5.00,,,,\n"
+                           "2026-10-03,K1,adjustment,ADJ-1,-2.50,,,,\n")
+    project.build()  # as of 2026-11-25: the period is the last 120 days, from 28 Jul 2026
+    page = next(iter(pages_of(project).values()))
+    table = page.split('<table class="activity">')[1].split("</table>")[0]
+    rows = [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr><td>.*?</tr>", table)]
+    assert rows == [
+        ["28 Jul 2026", "Balance brought forward", "", "", "$100.00"],
+        ["1 Sep 2026", "Invoice INV-1", "$200.00", "", "$300.00"],
+        ["15 Sep 2026", "Payment CHQ-1", "", "$150.00", "$150.00"],
+        ["1 Oct 2026", "Credit note CN-1 (applied to INV-1)", "", "$20.00", "$130.00"],
+        ["2 Oct 2026", "Refund RF-1", "$5.00", "", "$135.00"],  # a refund is charged back: signed, labelled
+        ["3 Oct 2026", "Adjustment ADJ-1", "", "$2.50", "$132.50"],
+    ]
+    assert '<p class="balance is-overdue">$132.50</p>' in page  # where the activity ends: the balance due

@@ -33,6 +33,8 @@ ITEMS_HEAD = ('<th scope="col">Invoice</th><th scope="col">Date</th><th scope="c
               '<th scope="col" class="num">Open</th>')
 RECENT_HEAD = ('<th scope="col">Date</th><th scope="col">Type</th><th scope="col">Reference</th>'
                '<th scope="col">Applied to</th><th scope="col" class="num">Amount</th>')
+ACTIVITY_HEAD = ('<th scope="col">Date</th><th scope="col">Entry</th><th scope="col" class="num">Charged</th>'
+                 '<th scope="col" class="num">Paid or credited</th><th scope="col" class="num">Balance</th>')
 BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
 # The pay form's attributes for assets/pay.js, which prints amounts as money_formatter does: the text
 # before the digits ("$", "SEK ") and the number of decimals; and that prefix's length. Amounts reach
@@ -54,7 +56,7 @@ STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any 
 
 
 # The digest of site_templates/account.html whose text _section composes (test_site keeps them equal).
-ACCOUNT_TEMPLATE_SHA256 = "cd22062b1372ff1a7fb0b9fb23dbc2fdb9100853159e67362081d5d74b0fc440"
+ACCOUNT_TEMPLATE_SHA256 = "0f7eede44beb87d2aa06b3a04a796551a9645beece46bbef877a9233ada28a07"
 
 
 def account_template_digest(settings: Settings) -> str:
@@ -332,6 +334,20 @@ class SiteRenderer:
                        f'      <p class="hint">{methods_in_words(cur)}. Minimum {minimum}. The amount is checked '
                        'against your account before you pay.</p>\n'
                        '      <button type="submit" aria-live="polite">Pay now</button>\n    </fieldset>\n  </form>\n')
+        if a.activity:
+            since = _day(a.since)
+            out.append(f'  <table class="activity">\n    <caption>Account activity since {since} ({cur})</caption>\n'
+                       f'    <thead><tr>{ACTIVITY_HEAD}</tr></thead>\n    <tbody>\n'
+                       f'      <tr><td>{since}</td><td>Balance brought forward</td><td class="num"></td>'
+                       f'<td class="num"></td><td class="num">{money(a.opening)}</td></tr>\n')
+            for r in a.activity:
+                e, change = r.entry, r.change
+                applied = f' <small>(applied to {esc(e.applies_to)})</small>' if e.applies_to else ""
+                out.append(f'      <tr><td>{_day(e.date)}</td><td>{KIND[e.type]} {esc(e.ref)}{applied}</td>'
+                           f'<td class="num">{money(change) if change > 0 else ""}</td>'
+                           f'<td class="num">{money(-change) if change < 0 else ""}</td>'
+                           f'<td class="num">{money(r.balance)}</td></tr>\n')
+            out.append('    </tbody>\n  </table>\n')
         out.append('</section>\n')
         return "".join(out)
 

@@ -41,6 +41,16 @@ class OpenItem:
     days_overdue: int = 0
 
 
+@dataclass(frozen=True)
+class Activity:
+    """One row of an account's activity: an entry, what it added to the balance (negative: took
+    off), and the balance after it."""
+
+    entry: Entry
+    change: Decimal
+    balance: Decimal
+
+
 @dataclass
 class Account:
     """One customer's position in one currency as of a date."""
@@ -53,6 +63,11 @@ class Account:
     buckets: dict[str, Decimal] = field(default_factory=dict)
     recent: list[Entry] = field(default_factory=list)  # payments, credits, refunds…, newest first
     invoices: dict[str, Decimal] = field(default_factory=dict)  # every invoice's open amount, by ref
+    # The account's activity over the statement's period (recent_days): the balance before it, then
+    # every entry in it, oldest first (an online payment as one row), with what it did to the balance.
+    since: date | None = None
+    opening: Decimal = ZERO
+    activity: list[Activity] = field(default_factory=list)
 
     @property
     def overdue(self) -> Decimal:
@@ -82,7 +97,10 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     pool = ZERO
     balance = ZERO
     since = as_of - timedelta(days=recent_days)
+    window: list[Entry] = []  # the entries of the period (since), for the account's activity
     for e in sorted(entries, key=order):
+        if e.date >= since:
+            window.append(e)
         amount = e.amount
         if e.type in DEBITS or (e.type == "adjustment" and amount > 0):
             item = OpenItem(e, e.due_date or e.date, amount)
@@ -129,8 +147,29 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     acct.buckets = buckets
     acct.unapplied = pool
     acct.balance = balance
+    opening = balance - sum((_change(e) for e in window), ZERO)
     acct.recent = one_row_per_payment(acct.recent[::-1])
+    acct.since, acct.opening, acct.activity = since, opening, _activity(opening, window)
     return acct
+
+
+def _activity(opening: Decimal, window: list[Entry]) -> list[Activity]:
+    """The period's rows (in ledger order) with a running balance from the balance brought forward."""
+    if any(e.type == "payment" and e.ref.startswith("pi_") for e in window):
+        window = sorted(one_row_per_payment(window), key=order)
+    rows, balance = [], opening
+    for e in window:
+        change = _change(e)
+        balance += change
+        rows.append(Activity(e, change, balance))
+    return rows
+
+
+def _change(e: Entry) -> Decimal:
+    """What an entry does to the balance: debits add, credits take off; an adjustment is signed."""
+    if e.type == "adjustment" or e.type in DEBITS:
+        return e.amount
+    return -e.amount
 
 
 def one_row_per_payment(recent: list[Entry]) -> list[Entry]:
