@@ -224,3 +224,12 @@ def test_one_customer_is_limited_whatever_address_it_comes_from(app, project):
         codes = [c.post("/pay", data=form_of(project), environ_base={"REMOTE_ADDR": f"198.51.100.{i}"}).status_code
                  for i in range(3)]
     assert codes == [503, 503, 429]
+
+
+def test_the_services_pages_wear_the_sites_frame_phone_link_and_logo_included(project, make_app):
+    (project.root / "content" / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    path = project.root / "content" / "settings.toml"
+    path.write_text(path.read_text().replace("[portal]", 'phone = "(555) 010-0100"\nlogo = "logo.svg"\n\n[portal]', 1))
+    status, page = post(make_app(), {"token": "forged", "currency": "USD", "choice": "balance"})
+    assert status == 403 and '<a href="tel:5550100100">(555) 010-0100</a>' in page
+    assert '<img class="logo" src="/assets/logo.svg" alt="Acme Test Supply">' in page

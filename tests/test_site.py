@@ -316,3 +316,44 @@ def test_the_account_activity_runs_from_the_balance_brought_forward_to_the_balan
         ["3 Oct 2026", "Adjustment ADJ-1", "", "$2.50", "$132.50"],
     ]
     assert '<p class="balance is-overdue">$132.50</p>' in page  # where the activity ends: the balance due
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def test_a_logo_and_brand_colour_from_the_settings_are_served_from_the_site(ledger):
+    (ledger.root / "content" / "brand").mkdir()
+    (ledger.root / "content" / "brand" / "Logo.PNG").write_bytes(PNG)
+    path = ledger.root / "content" / "settings.toml"
+    path.write_text(path.read_text().replace('[portal]', 'logo = "brand/Logo.PNG"\nbrand_color = "#1B5E20"\n'
+                                             'phone = "+1 555 0100"\n\n[portal]', 1))
+    ledger.build()
+    out = ledger.settings().out
+    assert (out / "assets" / "logo.png").read_bytes() == PNG
+    assert (out / "assets" / "brand.css").read_text() == ":root { --accent: #1b5e20; }\n"
+    page = next(iter(pages_of(ledger).values()))
+    assert '<img class="logo" src="../../assets/logo.png" alt="Acme Test Supply">' in page
+    assert '<link rel="stylesheet" href="../../assets/brand.css">' in page
+    # a new logo is a new site: every page depends on it
+    (ledger.root / "content" / "brand" / "Logo.PNG").write_bytes(PNG + b"\0")
+    assert ledger.build().written == len(pages_of(ledger))
+
+
+@pytest.mark.parametrize("line, message", [
+    ('brand_color = "#ffcc00"', "'brand_color' in [company]: '#ffcc00' is too light: white text on it has a "
+                                "contrast of 1.5:1 (expected 4.5:1 or more; choose a darker shade)"),
+    ('brand_color = "blue"', "'brand_color' in [company]: 'blue' is not a colour (expected #rrggbb, such as "
+                             '"#0b4f8a")'),
+    ('logo = "missing.png"', "'logo' in [company]: 'missing.png' is not a file in content/ (expected the logo's "
+                             "file, relative to content/)"),
+    ('logo = "../secret.png"', "'logo' in [company]: '../secret.png' is not an image inside content/ (expected a "
+                               '.png, .svg, .jpg, .jpeg, .webp file such as "logo.png", relative to content/)'),
+])
+def test_a_logo_or_colour_that_would_not_do_is_said_at_its_line(ledger, line, message):
+    from portal.core.records import InputError
+    path = ledger.root / "content" / "settings.toml"
+    path.write_text(path.read_text().replace('[portal]', f'{line}\n\n[portal]', 1))
+    with pytest.raises(InputError) as e:
+        ledger.settings()
+    assert [p.message for p in e.value.problems] == [message]

@@ -113,7 +113,21 @@ def input_files(settings: Settings) -> list[Path]:
     files = [p for p in settings.templates_dir.rglob("*")
              if p.is_file() and p.relative_to(settings.templates_dir).parts[0] not in STAFF_TEMPLATES]
     files += list((settings.content_dir / "pages").glob("*.md"))
+    if settings.company.get("logo"):
+        files.append(settings.content_dir / settings.company["logo"])
     return sorted(files)
+
+
+def page_frame(settings: Settings) -> dict[str, str]:
+    """What base.html needs besides the company, for every page that extends it (the site's and the
+    payment service's): the phone's tel: number and the logo's place."""
+    return {"company_tel": re.sub(r"[^\d+]", "", settings.company.get("phone", "")), "logo": logo_asset(settings)}
+
+
+def logo_asset(settings: Settings) -> str:
+    """Where the company's logo is in the site ("" when there is none): served from the site itself."""
+    logo = settings.company.get("logo", "")
+    return f"assets/logo{Path(logo).suffix.lower()}" if logo else ""
 
 
 class SiteRenderer:
@@ -141,7 +155,7 @@ class SiteRenderer:
             # A browser applies form-action to the redirect after the post too: allow Checkout.
             "form_origin": f"{_origin(settings.pay_url)} {settings.checkout_origin}",
             "contact": re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m[1]}h{int(m[2]) + 1}", contact),
-            "company_tel": re.sub(r"[^\d+]", "", settings.company.get("phone", "")),  # a tel: link's number
+            **page_frame(settings),
         }
         self.pay_action = escape(settings.pay_url)
         try:
@@ -365,9 +379,9 @@ class SiteRenderer:
             plain=lambda amount: plain(amount, cur),
             methods=methods_in_words(cur)) + "\n"  # Jinja drops a template's last newline
 
-    def shared_pages(self) -> dict[str, str]:
+    def shared_pages(self) -> dict[str, str | bytes]:
         """The site's non-customer pages, by path: landing page, content pages, stylesheet, robots."""
-        out = {
+        out: dict[str, str | bytes] = {
             "index.html": self.env.get_template("index.html").render(**self.common, root=""),
             "404.html": self.env.get_template("404.html").render(**self.common, root="/"),
             # An empty page so a host that lists directories cannot list the statements.
@@ -379,6 +393,11 @@ class SiteRenderer:
                 **self.common, root="../../", page=p)
         for asset in sorted((self.settings.templates_dir / "assets").glob("*")):
             out[f"assets/{asset.name}"] = asset.read_text(encoding="utf-8")
+        company = self.settings.company
+        if company.get("brand_color"):  # the accent of buttons, links and headings' rules
+            out["assets/brand.css"] = f":root {{ --accent: {company['brand_color']}; }}\n"
+        if company.get("logo"):
+            out[logo_asset(self.settings)] = (self.settings.content_dir / company["logo"]).read_bytes()
         return out
 
 

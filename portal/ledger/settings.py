@@ -22,7 +22,7 @@ CUSTOMER_COLUMNS = (
     "link_version", "paused",
 )
 _SECTIONS = {
-    "company": {"name", "email", "phone", "address", "website", "remit_to"},
+    "company": {"name", "email", "phone", "address", "website", "remit_to", "logo", "brand_color"},
     "portal": {"base_url", "currency", "pay_url", "min_payment", "recent_days", "checkout_origin", "timezone",
                "trusted_proxies"},
     "ledger": {"dir", "date_formats", "columns", "customer_columns", "types", "round_amounts"},
@@ -99,6 +99,8 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     folders = _folders(root, tables.get("ledger", {}), tables.get("build", {}), report)
     smtp = _smtp(tables.get("smtp"), report)
     import_profile = _import(tables.get("import", {}), report)
+    if company.get("logo"):  # a file of the project's, served from the site itself
+        company["logo"] = report.check("company", "logo", company["logo"], _logo(folders["content_dir"]), "")
     if report.problems:
         raise InputError(report.problems)
     return Settings(root=root, company=company, **portal, **ledger, **folders, source=path, raw=text, smtp=smtp,
@@ -136,6 +138,48 @@ def _values_table(value: object) -> dict[str, tuple[str, ...]]:
         raise _Bad(f"{_shown(value)} is not a table (expected the export's header = a list of its values, "
                    'such as State = ["deleted"])')
     return {header: _text_list(values) for header, values in value.items()}
+
+
+LOGO_TYPES = (".png", ".svg", ".jpg", ".jpeg", ".webp")
+LOGO_MAX_BYTES = 512 * 1024
+
+
+def _logo(content: Path) -> Callable[[object], str]:
+    """[company] logo: an image file inside content/, small enough for every page to load."""
+    def check(value: object) -> str:
+        text = _text(value)
+        path = Path(os.path.normpath(content / text))
+        if not path.is_relative_to(content) or path.suffix.lower() not in LOGO_TYPES:
+            raise _Bad(f"{text!r} is not an image inside content/ (expected a {', '.join(LOGO_TYPES)} file "
+                       "such as \"logo.png\", relative to content/)")
+        if not path.is_file():
+            raise _Bad(f"{text!r} is not a file in content/ (expected the logo's file, relative to content/)")
+        if path.stat().st_size > LOGO_MAX_BYTES:
+            raise _Bad(f"{text!r} is {path.stat().st_size:,} bytes (expected at most {LOGO_MAX_BYTES:,}: every "
+                       "statement loads it)")
+        return str(path.relative_to(content))
+    return check
+
+
+def _brand_color(value: object) -> str:
+    """A #rrggbb colour white text can sit on, and links can be read in on white: 4.5:1 or more (WCAG AA)."""
+    text = _text(value).strip()
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
+        raise _Bad(f"{text!r} is not a colour (expected #rrggbb, such as \"#0b4f8a\")")
+    ratio = 1.05 / (_luminance(text) + 0.05)
+    if ratio < 4.5:
+        raise _Bad(f"{text!r} is too light: white text on it has a contrast of {ratio:.1f}:1 (expected 4.5:1 or "
+                   "more; choose a darker shade)")
+    return text.lower()
+
+
+def _luminance(hex_colour: str) -> float:
+    """WCAG's relative luminance of an sRGB colour."""
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
 def _text_list(value: object) -> tuple[str, ...]:
@@ -232,7 +276,8 @@ def _tables(data: Table, report: _Report) -> dict[str, Table]:
 
 def _company(table: Table, report: _Report) -> dict[str, str]:
     """[company]: text printed on every page; the name is required."""
-    company = {key: report.value(table, "company", key, "", _email if key == "email" else _text)
+    rules = {"email": _email, "brand_color": _brand_color}
+    company = {key: report.value(table, "company", key, "", rules.get(key, _text))
                for key in sorted(_SECTIONS["company"])}
     if isinstance(table.get("name", ""), str) and not company["name"].strip():  # else reported as not text
         report.add("company", "name", "'name' missing in [company] (the company name printed on every statement)")

@@ -17,7 +17,7 @@ from jinja2 import Environment
 
 from ..build import run as builder
 from ..build.lookup import LedgerView, NotBuilt, Unreadable
-from ..build.render import environment
+from ..build.render import environment, page_frame
 from ..core import clock
 from ..core.money import fmt, to_minor
 from ..core.receipts import receipt_number
@@ -112,6 +112,7 @@ def _page(status: int, title: str, lines: list[str], kind: str = "error", statem
     svc = _svc()
     html = svc.env.get_template(template).render(
         company=svc.settings.company, nav=[], form_origin=f"'self' {svc.settings.checkout_origin}", root="/",
+        **page_frame(svc.settings),
         title=title, lines=lines, kind=kind, statement_url=statement, **extra)
     return html, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
