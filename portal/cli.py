@@ -114,6 +114,8 @@ def cmd_import(args) -> int:
             return 1
         p = found[0]
         print(f"{args.detect}: {p.title} (preset {p.name!r}; made in the product at: {p.how})")
+        print(f"  detected without settings; to name it, or to change a key, in content/settings.toml:\n"
+              f"  [import]\n  preset = \"{p.name}\"\n  date_format = \"{p.date_format}\"")
         for ours, theirs in p.columns.items():
             print(f"  {theirs!r} -> {ours}: {FIELDS[ours]}")
         owed = f"; not owed: {', '.join(sorted(p.not_owed))}" if p.not_owed else ""

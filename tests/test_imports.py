@@ -116,6 +116,7 @@ def test_detect_says_which_export_and_how_it_is_read(project, capsys):
     assert main(["--root", str(project.root), "import", "--detect", str(FIXTURES / "zoho-invoices.csv")]) == 0
     out = capsys.readouterr().out
     assert "Zoho Books: Invoices export (preset 'zoho-invoices'" in out and "'Balance' -> balance" in out
+    assert '  [import]\n  preset = "zoho-invoices"\n  date_format = "%Y-%m-%d"' in out  # the settings it would use
 
 
 def test_bad_rows_are_said_at_the_exports_lines_and_nothing_is_imported(project, exports):
@@ -261,3 +262,14 @@ def test_a_documents_lines_split_up_are_refused_where_they_come_back(project, ex
     assert [str(p) for p in e.value.problems] == [
         "content/exports/x.csv:5: a line of 'INV-0101', whose lines began on line 2 and stopped (expected a "
         "document's lines one after another, as the export writes them)"]
+
+
+def test_a_balance_that_is_not_the_total_less_what_was_paid_is_taken_with_a_warning(project, exports, capsys):
+    text = (FIXTURES / "xero-invoices.csv").read_text()
+    lines = text.splitlines(keepends=True)
+    lines[3] = lines[3].replace(",2448.00,408.00,1000.00,1448.00,", ",2448.00,408.00,1000.00,1400.00,")
+    lines[4] = lines[4].replace(",2448.00,408.00,1000.00,1448.00,", ",2448.00,408.00,1000.00,1400.00,")
+    (exports / "x.csv").write_text("".join(lines))
+    assert main(["--root", str(project.root), "build", "--as-of", "2026-05-01", "-q"]) == 0
+    assert ("warning: content/exports/x.csv:4: INV-0102: total 2448.00 less paid 1000.00 is not the balance "
+            "1400.00; the balance is taken") in capsys.readouterr().err
