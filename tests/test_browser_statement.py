@@ -127,3 +127,22 @@ def test_text_colours_meet_wcag_aa_contrast_on_the_page_background():
         for fg in ("ink", "muted", "late", "ok", "accent"):
             hi, lo = sorted((_luminance(colours[fg]), _luminance(colours[bg])), reverse=True)
             assert (hi + 0.05) / (lo + 0.05) >= 4.5, (fg, bg)
+
+
+def test_a_help_page_opened_from_the_statement_leads_back_to_it(chrome, statement_url, project):
+    (project.root / "content" / "pages").mkdir(parents=True, exist_ok=True)
+    (project.root / "content" / "pages" / "faq.md").write_text("# Frequently asked questions\n\nPay online.\n")
+    project.build("2026-11-25")  # the site again, with the page (the statement's address is the same)
+    page = chrome.new_page()
+    page.goto(statement_url)
+    page.get_by_role("link", name="Frequently asked questions").first.click()
+    back = page.get_by_role("link", name="Back to your statement")
+    assert back.is_visible()
+    back.click()
+    page.wait_for_url(statement_url)
+    assert page.locator("h1").inner_text() == "Statement of account"
+    alone = chrome.new_page()  # opened on its own (a bookmark): no way back to show
+    alone.goto(statement_url.split("/s/")[0] + "/pages/faq/")
+    assert alone.locator("#back").is_hidden()
+    page.close()
+    alone.close()

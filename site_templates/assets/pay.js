@@ -7,6 +7,9 @@
    (data-prefix, data-exponent on the form). No amount ever passes through a float. */
 "use strict";
 
+/* This tab has a statement open: a help page opened from it offers the way back (assets/back.js). */
+try { window.sessionStorage.setItem("statement-seen", "1"); } catch (e) { /* storage refused: no way back shown */ }
+
 (function () {
   if (typeof BigInt !== "function") {
     return; // an old browser: the plain form still works
