@@ -399,3 +399,57 @@ def test_session_ids_are_not_in_the_logs(flow, caplog):
     flow.complete(url, cardNumber="4242424242424242")
     logging.getLogger("werkzeug").info('"GET /pay/return?session_id=%s HTTP/1.1" 200', session_id)
     assert session_id not in caplog.text and f"cs_[…{session_id[-4:]}]" in caplog.text
+
+
+@pytest.fixture
+def mailbox(project, request):
+    """A local SMTP server (aiosmtpd) and [smtp] pointing at it, set before the flow's app starts."""
+    from aiosmtpd.controller import Controller
+    from test_reminders import Inbox
+    from test_reminders import free_port as smtp_port
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port())
+    controller.start()
+    path = project.root / "content" / "settings.toml"
+    path.write_text(path.read_text() + f'\n[smtp]\nhost = "127.0.0.1"\nport = {controller.port}\nstarttls = false\n')
+    yield inbox, request.getfixturevalue("flow")
+    controller.stop()
+
+
+def test_a_card_payment_gets_one_receipt_email_however_often_its_events_come(mailbox):
+    inbox, flow = mailbox
+    url = flow.checkout(**flow.form(choice="invoices", invoice="INV-2"))
+    flow.complete(url, cardNumber="4242424242424242")
+    pi = flow.fake.get(url.rsplit("/", 1)[1])["payment_intent"]
+    from portal.core.receipts import receipt_number
+    flow.until(lambda: len(inbox.messages) == 1)
+    (rcpts, msg), = inbox.messages
+    assert rcpts == ["ap@first.example"]
+    assert msg["Subject"] == f"Acme Test Supply: receipt {receipt_number(pi)} for $40.00"
+    text = msg.get_body(("plain",)).get_content()
+    assert "we received your payment of $40.00" in text and "Applied to: INV-2" in text and pi in text
+    flow.fake.wait_for_webhooks()
+    events = flow.fake.events_for(pi)
+    assert events
+    for event in events:  # Stripe repeats itself
+        body, header = flow.fake.signed_delivery(event)
+        r = requests.post(flow.base + "/stripe/webhook", data=body, headers={"Stripe-Signature": header}, timeout=5)
+        assert r.status_code == 200
+    time.sleep(1)
+    assert len(inbox.messages) == 1
+    logged = (flow.project.ledger / "contacts.csv").read_text()
+    assert logged.count(",receipt,") == 1 and pi in logged  # in the contact log, once
+
+
+def test_a_bank_payment_gets_a_receipt_then_word_when_it_is_returned(mailbox):
+    inbox, flow = mailbox
+    flow.complete(flow.checkout(**flow.form()), **BANK)
+    flow.until(lambda: len(inbox.messages) == 1)
+    assert "submitted" in inbox.messages[0][1].get_body(("plain",)).get_content()
+    pi = flow.rows()[0].split(",")[3]
+    flow.fake.fail(pi)
+    flow.until(lambda: len(inbox.messages) == 2)
+    msg = inbox.messages[1][1]
+    assert msg["Subject"] == "Acme Test Supply: your bank payment of $140.00 was returned"
+    text = msg.get_body(("plain",)).get_content()
+    assert "You were not charged; $140.00 is still due." in text

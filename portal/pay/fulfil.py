@@ -81,7 +81,9 @@ class Fulfiller:
     """Reads Stripe, records the ledger effect, refreshes the pages of the customers it changed."""
 
     def __init__(self, gateway: Gateway, journal: Journal, set_aside: SetAsideLog,
-                 check_mark: Callable[[str, str], bool], knows: Callable[[str], bool], refresh: Callable[[], object]):
+                 check_mark: Callable[[str, str], bool], knows: Callable[[str], bool], refresh: Callable[[], object],
+                 on_recorded: Callable[[list[Row]], object] | None = None):
+        self.on_recorded = on_recorded  # told the rows each time some are newly recorded (receipt emails)
         self.gateway = gateway
         self.journal = journal
         self.set_aside = set_aside
@@ -150,6 +152,8 @@ class Fulfiller:
         if new:
             log.info("recorded %s", ", ".join(r.key for r in new))
             self.refresh()
+            if self.on_recorded is not None:
+                self.on_recorded(new)
         return new
 
 

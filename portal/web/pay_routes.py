@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from urllib.parse import urljoin
 
 from flask import Blueprint, Flask, current_app, redirect, request
@@ -28,6 +28,8 @@ from ..pay.charge import Charge, PayForm, Refused, charge_for
 from ..pay.fulfil import HANDLED, Fulfiller
 from ..pay.gateway import Gateway, GatewayError, SignatureError
 from ..pay.payment_log import Journal, SetAsideLog
+from ..staff import receipts
+from .mailing import Mailer
 from .ratelimit import RateLimit
 from .refresher import Rebuilder
 
@@ -51,6 +53,7 @@ class PayService:
     signer: Signer
     ledger: LedgerView
     rebuilder: Rebuilder
+    mailer: Mailer  # receipt emails, in the background
     env: Environment
     pay_limit: RateLimit  # per client address
     customer_limit: RateLimit  # per customer (a pay token), whatever address it comes from
@@ -77,11 +80,25 @@ def init(app: Flask, settings: Settings) -> None:
 
     # Each worker process refreshes at most ~5 times a second however many payments arrive.
     rebuilder = Rebuilder(refresh, delay=app.config.get("REBUILD_DELAY", 0.2))
+
+    def mail(rows) -> None:
+        today = clock.today(tz)
+
+        def customer_of(cid: str):
+            try:
+                customer, accounts = view.customer_accounts(cid, today)
+            except (NotBuilt, Unreadable):
+                return None, {}
+            return customer, {a.currency: a.balance for a in accounts}
+        receipts.send_for(settings, rows, customer_of, datetime.now(tz))
+
+    mailer = Mailer(mail)
     fulfiller = (Fulfiller(gateway, Journal(settings.ledger_dir), SetAsideLog(settings.ledger_dir), signer.check_mark,
-                           view.knows, rebuilder.request) if gateway else None)  # as fulfil.fulfiller_for, one view
+                           view.knows, rebuilder.request, mailer.request)
+                 if gateway else None)  # as fulfil.fulfiller_for, one view
     app.extensions["portal.pay"] = PayService(
         settings=settings, tz=tz, gateway=gateway, webhook_ready=bool(secret and hook), fulfiller=fulfiller,
-        signer=signer, ledger=view, rebuilder=rebuilder, env=environment(settings),
+        signer=signer, ledger=view, rebuilder=rebuilder, mailer=mailer, env=environment(settings),
         pay_limit=RateLimit(app.config.get("PAY_RATE_LIMIT", 20), 60),
         customer_limit=RateLimit(app.config.get("PAY_CUSTOMER_RATE_LIMIT", 10), 60),
         hook_limit=RateLimit(app.config.get("WEBHOOK_RATE_LIMIT", 6000), 60),
