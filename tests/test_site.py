@@ -357,3 +357,10 @@ def test_a_logo_or_colour_that_would_not_do_is_said_at_its_line(ledger, line, me
     with pytest.raises(InputError) as e:
         ledger.settings()
     assert [p.message for p in e.value.problems] == [message]
+
+
+def test_each_pay_form_states_the_minimum_in_its_own_currency(ledger):
+    ledger.build()
+    page = next(p for p in pages_of(ledger).values() if "Bold" in p)  # USD and EUR accounts
+    hints = dict(re.findall(r'<legend>Pay online \((\w+)\)</legend>.*?Minimum ([^.]+\.\d+|[^.]+)\. ', page, re.S))
+    assert hints == {"USD": "$1.00", "EUR": "€1.00"}  # the service's check: min_payment in the form's currency

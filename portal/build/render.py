@@ -196,11 +196,11 @@ class SiteRenderer:
             accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
         elif len(accounts) > 1:  # the customer's own currency first, the others after it
             accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
-        minimum = self._money(accounts[0].currency)[2]
         values = {
             "customer": customer,
             "as_of": _day(as_of),
-            "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, minimum)
+            # each form's minimum in its own currency, as the payment service checks it (min_payment of it)
+            "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, self._money(a.currency)[2])
                                              for a in accounts])),
             "reference": statement_reference(digest),
             "digest": digest,
