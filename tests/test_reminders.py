@@ -460,3 +460,12 @@ def test_reminders_dated_after_the_build_see_invoices_the_build_had_not_reached(
     assert main(["--root", str(dunning.root), "remind", "--as-of", "2027-01-05"]) == 0
     outbox = sorted(p.name for p in (dunning.settings().staff_dir / "outbox").iterdir())
     assert "C7-overdue-7.eml" in outbox
+
+
+def test_the_brand_colour_is_the_reminders_too(dunning, smtp, capsys):
+    path = dunning.root / "content" / "settings.toml"
+    path.write_text(path.read_text().replace("[portal]", 'brand_color = "#1b5e20"\n\n[portal]', 1))
+    _, inbox = smtp
+    assert main(["--root", str(dunning.root), "remind", "--as-of", AS_OF, "--send"]) == 0
+    _, html = parts(inbox.to("ap@first.example"))
+    assert "background:#1b5e20;color:#ffffff;" in html and "#0b5cad" not in html

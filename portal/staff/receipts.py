@@ -72,8 +72,11 @@ def _letter(settings: Settings, c: Customer, payment: str, status: str, day: dat
                  f"Receipt {number} · account {c.name} ({c.id}) · Stripe reference {payment}",
                  "Applied to: " + (", ".join(applied) if applied else "your account, the oldest invoices first")]
     text = f"Dear {c.contact or c.name},\n\n" + "\n\n".join(lines) + f"\n\n--\n{company['name']}, Accounts receivable\n"
-    html_part = (f"<p>Dear {escape(c.contact or c.name)},</p>" + "".join(f"<p>{escape(x)}</p>" for x in lines)
-                 + f"<p>--<br>{escape(company['name'])}, Accounts receivable</p>")
+    accent = company.get("brand_color") or "#0b5cad"  # the brand's colour, as on the statements
+    html_part = (f'<div style="max-width:640px;font:15px/1.5 -apple-system,\'Segoe UI\',Helvetica,Arial,sans-serif;">'
+                 f'<p style="margin:0 0 16px;font-size:18px;font-weight:bold;color:{accent};">{escape(company["name"])}'
+                 f"</p><p>Dear {escape(c.contact or c.name)},</p>" + "".join(f"<p>{escape(x)}</p>" for x in lines)
+                 + f"<p>--<br>{escape(company['name'])}, Accounts receivable</p></div>")
     sender = (settings.smtp.sender if settings.smtp else "") or company.get("email", "")
     msg = MIMEMultipart("alternative")
     # compat32 takes a Header where typeshed's Message says str
