@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import mmap
+from array import array
 from collections import defaultdict
 from hashlib import blake2b
 from itertools import accumulate
@@ -31,11 +32,12 @@ def record_text(lines: list[str], start: int, stop: int) -> str:
     return lines[start] if stop - start == 1 else "".join(lines[start:stop])
 
 
-def line_offsets(lines: list[str], bom: int) -> list[int]:
-    """The byte offset where each line starts (after a BOM of `bom` bytes), and the file's end."""
+def line_offsets(lines: list[str], bom: int) -> array:
+    """The byte offset where each line starts (after a BOM of `bom` bytes), and the file's end: an
+    array of 8 bytes a line, not a list of int objects (36 a line: 28 MB more a worker at 1M lines)."""
     if all(map(str.isascii, lines)):
-        return list(accumulate(map(len, lines), initial=bom))  # characters are bytes
-    return list(accumulate((len(line.encode()) for line in lines), initial=bom))
+        return array("Q", accumulate(map(len, lines), initial=bom))  # characters are bytes
+    return array("Q", accumulate((len(line.encode()) for line in lines), initial=bom))
 
 
 def record_at_offset(data, offset: int) -> list[str]:

@@ -12,7 +12,7 @@ import csv
 import multiprocessing
 import os
 from array import array
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 
@@ -75,7 +75,7 @@ class Scanned:
         self.strays, self.problems = state["strays"], state["problems"]
 
 
-def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols, fno: int,
+def scan_lines(lines: list[str], first: int, stop: int, offsets: Sequence[int], cols, fno: int,
                known: Container[str], name: str, line_base: int = 0,
                groups: dict[str, list[int]] | None = None) -> Scanned:
     """Scan lines[first:stop] (whole records: each starts a line). A line with no quote is its own
@@ -142,7 +142,7 @@ def scan_lines(lines: list[str], first: int, stop: int, offsets: list[int], cols
     return out
 
 
-def _plain_lines(lines: list[str], i: int, stop: int, offsets: list[int], ci: int, base: int,
+def _plain_lines(lines: list[str], i: int, stop: int, offsets: Sequence[int], ci: int, base: int,
                  known: Container[str], groups: dict[str, list[int]], strays: list) -> int:
     """scan_lines' loop for the lines most ledgers are made of, each a record with no quote in it:
     runs from lines[i] up to the first line that is not (returned; `stop` if none). Measured at a
