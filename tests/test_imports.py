@@ -273,3 +273,18 @@ def test_a_balance_that_is_not_the_total_less_what_was_paid_is_taken_with_a_warn
     assert main(["--root", str(project.root), "build", "--as-of", "2026-05-01", "-q"]) == 0
     assert ("warning: content/exports/x.csv:4: INV-0102: total 2448.00 less paid 1000.00 is not the balance "
             "1400.00; the balance is taken") in capsys.readouterr().err
+
+
+def test_an_export_made_again_after_payments_brings_the_statements_up_to_date(project, exports):
+    shutil.copy(FIXTURES / "quickbooks-invoice-list.csv", exports / "q.csv")
+    project.build("2026-05-01", full_build=True)
+    s = project.settings()
+    cid = cv.customer_id("Pine Street Bakery")
+    (_, (before,)), = accounts_of(s, current_state(s), [cid], date(2026, 5, 1)).values()
+    row = "03/12/2026,1007,Pine Street Bakery,,04/11/2026,Net 30,640.50,"
+    text = (exports / "q.csv").read_text().replace(row + "640.50", row + "0.00")
+    (exports / "q.csv").write_text(text)  # the customer paid invoice 1007; the list is exported again
+    result = project.build("2026-05-01")
+    assert result.mode == "incremental" and result.written == 1  # only that customer's page
+    (_, (after,)), = accounts_of(s, current_state(s), [cid], date(2026, 5, 1)).values()
+    assert before.balance - after.balance == Decimal("640.50") and "1007" not in {i.entry.ref for i in after.items}
