@@ -83,7 +83,10 @@ def test_print_hides_the_pay_form_and_keeps_the_figures(chrome, statement_url):
     page = chrome.new_page()
     page.goto(statement_url)
     page.emulate_media(media="print")
-    assert page.locator("form.pay").first.is_hidden()
+    assert page.locator("form.pay").first.is_hidden() and page.locator(".pay-link").first.is_hidden()
+    # a heading is never left at the foot of a page without what it heads; the balance box is not split
+    assert page.evaluate("getComputedStyle(document.querySelector('h2')).breakAfter") == "avoid"
+    assert page.evaluate("getComputedStyle(document.querySelector('.summary')).breakInside") == "avoid"
     assert page.locator("table.items").first.is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.pdf(path=str(ARTIFACTS / "statement.pdf"))
