@@ -364,3 +364,16 @@ def test_each_pay_form_states_the_minimum_in_its_own_currency(ledger):
     page = next(p for p in pages_of(ledger).values() if "Bold" in p)  # USD and EUR accounts
     hints = dict(re.findall(r'<legend>Pay online \((\w+)\)</legend>.*?Minimum ([^.]+\.\d+|[^.]+)\. ', page, re.S))
     assert hints == {"USD": "$1.00", "EUR": "€1.00"}  # the service's check: min_payment in the form's currency
+
+
+def test_with_several_currencies_the_top_says_what_is_owed_in_each_overdue_first(ledger):
+    ledger.write("e.csv", ENTRIES + "2026-11-20,C1,invoice,I9,10.00,GBP,2026-12-20,,,\n")  # not yet due
+    ledger.build()
+    page = next(p for p in pages_of(ledger).values() if "Bold" in p)
+    top = page.split('<nav class="currencies"')[1].split("</nav>")[0]
+    items = re.findall(r'<li><a href="#bal-(\w+)">\1</a>: ([^<]+)</li>', top)
+    assert [cur for cur, _ in items][-1] == "GBP" and {cur for cur, _ in items} == {"USD", "EUR", "GBP"}
+    assert dict(items)["GBP"] == "£10.00 due" and all("overdue" in what for cur, what in items if cur != "GBP")
+    assert page.index('<nav class="currencies"') < page.index('id="bal-')  # at the top, before the accounts
+    one = next(p for p in pages_of(ledger).values() if "Yen Customer" in p)
+    assert 'class="currencies"' not in one  # one currency: nothing to sum up

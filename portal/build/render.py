@@ -196,12 +196,12 @@ class SiteRenderer:
             accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
         elif len(accounts) > 1:  # the customer's own currency first, the others after it
             accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
+        sections = [self._section(a, len(accounts) > 1, pay_token, self._money(a.currency)[2]) for a in accounts]
         values = {
             "customer": customer,
             "as_of": _day(as_of),
             # each form's minimum in its own currency, as the payment service checks it (min_payment of it)
-            "accounts_html": Markup("".join([self._section(a, len(accounts) > 1, pay_token, self._money(a.currency)[2])
-                                             for a in accounts])),
+            "accounts_html": Markup(self._currencies(accounts) + "".join(sections)),
             "reference": statement_reference(digest),
             "digest": digest,
             "entry_count": rows,
@@ -224,6 +224,20 @@ class SiteRenderer:
             out.append(value if isinstance(value, Markup) else escape(value))  # what autoescape prints
             out.append(text)
         return "".join(out)
+
+    def _currencies(self, accounts: list[Account]) -> str:
+        """With several currencies, what is owed in each at the top, the most overdue first, each
+        leading to its account ("" with one currency)."""
+        if len(accounts) < 2:
+            return ""
+        rows = []
+        for a in sorted(accounts, key=lambda a: a.overdue <= 0):  # those with something overdue first (amounts
+            money = self._money(a.currency)[0]  # in two currencies are not compared), else the page's order
+            what = (f"{money(-a.balance)} in your favour" if a.balance < 0 else f"{money(a.balance)} due"
+                    + (f", {money(a.overdue)} overdue" if a.overdue > 0 else ""))
+            rows.append(f'    <li><a href="#bal-{a.currency}">{a.currency}</a>: {what}</li>\n')
+        return ('<nav class="currencies" aria-label="Your balance in each currency">\n  <ul>\n'
+                + "".join(rows) + "  </ul>\n</nav>\n")
 
     def _money(self, currency: str) -> tuple:
         """(formatter, zero, minimum payment) for a currency, all plain text (nothing to escape)."""
