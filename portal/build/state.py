@@ -10,7 +10,6 @@ of a second. Records are plain tuples in storage; `PageRecord` and `IndexRow` na
 """
 from __future__ import annotations
 
-import hashlib
 import marshal
 import pickle
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..core import aging
+from ..ledger.reading import file_sig  # noqa: F401 - the build's name for it (st.file_sig)
 from .publish import write_atomic
 
 FORMAT = 11
@@ -295,16 +295,6 @@ def read_totals(totals: dict) -> dict:
 def text_totals(totals: dict) -> dict:
     """Totals for the head: {currency: tuple of text}, zeros empty."""
     return {cur: tuple(str(x) if x else "" for x in v) for cur, v in sorted(totals.items())}
-
-
-def file_sig(path: Path, old: tuple | None) -> tuple:
-    """(size, mtime_ns, sha256) of a file, hashing only when size or mtime moved (as git does).
-    The size is that of the bytes hashed: a file appended to meanwhile is described as it was read."""
-    st = path.stat()
-    if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
-        return old
-    data = path.read_bytes()
-    return (len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
 
 def _load_marshal(path: Path, head: Head) -> Any:

@@ -10,7 +10,6 @@ when an export changed (a manifest of their digests); every problem is said at t
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -64,9 +63,14 @@ def bring_up_to_date(settings: Settings) -> Imported:
     source, target = exports_dir(settings), ledger.imported_dir(settings)
     files = sorted(source.glob("*.csv")) if source.is_dir() else []
     result = Imported()
+    last = _manifest(target) or {}
+    seen = last.get("sigs", {})  # an export hashed again only when its size or time moved
+    sigs = {p.name: list(ledger.file_sig(p, seen.get(p.name))) for p in files}
     manifest = {"version": VERSION, "currency": settings.currency, "import": _jsonable(settings.import_profile),
-                "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}}
-    if _manifest(target) == manifest:
+                "files": {name: sig[2] for name, sig in sigs.items()}}
+    if {k: v for k, v in last.items() if k != "sigs"} == manifest:
+        if sigs != seen:  # touched, not changed: remember the new times
+            (target / MANIFEST).write_text(json.dumps({**manifest, "sigs": sigs}, indent=1, sort_keys=True) + "\n")
         return result
     if not files:
         if target.exists():  # the exports were removed: so are their rows
@@ -96,7 +100,7 @@ def bring_up_to_date(settings: Settings) -> Imported:
             raise InputError(problems)
         _csv(staging / ledger.CUSTOMERS, [("customer_id", "name", "email", "currency"),
                                           *((c.id, c.name, c.email, c.currency) for c in customers.values())])
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        (staging / MANIFEST).write_text(json.dumps({**manifest, "sigs": sigs}, indent=1, sort_keys=True) + "\n")
         _swap(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

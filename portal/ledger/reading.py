@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ..core.errors import StaleState
 from ..core.money import EXPONENT, ExtraDecimals, MoneyError, is_currency, parse_amount
@@ -42,6 +43,16 @@ def entry_files(settings: Settings) -> list[Path]:
     """The entry files: the ledger folder's, then those imported from exports (portal.imports), in name order."""
     own = sorted(p for p in settings.ledger_dir.glob("*.csv") if p.name not in NOT_LEDGER)
     return own + sorted(p for p in imported_dir(settings).glob("*.csv") if p.name != CUSTOMERS)
+
+
+def file_sig(path: Path, old: Sequence[Any] | None) -> tuple[int, int, str]:
+    """(size, mtime_ns, sha256) of a file, hashing only when size or mtime moved (as git does).
+    The size is that of the bytes hashed: a file appended to meanwhile is described as it was read."""
+    st = path.stat()
+    if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+        return (int(old[0]), int(old[1]), str(old[2]))
+    data = path.read_bytes()
+    return (len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
 
 def imported_dir(settings: Settings) -> Path:
