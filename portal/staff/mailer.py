@@ -94,23 +94,12 @@ class Composer:
         body = self._body_html(stage).replace('href="{pay_link}"', f'href="{html.escape(url)}"')
         common = {"company": self.company, "customer": c, "pay_link": url, "as_of": shown(as_of),
                   "subject": subject}
-        # The compat32 classes: the newer EmailMessage API parses every header it is given and cost
-        # ~4 ms a message (measured), 7 minutes for 100,000 reminders; these build the same MIME.
-        msg = MIMEMultipart("alternative")
-        # compat32 takes a Header where typeshed's Message says str
-        msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
-        msg["From"] = self.sender
-        msg["To"] = formataddr((_one_line(c.name), c.email), "utf-8")
-        msg["Reply-To"] = self.reply_to
-        msg["Date"] = format_datetime(now)
         # The same reminder always has the same id, so a resend after a crash can be recognised.
         identity = hashlib.sha256("\x1f".join((c.id, stage.slug, *d.keys)).encode()).hexdigest()[:24]
-        msg["Message-ID"] = f"<reminder-{identity}@{self.domain}>"
-        # "=_" never occurs in base64 parts; a set boundary also spares the generator a regex per message.
-        msg.set_boundary(f"=_reminder_{identity}")
-        msg["Auto-Submitted"] = "auto-generated"
-        msg.attach(MIMEText(self.text.render(body=text_body, **common), "plain", "utf-8"))
-        msg.attach(MIMEText(self.html.render(body=Markup(_fill(body, esc)), **common), "html", "utf-8"))
+        msg = message(subject, self.sender, formataddr((_one_line(c.name), c.email), "utf-8"), self.reply_to, now,
+                      f"reminder-{identity}@{self.domain}",
+                      self.text.render(body=text_body, **common),
+                      self.html.render(body=Markup(_fill(body, esc)), **common))
         return Letter(c.id, stage.slug, c.email, subject, d.keys, msg)
 
     def _body_html(self, stage: Stage) -> str:
@@ -121,6 +110,27 @@ class Composer:
             out = re.sub(r"<p>\s*\{items\}\s*</p>", "{items}", out)  # a table may not sit in a <p>
             self._stage_html[stage.slug] = out
         return out
+
+
+def message(subject: str, sender: str, to: str, reply_to: str, now: datetime, message_id: str, text: str,
+            html_part: str) -> MIMEMultipart:
+    """A plain-text and HTML email, its headers as every email of the portal's has them."""
+    # The compat32 classes: the newer EmailMessage API parses every header it is given and cost
+    # ~4 ms a message (measured), 7 minutes for 100,000 reminders; these build the same MIME.
+    msg = MIMEMultipart("alternative")
+    # compat32 takes a Header where typeshed's Message says str
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Reply-To"] = reply_to
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = f"<{message_id}>"
+    # "=_" never occurs in base64 parts; a set boundary also spares the generator a regex per message.
+    msg.set_boundary(f"=_{message_id.partition('@')[0].replace('-', '_', 1)}")
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.attach(MIMEText(text, "plain", "utf-8"))
+    msg.attach(MIMEText(html_part, "html", "utf-8"))
+    return msg
 
 
 def _fill(text: str, values: dict) -> str:

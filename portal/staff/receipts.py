@@ -12,10 +12,7 @@ import os
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr
+from email.utils import formataddr
 from html import escape
 
 from ..core.clock import shown
@@ -25,7 +22,7 @@ from ..core.records import Customer
 from ..ledger import contacts
 from ..ledger.settings import Settings
 from .dunning import PASSWORD_ENV
-from .mailer import Letter, send
+from .mailer import Letter, message, send
 from .reminders import usable_email
 
 log = logging.getLogger(__name__)
@@ -78,18 +75,10 @@ def _letter(settings: Settings, c: Customer, payment: str, status: str, day: dat
                  f"</p><p>Dear {escape(c.contact or c.name)},</p>" + "".join(f"<p>{escape(x)}</p>" for x in lines)
                  + f"<p>--<br>{escape(company['name'])}, Accounts receivable</p></div>")
     sender = (settings.smtp.sender if settings.smtp else "") or company.get("email", "")
-    msg = MIMEMultipart("alternative")
-    # compat32 takes a Header where typeshed's Message says str
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
-    msg["From"] = formataddr((" ".join(company["name"].split()), sender), "utf-8")
-    msg["To"] = formataddr((" ".join(c.name.split()), c.email), "utf-8")
-    msg["Reply-To"] = company.get("email") or sender
-    msg["Date"] = format_datetime(now)
     identity = hashlib.sha256(f"{payment}|{stage}".encode()).hexdigest()[:24]
-    msg["Message-ID"] = f"<{stage}-{identity}@{sender.rpartition('@')[2] or 'localhost'}>"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.attach(MIMEText(text, "plain", "utf-8"))
-    msg.attach(MIMEText(html_part, "html", "utf-8"))
+    msg = message(subject, formataddr((" ".join(company["name"].split()), sender), "utf-8"),
+                  formataddr((" ".join(c.name.split()), c.email), "utf-8"), company.get("email") or sender, now,
+                  f"{stage}-{identity}@{sender.rpartition('@')[2] or 'localhost'}", text, html_part)
     return Letter(c.id, stage, c.email, subject, (payment,), msg)
 
 
