@@ -5,6 +5,7 @@ import re
 
 import pytest
 from conftest import ARTIFACTS, REPO
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -140,12 +141,12 @@ def test_a_help_page_opened_from_the_statement_leads_back_to_it(chrome, statemen
     page.goto(statement_url)
     page.get_by_role("link", name="Frequently asked questions").first.click()
     back = page.get_by_role("link", name="Back to your statement")
-    assert back.is_visible()
+    expect(back).to_be_visible()  # once its deferred script has run
     back.click()
     page.wait_for_url(statement_url)
     assert page.locator("h1").inner_text() == "Statement of account"
     alone = chrome.new_page()  # opened on its own (a bookmark): no way back to show
-    alone.goto(statement_url.split("/s/")[0] + "/pages/faq/")
+    alone.goto(statement_url.split("/s/")[0] + "/pages/faq/", wait_until="load")  # its scripts have run
     assert alone.locator("#back").is_hidden()
     page.close()
     alone.close()
