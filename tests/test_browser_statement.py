@@ -150,3 +150,40 @@ def test_a_help_page_opened_from_the_statement_leads_back_to_it(chrome, statemen
     assert alone.locator("#back").is_hidden()
     page.close()
     alone.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["desktop", "phone"])
+def test_a_customer_sends_a_question_from_the_statement(chrome, statement_url, project, axe_source, viewport):
+    context = chrome.new_context(viewport=viewport, bypass_csp=True)  # bypass: axe's own inline script
+    page = context.new_page()
+    page.goto(statement_url)
+
+    def axe_clean():
+        page.add_script_tag(content=axe_source)
+        assert page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)") == []
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+    page.get_by_role("button", name="Send us a message").click()
+    expect(page.locator("h1")).to_have_text("Send us a message")
+    axe_clean()
+    page.get_by_label("I have a question").check()
+    page.get_by_role("button", name="Send to Acme Test Supply").click()  # no words yet
+    expect(page.locator(".form-errors")).to_contain_text("Please write your question.")
+    axe_clean()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"message-form-{viewport['width']}.png"), full_page=True)
+    page.get_by_label("Which invoice?").select_option("INV-2026-00003")
+    page.get_by_label("Your message").fill("We were billed twice for batch 3 — please check.")
+    page.get_by_role("button", name="Send to Acme Test Supply").click()
+    expect(page.locator("h1")).to_have_text("Thank you: we have your message")
+    expect(page.locator("main")).to_contain_text("until we have answered you")
+    axe_clean()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"message-sent-{viewport['width']}.png"), full_page=True)
+    page.get_by_role("link", name="Back to your statement").click()
+    expect(page.locator("h1")).to_have_text("Statement of account")
+    from portal.ledger import contacts
+    (sent,) = [c for c in contacts.read(project.ledger) if c.channel == "customer"]
+    assert (sent.customer_id, sent.items, sent.note) == (
+        "C1", ("INV-2026-00003",), "We were billed twice for batch 3 — please check.")
+    context.close()

@@ -67,7 +67,7 @@ def test_pages_filled_into_the_frame_equal_the_template_rendered_whole(ledger, m
 def test_frame_has_a_slot_wherever_the_template_prints_a_page_value(ledger):
     texts, slots = SiteRenderer(ledger.settings(), []).frame
     assert slots == [("customer", ("name",)), ("customer", ("name",)), ("customer", ("id",)), ("as_of", ()),
-                     ("accounts_html", ()), ("reference", ()), ("customer", ("name",))]
+                     ("accounts_html", ()), ("pay_token", ()), ("reference", ()), ("customer", ("name",))]
     assert len(texts) == len(slots) + 1 and texts[0].startswith("<!doctype html>")
     assert not any("\x00" in t for t in texts)
 
@@ -237,7 +237,7 @@ def test_a_statement_template_printing_a_name_it_is_not_given_is_a_problem_at_it
     edit_template(ledger, "{% block footer %}", "{% block footer %}\n  <p>{{ customer.nickname }}</p>")
     assert main(["--root", str(ledger.root), "build", "--full"]) == 1
     err = capsys.readouterr().err
-    assert ("site_templates/statement.html:22: the template prints customer.nickname, which a customer does "
+    assert ("site_templates/statement.html:27: the template prints customer.nickname, which a customer does "
             "not have") in err
     assert "Traceback" not in err
 
@@ -264,7 +264,7 @@ def test_the_balance_box_has_a_pay_link_and_the_form_offers_what_is_overdue_only
     page = next(p for p in pages_of(ledger).values() if "Yen Customer" in p)  # overdue less than the balance
     assert '<input type="radio" name="choice" value="overdue" data-minor="184000"> What is overdue, ¥184,000' in page
     paid_up = next(p for p in pages.values() if "Paid Up Ltd" in p)
-    assert "pay-link" not in paid_up and "form" not in paid_up.split("<footer")[0].split("</header>")[-1]
+    assert "pay-link" not in paid_up and 'class="pay"' not in paid_up.split("<footer")[0].split("</header>")[-1]
 
 
 def test_the_companys_phone_is_a_link(ledger):

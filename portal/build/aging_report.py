@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +20,7 @@ from ..core.cells import csv_cell, safe_cell
 from ..core.money import fmt, plain
 from ..core.records import Customer, Entry, InputError
 from ..ledger import online as online_payments
-from ..ledger.contacts import FILE, Contact
+from ..ledger.contacts import CUSTOMER, FILE, Contact, held
 from ..ledger.contacts import read as read_contacts
 from . import state as st
 from .publish import write_atomic
@@ -182,6 +182,7 @@ class View:
     csv_name: str
     set_aside: list | None = None  # payments Stripe took that the ledger does not have (online_payments.SetAside)
     set_aside_problem: str = ""  # why the set-aside file could not be read, if it could not
+    messages: list[Contact] = field(default_factory=list)  # customers' messages reminders wait for
 
 
 def ordered(pages: dict, first: int | None = None) -> list[str]:
@@ -228,6 +229,13 @@ def html(env, v: View) -> str:
                                                        width=chart_svg_width)
 
 
+def waiting_messages(log: list[Contact], as_of: date, pages: dict) -> list[Contact]:
+    """Customers' messages that hold reminders on this date, the newest first."""
+    senders = {c.customer_id for c in log if c.channel == CUSTOMER and c.customer_id in pages}
+    found = [m for cid in senders for m in held(log, cid, as_of)]
+    return sorted(found, key=lambda m: (m.date, m.customer_id), reverse=True)
+
+
 def inputs_signature(settings) -> tuple:
     """The signatures of the files the report reads besides the build's state (contacts.csv and the
     payments set aside): a change to either rewrites the report, even when no page changes."""
@@ -257,7 +265,8 @@ def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = Fals
     from .lookup import entries_of
     from .render import environment
     pages = body.pages
-    summary = summarise_contacts(read_contacts(settings.ledger_dir))
+    log = read_contacts(settings.ledger_dir)
+    summary = summarise_contacts(log)
     due = [cid for cid, (_, p) in summary.items()
            if p is not None and p.promise_date is not None and p.promise_date < as_of and cid in pages]
     payments = entries_of(settings, body, due) if due else {}
@@ -275,5 +284,6 @@ def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = Fals
     write_atomic(csv_path, csv_text(pages, known, ids))
     page = view(settings.company.get("name", ""), as_of, st.read_totals(totals), pages, known, csv_path.name)
     page.set_aside, page.set_aside_problem = set_aside(settings, body)
+    page.messages = waiting_messages(log, as_of, pages)
     write_atomic(html_path, html(environment(settings), page))
     return html_path, csv_path

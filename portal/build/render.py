@@ -46,7 +46,8 @@ ROOT = "../../"  # from s/<token>/ back to the site root
 # What statement.html is given that differs from page to page; the rest is the same for a build.
 # (digest, entry_count and entries_word are what statement.html printed before the reference: a
 # project's own copy of the template may still print them.)
-PAGE_VALUES = ("customer", "as_of", "accounts_html", "reference", "digest", "entry_count", "entries_word")
+PAGE_VALUES = ("customer", "as_of", "accounts_html", "reference", "digest", "entry_count", "entries_word",
+               "pay_token")
 _SLOT = re.compile("\x00((?:" + "|".join(PAGE_VALUES) + r")(?:\.\w+)*)\x00")
 # Template constructs that could transform a per-page value's marker (see _plain): with one,
 # statement.html is rendered whole for every page.
@@ -124,6 +125,11 @@ def page_frame(settings: Settings) -> dict[str, str]:
     return {"company_tel": re.sub(r"[^\d+]", "", settings.company.get("phone", "")), "logo": logo_asset(settings)}
 
 
+def message_url(settings: Settings) -> str:
+    """Where a statement's message form posts: the payment service's /message, beside /pay."""
+    return settings.pay_url.rstrip("/") + "/message"
+
+
 def logo_asset(settings: Settings) -> str:
     """Where the company's logo is in the site ("" when there is none): served from the site itself."""
     logo = settings.company.get("logo", "")
@@ -158,6 +164,7 @@ class SiteRenderer:
             **page_frame(settings),
         }
         self.pay_action = escape(settings.pay_url)
+        self.common["message_action"] = message_url(settings)
         try:
             self.frame = self._frame()
         except TemplateError as e:
@@ -206,6 +213,7 @@ class SiteRenderer:
             "digest": digest,
             "entry_count": rows,
             "entries_word": "entry" if rows == 1 else "entries",
+            "pay_token": pay_token,  # the message form's too
         }
         if self.frame is None:
             try:

@@ -15,7 +15,7 @@ from email.headerregistry import Address
 
 from ..core.accounts import Account, OpenItem
 from ..core.records import Customer, Problem
-from ..ledger.contacts import Contact, open_promise
+from ..ledger.contacts import Contact, held, open_promise
 
 KEYS = ("stage", "days", "subject")
 # What a subject or body may name; {items} (the table of items) only in the body.
@@ -28,6 +28,7 @@ REASONS = {  # why a customer gets no reminder, in the order the rules are appli
     "nothing-overdue": "nothing overdue",
     "processing": "a payment is processing",
     "promise": "promised to pay",
+    "message": "sent us a message we have not answered",
     "no-email": "no usable email address",
     "already-sent": "already sent",
 }
@@ -149,13 +150,15 @@ def item_key(item: OpenItem) -> str:
     return e.ref or f"{e.type}@{e.date.isoformat()}"
 
 
-def choose(stages: list[Stage], accounts: list[Account], as_of: date) -> tuple[Stage | None, list]:
+def choose(stages: list[Stage], accounts: list[Account], as_of: date,
+           held_refs: frozenset[str] = frozenset()) -> tuple[Stage | None, list]:
     """The single highest stage that applies, and the (currency, item) pairs it names.
 
     An overdue stage names every overdue item; a stage at or before the due date also names the
-    items falling due within its reach (a courtesy note lists what is about to be due).
+    items falling due within its reach (a courtesy note lists what is about to be due). Items the
+    customer asked about (`held_refs`) are left out, as if they were not due.
     """
-    items = [(a.currency, i) for a in accounts for i in a.items if i.open > 0]
+    items = [(a.currency, i) for a in accounts for i in a.items if i.open > 0 and i.entry.ref not in held_refs]
     if not items:
         return None, []
     worst = max(days_past_due(i, as_of) for _, i in items)
@@ -193,8 +196,12 @@ def decide(customer: Customer, accounts: list[Account], stages: list[Stage], log
     base = Decision(customer, tuple(accounts))
     if customer.paused:
         return _skip(base, "paused")
-    stage, items = choose(stages, accounts, as_of)
+    waiting = held(log, customer.id, as_of)
+    refs = frozenset(r for m in waiting for r in m.items)
+    stage, items = choose(stages, accounts, as_of, refs)
     if stage is None:
+        if refs and choose(stages, accounts, as_of)[0] is not None:  # due but for what they asked about
+            return _skip(base, "message", _about(waiting))
         return _skip(base, "nothing-overdue")
     processing = [a for a in accounts if a.processing > 0]
     if processing:
@@ -202,12 +209,21 @@ def decide(customer: Customer, accounts: list[Account], stages: list[Stage], log
     promise = open_promise(log, customer.id, as_of)
     if promise is not None:
         return _skip(base, "promise", f"until {promise.promise_date}")  # a date, as ISO text
+    whole = [m for m in waiting if not m.items]
+    if whole:
+        return _skip(base, "message", _about(whole))
     if not usable_email(customer.email):
         return _skip(base, "no-email", repr(customer.email))
     decision = Decision(customer, tuple(accounts), stage, tuple(items))
     if sent_before(log, customer.id, stage.slug, decision.keys):
         return _skip(decision, "already-sent", stage.slug)
     return decision
+
+
+def _about(waiting: list[Contact]) -> str:
+    """The messages reminders wait for, in a few words: "question of 2026-12-06 on INV-1"."""
+    return "; ".join(f"{m.stage} of {m.date.isoformat()}" + (f" on {', '.join(m.items)}" if m.items else "")
+                     for m in waiting)
 
 
 def _skip(d: Decision, reason: str, detail: str = "") -> Decision:

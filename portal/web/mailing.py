@@ -1,5 +1,6 @@
-"""Sending the payment service's emails (receipts) in the background: a webhook is answered as soon
-as its effect is recorded, and an SMTP server that is slow or down never holds it up."""
+"""Sending the payment service's emails (receipts, customers' messages) in the background: a webhook
+or a form is answered as soon as its effect is recorded, and an SMTP server that is slow or down
+never holds it up."""
 from __future__ import annotations
 
 import logging
@@ -7,23 +8,25 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
 class Mailer:
-    """Hands each batch of newly recorded rows to `send` in one background thread, in order."""
+    """Hands each job (a batch of newly recorded rows, a letter) to `send` in one background thread,
+    in order; `wanted(job)` says which jobs are worth queueing (default: all)."""
 
-    def __init__(self, send: Callable[[list], object]):
-        self._send = send
-        self._queue: queue.Queue[list] = queue.Queue()
+    def __init__(self, send: Callable[[Any], object], wanted: Callable[[Any], bool] | None = None):
+        self._send, self._wanted = send, wanted
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def request(self, rows: list) -> None:
-        if not any(r.type == "payment" for r in rows):
+    def request(self, job: Any) -> None:
+        if self._wanted is not None and not self._wanted(job):
             return
-        self._queue.put(list(rows))
+        self._queue.put(job)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="portal-mail", daemon=True)
@@ -40,10 +43,10 @@ class Mailer:
 
     def _run(self) -> None:
         while True:
-            rows = self._queue.get()
+            job = self._queue.get()
             try:
-                self._send(rows)
+                self._send(job)
             except Exception:  # a mail that could not be made or sent must not stop the next ones
-                log.exception("receipt emails failed")
+                log.exception("emails in the background failed")
             finally:
                 self._queue.task_done()

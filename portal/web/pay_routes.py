@@ -90,9 +90,9 @@ def init(app: Flask, settings: Settings) -> None:
             except (NotBuilt, Unreadable):
                 return None, {}
             return customer, {a.currency: a.balance for a in accounts}
-        receipts.send_for(settings, rows, customer_of, datetime.now(tz))
+        receipts.send_for(settings, list(rows), customer_of, datetime.now(tz))
 
-    mailer = Mailer(mail)
+    mailer = Mailer(mail, wanted=lambda rows: any(r.type == "payment" for r in rows))
     fulfiller = (Fulfiller(gateway, Journal(settings.ledger_dir), SetAsideLog(settings.ledger_dir), signer.check_mark,
                            view.knows, rebuilder.request, mailer.request)
                  if gateway else None)  # as fulfil.fulfiller_for, one view
