@@ -288,3 +288,50 @@ def test_an_export_made_again_after_payments_brings_the_statements_up_to_date(pr
     assert result.mode == "incremental" and result.written == 1  # only that customer's page
     (_, (after,)), = accounts_of(s, current_state(s), [cid], date(2026, 5, 1)).values()
     assert before.balance - after.balance == Decimal("640.50") and "1007" not in {i.entry.ref for i in after.items}
+
+
+def test_exports_of_two_products_needing_different_settings_sit_side_by_side(project, exports):
+    """[import.files."<pattern>"]: each export read with the table its file name matches; one that
+    matches none is detected (the Xero fixture here)."""
+    add_settings(project, """\
+[import]
+terms_days = 30
+[import.files."ours-*.csv"]
+date_format = "%m/%d/%Y"
+[import.files."ours-*.csv".columns]
+customer = "Client"
+number = "Inv No"
+date = "Issued"
+total = "Gross"
+balance = "Outstanding"
+[import.files."invoicely*.csv"]
+preset = "invoicely-invoices"
+date_format = "%d %b %Y"
+""")
+    (exports / "ours-2026.csv").write_text("Client,Inv No,Issued,Gross,Outstanding\n"
+                                           "Acme Ltd,A-1,03/15/2026,100.00,40.00\n")
+    (exports / "invoicely-jan.csv").write_text('"Date","Due","Details","Client","Status","Total"\n'
+                                               '"05 Jan 2026","04 Feb 2026","INV-1","Alvarez & Co.","Due","2,300.00"\n')
+    shutil.copy(FIXTURES / "xero-invoices.csv", exports / "xero.csv")
+    result = project.build("2026-05-01")
+    assert result.customers > 2
+    s = project.settings()
+    got = accounts_of(s, current_state(s), [cv.customer_id("Acme Ltd"), cv.customer_id("Alvarez & Co.")],
+                      date(2026, 5, 1))
+    (acme,), (alvarez,) = (accts for _, accts in got.values())
+    assert acme.balance == Decimal("40.00") and acme.items[0].due == date(2026, 4, 14)  # [import]'s 30 days
+    assert alvarez.items[0].entry.date == date(2026, 1, 5) and alvarez.balance == Decimal("2300.00")
+
+
+def test_what_is_wrong_with_an_import_files_table_is_said_at_its_line(project, exports):
+    (exports / "ours-1.csv").write_text("a,b\n1,2\n")
+    add_settings(project, '[import.files."ours-*.csv"]\npreset = "quickbooks"\nlines = "yes"\n')
+    with pytest.raises(InputError) as e:
+        project.build("2026-05-01")
+    text = [str(p) for p in e.value.problems]
+    assert text[0].startswith("content/settings.toml:12: 'lines' in [import.files.\"ours-*.csv\"]: ")
+    add_settings(project, 'colour = "red"\n')
+    with pytest.raises(InputError) as e:
+        project.build("2026-05-01")
+    assert any(str(p).startswith("content/settings.toml:14: unknown key 'colour' in [import.files.\"ours-*.csv\"]")
+               for p in e.value.problems)

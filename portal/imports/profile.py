@@ -7,6 +7,7 @@ document when the export has a row per invoice line. Pure data: convert.py reads
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 # Our fields, as a profile maps them to an export's columns.
@@ -178,33 +179,48 @@ PRESETS = {p.name: p for p in (
 )}
 
 
-def configured(given: dict[str, Any]) -> tuple[Profile | None, list[tuple[str | None, str]]]:
-    """The profile [import] in the settings describes: a preset with the keys given overriding its
-    own, or (no preset) a profile of one's own from its columns. None when [import] says nothing.
-    Problems as (key, message) for the settings to locate."""
+def for_file(given: dict[str, Any], name: str) -> tuple[str | None, dict[str, Any]]:
+    """(the pattern of the first [import.files."<pattern>"] that an export's file name matches, or
+    None; the import keys for it: [import]'s, then that table's over them, columns merged)."""
+    base = {k: v for k, v in given.items() if k != "files"}
+    for pattern, keys in given.get("files", {}).items():
+        if fnmatchcase(name, pattern):
+            merged = {**base, **keys}
+            if "columns" in base or "columns" in keys:
+                merged["columns"] = {**base.get("columns", {}), **keys.get("columns", {})}
+            return pattern, merged
+    if "files" in given and not base.keys() & {"preset", "columns"}:
+        return None, {}  # [import] holds defaults for its files tables: an export none matches is detected
+    return None, base
+
+
+def configured(given: dict[str, Any], where: str = "[import]") -> tuple[Profile | None, list[tuple[str | None, str]]]:
+    """The profile an import table in the settings describes (`where` names it in messages): a
+    preset with the keys given overriding its own, or (no preset) a profile of one's own from its
+    columns. None when it says nothing. Problems as (key, message) for the settings to locate."""
     if not given:
         return None, []
     problems: list[tuple[str | None, str]] = []
     preset = given.get("preset")
     base = PRESETS.get(preset) if preset else None
     if preset and base is None:
-        problems.append(("preset", f"'preset' in [import]: {preset!r} is not a preset (expected one of "
+        problems.append(("preset", f"'preset' in {where}: {preset!r} is not a preset (expected one of "
                                    f"{', '.join(PRESETS)})"))
     columns = dict(base.columns if base else {})
     for ours, theirs in given.get("columns", {}).items():
         if ours not in FIELDS:
-            problems.append(("columns", f"'{ours}' in [import.columns] is not one of our fields (expected one of "
+            problems.append(("columns", f"'{ours}' in {where[:-1]}.columns] is not one of our fields (expected one of "
                                         f"{', '.join(FIELDS)})"))
         columns[ours] = theirs
     amount = {"total", "line_total", "debit", "credit"} & columns.keys()
     missing = [f for f in REQUIRED if f not in columns] + ([] if amount else ["total (or line_total, or debit)"])
     if missing and not problems:
-        problems.append((None, f"[import] names no column for {', '.join(missing)} (expected a preset, or "
-                               "[import.columns] naming the export's header for each)"))
+        problems.append((None, f"{where} names no column for {', '.join(missing)} (expected a preset, or "
+                               f"{where[:-1]}.columns] naming the export's header for each)"))
     if problems:
         return None, problems
     if base is None:
-        base = Profile(name="custom", title="the export [import] describes", columns=columns,
+        base = Profile(name="custom", title=f"the export {where} describes", columns=columns,
                        date_format="%Y-%m-%d")
     changes: dict[str, Any] = {k: frozenset(given[k]) for k in ("not_owed", "paid", "partial") if k in given}
     changes.update({k: given[k] for k in ("date_format", "terms_days", "lines", "customer_sections", "negative",

@@ -22,7 +22,7 @@ from ..core.records import InputError, Problem
 from ..ledger import reading as ledger
 from ..ledger.settings import Settings, problem_at
 from .convert import ENTRY_HEADER, HEADER_WITHIN, Converted, convert, find_header
-from .profile import PRESETS, Profile, configured
+from .profile import PRESETS, Profile, configured, for_file
 
 MANIFEST = ".manifest.json"
 VERSION = 1  # of what an import writes: a new one imports every export again
@@ -77,9 +77,11 @@ def bring_up_to_date(settings: Settings) -> Imported:
             shutil.rmtree(target)
             result.changed = True
         return result
-    own, wrong = configured(settings.import_profile)
-    if wrong:
-        raise InputError([problem_at(settings, "import", key, message) for key, message in wrong])
+    profiles = _Profiles(settings)
+    for path in files:
+        profiles.of(path.name)
+    if profiles.problems:
+        raise InputError(profiles.problems)
     staging = target.with_name(f".{target.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -87,7 +89,7 @@ def bring_up_to_date(settings: Settings) -> Imported:
         problems: list[Problem] = []
         converted: dict[str, Converted] = {}
         for path in files:
-            done = _import_one(settings, path, own, staging, len(files) > 1, result)
+            done = _import_one(settings, path, profiles.of(path.name), staging, len(files) > 1, result)
             problems += done.problems
             result.warnings += done.warnings
             converted[path.stem] = done
@@ -106,6 +108,25 @@ def bring_up_to_date(settings: Settings) -> Imported:
         shutil.rmtree(staging, ignore_errors=True)
     result.changed = True
     return result
+
+
+class _Profiles:
+    """The profile each export is read with: [import] (and [import.files."<pattern>"] for the files
+    its pattern matches), or None to detect it; each table's problems once, at its line."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.problems: list[Problem] = []
+        self.made: dict[str | None, Profile | None] = {}
+
+    def of(self, name: str) -> Profile | None:
+        pattern, given = for_file(self.settings.import_profile, name)
+        if pattern not in self.made:
+            where = ("import",) if pattern is None else ("import", "files", pattern)
+            self.made[pattern], wrong = configured(given, "[import]" if pattern is None else
+                                                   f'[import.files."{pattern}"]')
+            self.problems += [problem_at(self.settings, "import", key, message, at=where) for key, message in wrong]
+        return self.made[pattern]
 
 
 def _import_one(settings: Settings, path: Path, own: Profile | None, staging: Path, track: bool,

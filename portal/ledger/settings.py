@@ -30,8 +30,9 @@ _SECTIONS = {
     "smtp": {"host", "port", "starttls", "user", "from"},
     # how content/exports/ is read (portal.imports): a preset and overrides of it, or a profile of one's own
     "import": {"preset", "date_format", "terms_days", "not_owed", "paid", "partial", "lines", "columns", "skip",
-               "keep", "customer_sections", "negative", "negative_names_invoice"},
+               "keep", "customer_sections", "negative", "negative_names_invoice", "files"},
 }
+IMPORT_FILE_KEYS = _SECTIONS["import"] - {"files"}  # what [import.files."<pattern>"] may say
 ORIGIN_ENV = "PORTAL_CHECKOUT_ORIGIN"
 BASE_URL_ENV = "PORTAL_BASE_URL"  # where this copy is served, when it is not where the settings say (a demo port)
 PROXIES_ENV = "PORTAL_TRUSTED_PROXIES"
@@ -107,22 +108,45 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
                     import_profile=import_profile)
 
 
-def problem_at(settings: Settings, section: str, key: str | None, message: str) -> Problem:
+def problem_at(settings: Settings, section: str, key: str | None, message: str,
+               at: tuple[str, ...] | None = None) -> Problem:
     """A problem with a setting, at its line of the settings file (for checks made outside this module)."""
     report = _Report(_rel(settings.source or settings.root / "content" / "settings.toml", settings.root), settings.raw)
-    report.add(section, key, message)
+    report.add(section, key, message, at)
     return report.problems[0]
 
 
 def _import(table: Table, report: _Report) -> dict[str, Any]:
-    """[import]: each key given, of the right kind."""
+    """[import]: each key given, of the right kind; [import.files."<pattern>"] tables, each for the
+    exports whose file name matches its pattern, with the same keys."""
+    found = _import_keys(table, report, ("import",))
+    files = table.get("files")
+    if files is None:
+        return found
+    if not isinstance(files, dict) or not all(isinstance(t, dict) for t in files.values()):
+        report.add("import", "files", f"'files' in [import]: {_shown(files)} is not a set of tables (expected "
+                                      '[import.files."xero-*.csv"] with the keys of [import] for those files)')
+        return found
+    out = {}
+    for pattern, t in files.items():
+        where = ("import", "files", pattern)
+        for key in sorted(t.keys() - IMPORT_FILE_KEYS):
+            report.add("import", key, f"unknown key '{key}' in [import.files.\"{pattern}\"] (expected one of "
+                                      f"{', '.join(sorted(IMPORT_FILE_KEYS))})", at=where)
+        out[pattern] = _import_keys(t, report, where)
+    return {**found, "files": out}
+
+
+def _import_keys(table: Table, report: _Report, where: tuple[str, ...]) -> dict[str, Any]:
+    """One import table's keys, each of the right kind (located at `where` in the settings)."""
+    name = where[0] + "".join(f'.files."{p}"' for p in where[2:])
     rules: dict[str, Callable[[object], Any]] = {
         "preset": _text, "date_format": _date_format, "lines": _flag, "columns": _header_table,
         "customer_sections": _flag, "negative_names_invoice": _flag, "negative": _negative,
         "skip": _values_table, "keep": _values_table,
         "terms_days": lambda v: _whole(v, 0, 3650, "days", "0 to 3650, such as 30"),
         **dict.fromkeys(("not_owed", "paid", "partial"), _text_list)}
-    found = {key: report.value(table, "import", key, None, rule) for key, rule in rules.items() if key in table}
+    found = {key: report.value(table, name, key, None, rule, at=where) for key, rule in rules.items() if key in table}
     return {k: v for k, v in found.items() if v is not None}
 
 
@@ -228,23 +252,27 @@ class _Report:
         self.rel, self.lines = rel, _lines(text)
         self.problems: list[Problem] = []
 
-    def add(self, section: str, key: str | None, message: str) -> None:
-        path = (*section.split("."), key) if key is not None else tuple(section.split("."))
+    def add(self, section: str, key: str | None, message: str, at: tuple[str, ...] | None = None) -> None:
+        """A problem at the line of [section] key (or of the table path `at`, when a name in it has dots)."""
+        where = at if at is not None else tuple(section.split("."))
+        path = (*where, key) if key is not None else where
         while path and path not in self.lines:
             path = path[:-1]
         self.problems.append(Problem(self.rel, self.lines.get(path, 0), message))
 
-    def check(self, section: str, key: str, value: object, rule: Callable[[object], T], default: D) -> T | D:
+    def check(self, section: str, key: str, value: object, rule: Callable[[object], T], default: D,
+              at: tuple[str, ...] | None = None) -> T | D:
         """rule(value), or the default with the problem noted."""
         try:
             return rule(value)
         except _Bad as e:
-            self.add(section, key, f"'{key}' in [{section}]: {e}")
+            self.add(section, key, f"'{key}' in [{section}]: {e}", at)
             return default
 
-    def value(self, table: Table, section: str, key: str, default: D, rule: Callable[[object], T]) -> T | D:
+    def value(self, table: Table, section: str, key: str, default: D, rule: Callable[[object], T],
+              at: tuple[str, ...] | None = None) -> T | D:
         """table[key] checked by rule, or the default when it is absent or wrong."""
-        return self.check(section, key, table[key], rule, default) if key in table else default
+        return self.check(section, key, table[key], rule, default, at) if key in table else default
 
     def env(self, environ: Mapping[str, str], name: str, default: D, rule: Callable[[str], T]) -> T | D:
         """An environment override checked like the setting it replaces; the default when unset."""
