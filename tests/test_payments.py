@@ -83,3 +83,21 @@ def test_unknown_choice_and_empty_selection_are_refused(account):
         charge_for(account, "everything", [], "", MIN)
     with pytest.raises(Refused, match="at least one invoice"):
         charge_for(account, "invoices", [], "", MIN)
+
+
+def test_a_receipt_email_is_headed_by_the_logo_where_the_site_serves_it(project):
+    from datetime import datetime
+
+    from portal.core.records import Customer
+    from portal.pay.payment_log import Row
+    from portal.staff import receipts
+    (project.root / "content" / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    path = project.root / "content" / "settings.toml"
+    path.write_text(path.read_text().replace("[portal]", 'logo = "logo.svg"\n\n[portal]', 1))
+    customer = Customer("C1", "First <Customer>", "ap@first.example", "USD", 30, "", "", "", 1, False, "c.csv", 2)
+    rows = [Row(date(2026, 12, 1), "C1", "payment", "pi_123/INV-1", Decimal("40.00"), "USD", applies_to="INV-1")]
+    (letter,) = receipts.letters(project.settings(), rows, lambda cid: (customer, {"USD": Decimal(0)}),
+                                 datetime(2026, 12, 1, 12, 0))
+    html = letter.message.get_payload()[1].get_payload(decode=True).decode()
+    assert '<img src="https://pay.acme.example/assets/logo.svg" alt="Acme Test Supply"' in html
+    assert "First &lt;Customer&gt;" in html

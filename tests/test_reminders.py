@@ -469,3 +469,14 @@ def test_the_brand_colour_is_the_reminders_too(dunning, smtp, capsys):
     assert main(["--root", str(dunning.root), "remind", "--as-of", AS_OF, "--send"]) == 0
     _, html = parts(inbox.to("ap@first.example"))
     assert "background:#1b5e20;color:#ffffff;" in html and "#0b5cad" not in html
+
+
+def test_the_logo_heads_the_reminders_from_the_sites_own_address(dunning, smtp):
+    (dunning.root / "content" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    path = dunning.root / "content" / "settings.toml"
+    path.write_text(path.read_text().replace("[portal]", 'logo = "logo.png"\n\n[portal]', 1))
+    _, inbox = smtp
+    assert main(["--root", str(dunning.root), "remind", "--as-of", AS_OF, "--send"]) == 0
+    text, html = parts(inbox.to("ap@first.example"))
+    assert '<img src="https://pay.acme.example/assets/logo.png" alt="Acme Test Supply"' in html
+    assert "logo" not in text  # the plain part names the company as before

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from ..build.publish import _exchange, remove_later
+from ..build.render import logo_asset
 from ..core.clock import shown
 from ..core.errors import ConfigError
 from ..core.money import ZERO, fmt
@@ -93,7 +94,7 @@ class Composer:
         esc["items"] = self.html_items.render(groups=groups)
         body = self._body_html(stage).replace('href="{pay_link}"', f'href="{html.escape(url)}"')
         common = {"company": self.company, "customer": c, "pay_link": url, "as_of": shown(as_of),
-                  "subject": subject}
+                  "subject": subject, "logo_url": logo_url(self.settings)}
         # The same reminder always has the same id, so a resend after a crash can be recognised.
         identity = hashlib.sha256("\x1f".join((c.id, stage.slug, *d.keys)).encode()).hexdigest()[:24]
         msg = message(subject, self.sender, formataddr((_one_line(c.name), c.email), "utf-8"), self.reply_to, now,
@@ -110,6 +111,13 @@ class Composer:
             out = re.sub(r"<p>\s*\{items\}\s*</p>", "{items}", out)  # a table may not sit in a <p>
             self._stage_html[stage.slug] = out
         return out
+
+
+def logo_url(settings: Settings) -> str:
+    """The company's logo where the site serves it, for emails ("" with no logo): from the site's own
+    origin, as the pages load it, never a third party's; mail clients that block images show its alt."""
+    asset = logo_asset(settings)
+    return f"{settings.base_url.rstrip('/')}/{asset}" if asset else ""
 
 
 def message(subject: str, sender: str, to: str, reply_to: str, now: datetime, message_id: str, text: str,

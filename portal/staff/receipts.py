@@ -22,7 +22,7 @@ from ..core.records import Customer
 from ..ledger import contacts
 from ..ledger.settings import Settings
 from .dunning import PASSWORD_ENV
-from .mailer import Letter, message, send
+from .mailer import Letter, logo_url, message, send
 from .reminders import usable_email
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,11 @@ def _letter(settings: Settings, c: Customer, payment: str, status: str, day: dat
                  "Applied to: " + (", ".join(applied) if applied else "your account, the oldest invoices first")]
     text = f"Dear {c.contact or c.name},\n\n" + "\n\n".join(lines) + f"\n\n--\n{company['name']}, Accounts receivable\n"
     accent = company.get("brand_color") or "#0b5cad"  # the brand's colour, as on the statements
+    logo = logo_url(settings)
+    heading = (f'<img src="{escape(logo)}" alt="{escape(company["name"])}" style="display:block;max-height:48px;'
+               'max-width:224px;border:0;">' if logo else escape(company["name"]))
     html_part = (f'<div style="max-width:640px;font:15px/1.5 -apple-system,\'Segoe UI\',Helvetica,Arial,sans-serif;">'
-                 f'<p style="margin:0 0 16px;font-size:18px;font-weight:bold;color:{accent};">{escape(company["name"])}'
+                 f'<p style="margin:0 0 16px;font-size:18px;font-weight:bold;color:{accent};">{heading}'
                  f"</p><p>Dear {escape(c.contact or c.name)},</p>" + "".join(f"<p>{escape(x)}</p>" for x in lines)
                  + f"<p>--<br>{escape(company['name'])}, Accounts receivable</p></div>")
     sender = (settings.smtp.sender if settings.smtp else "") or company.get("email", "")
