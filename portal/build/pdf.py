@@ -8,6 +8,7 @@ the stylesheets and a digest of everything they are made from.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -66,6 +67,12 @@ class PdfSource:
     html: str
     stylesheets: tuple[str, ...]
     digest: str
+
+
+def pdf_filename(customer_id: str, day: date) -> str:
+    """The PDF's file name: statement-<account>-<date>.pdf, the account id reduced to safe characters."""
+    account = re.sub(r"[^A-Za-z0-9._-]+", "_", customer_id)[:64] or "account"
+    return f"statement-{account}-{day.isoformat()}.pdf"
 
 
 def remit_lines(company: dict[str, str]) -> tuple[str, ...]:

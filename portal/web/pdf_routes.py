@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +18,7 @@ from datetime import date
 from flask import Blueprint, Flask, current_app, request
 
 from ..build.lookup import NotBuilt, Unreadable
-from ..build.pdf import PdfComposer
+from ..build.pdf import PdfComposer, PdfSource, pdf_filename
 from ..build.pdf_cache import PdfCache
 from ..build.pdf_writer import PdfWriter
 from ..core import clock
@@ -115,12 +114,12 @@ def statement_pdf():
             return page[0], page[1], {**page[2], "Retry-After": str(BUSY_RETRY_SECONDS)}
     return data, 200, {
         "Content-Type": "application/pdf",
-        "Content-Disposition": f'attachment; filename="statement-{_safe(customer.id)}-{today.isoformat()}.pdf"',
+        "Content-Disposition": f'attachment; filename="{pdf_filename(customer.id, today)}"',
         "Cache-Control": "private, no-store",
     }
 
 
-def _render(svc: PdfService, cid: str, today: date, source) -> bytes | None:
+def _render(svc: PdfService, cid: str, today: date, source: PdfSource) -> bytes | None:
     """Make and keep the PDF with a free writer; None when every writer is busy (never waits)."""
     try:
         writer = svc.writers.get_nowait()
@@ -135,7 +134,3 @@ def _render(svc: PdfService, cid: str, today: date, source) -> bytes | None:
     log.info("pdf: made %s's statement (%d bytes)", cid, len(data))
     return data
 
-
-def _safe(text: str) -> str:
-    """An account id as it may stand in a file name: letters, digits, dot, dash and underscore."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:64] or "account"
