@@ -182,3 +182,11 @@ def test_the_download_form_posts_beside_a_pay_url_on_another_host(project):
     project.build()
     assert '<form class="download" method="post" action="https://pay.acme.example/pay/statement.pdf">' \
         in project.page_for("C1")
+
+
+def test_a_pdf_template_that_does_not_render_is_a_clear_503_and_logged(app, project, caplog):
+    template = project.root / "site_templates" / "statement_pdf.html"
+    template.write_text(template.read_text().replace("{{ company.name }}</strong>", "{{ company.nam }}</strong>"))
+    r = post(app, pay_token())
+    assert r.status_code == 503 and "not available just now" in r.get_data(as_text=True)
+    assert "statement_pdf.html" in caplog.text and service(app).renders == 0
