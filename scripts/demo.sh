@@ -8,6 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 PORT=${PORT:-8000}
+# The PDF statements' renderer (WeasyPrint) needs Pango, and the fonts its print CSS names: Debian packages.
+missing=""
+for lib in libpango-1.0-0 libpangoft2-1.0-0 fonts-liberation; do
+  dpkg -s "$lib" >/dev/null 2>&1 || missing="$missing $lib"
+done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
+fi
 export PORTAL_BASE_URL="http://localhost:$PORT"  # links, and Checkout's way back, on the port served
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -7,10 +7,14 @@ AXE_CORE=4.14.1  # the accessibility checker the browser tests inject into pages
 
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used); npm
-# fetches axe-core. Both are Debian packages, installed when missing.
+# fetches axe-core; WeasyPrint needs Pango. All are Debian packages, installed when missing.
 missing=""
 [ -x /usr/bin/chromium ] || missing="chromium chromium-driver"
 [ -x /usr/bin/npm ] || missing="$missing npm"
+# WeasyPrint (PDF statements) loads Pango through ctypes; fonts-liberation is what the PDF's print CSS names.
+for lib in libpango-1.0-0 libpangoft2-1.0-0 fonts-liberation; do
+  dpkg -s "$lib" >/dev/null 2>&1 || missing="$missing $lib"
+done
 if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq $missing >/dev/null

@@ -111,7 +111,7 @@ def test_pay_form_is_a_plain_post_that_works_without_javascript(chrome, statemen
     page.goto(statement_url)
     form = page.locator("form.pay").first
     assert form.get_attribute("method") == "post" and form.get_attribute("action") == "/pay"
-    names = page.evaluate("[...document.forms[0].elements].map(e => e.name).filter(Boolean)")
+    names = page.evaluate("[...document.querySelector('form.pay').elements].map(e => e.name).filter(Boolean)")
     assert {"token", "currency", "choice", "invoice", "amount"} <= set(names)
     page.locator("label", has_text="INV-2026-00003").first.click()  # labels toggle boxes without JS
     assert page.locator("input[name=invoice]").nth(3).is_checked()

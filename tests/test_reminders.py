@@ -480,3 +480,35 @@ def test_the_logo_heads_the_reminders_from_the_sites_own_address(dunning, smtp):
     text, html = parts(inbox.to("ap@first.example"))
     assert '<img src="https://pay.acme.example/assets/logo.png" alt="Acme Test Supply"' in html
     assert "logo" not in text  # the plain part names the company as before
+
+
+def test_with_attach_pdf_each_reminder_carries_the_statement_as_a_pdf(dunning, smtp):
+    import io
+
+    from pypdf import PdfReader
+    path = dunning.root / "content" / "settings.toml"
+    path.write_text(path.read_text() + "\n[reminders]\nattach_pdf = true\n")
+    _, inbox = smtp
+    assert main(["--root", str(dunning.root), "remind", "--as-of", AS_OF, "--send", "--only", "C1"]) == 0
+    msg = inbox.to("ap@first.example")
+    text, html = parts(msg)  # the text and HTML parts as before
+    assert "INV-2" in html and "INV-1" in text
+    (pdf,) = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert pdf.get_filename() == f"statement-C1-{AS_OF}.pdf"
+    statement = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.get_content())).pages)
+    assert "First Customer" in statement and "Balance due" in statement and "$150.00" in statement
+    assert "Remittance advice" in statement and "\nUSD $150.00" in statement
+
+
+def test_without_attach_pdf_reminders_have_no_attachment(dunning, smtp):
+    _, inbox = smtp
+    assert main(["--root", str(dunning.root), "remind", "--as-of", AS_OF, "--send", "--only", "C1"]) == 0
+    assert list(inbox.to("ap@first.example").iter_attachments()) == []
+
+
+def test_attach_pdf_must_be_true_or_false(dunning, capsys):
+    path = dunning.root / "content" / "settings.toml"
+    path.write_text(path.read_text() + '\n[reminders]\nattach_pdf = "yes"\n')
+    n = len(path.read_text().splitlines())
+    assert remind(dunning) == 1
+    assert f"content/settings.toml:{n}: 'attach_pdf' in [reminders]" in capsys.readouterr().err

@@ -67,7 +67,8 @@ def test_pages_filled_into_the_frame_equal_the_template_rendered_whole(ledger, m
 def test_frame_has_a_slot_wherever_the_template_prints_a_page_value(ledger):
     texts, slots = SiteRenderer(ledger.settings(), []).frame
     assert slots == [("customer", ("name",)), ("customer", ("name",)), ("customer", ("id",)), ("as_of", ()),
-                     ("accounts_html", ()), ("pay_token", ()), ("reference", ()), ("customer", ("name",))]
+                     ("pay_token", ()), ("accounts_html", ()), ("pay_token", ()), ("reference", ()),
+                     ("customer", ("name",))]
     assert len(texts) == len(slots) + 1 and texts[0].startswith("<!doctype html>")
     assert not any("\x00" in t for t in texts)
 
@@ -237,7 +238,7 @@ def test_a_statement_template_printing_a_name_it_is_not_given_is_a_problem_at_it
     edit_template(ledger, "{% block footer %}", "{% block footer %}\n  <p>{{ customer.nickname }}</p>")
     assert main(["--root", str(ledger.root), "build", "--full"]) == 1
     err = capsys.readouterr().err
-    assert ("site_templates/statement.html:27: the template prints customer.nickname, which a customer does "
+    assert ("site_templates/statement.html:33: the template prints customer.nickname, which a customer does "
             "not have") in err
     assert "Traceback" not in err
 

@@ -46,6 +46,7 @@ ROOT = "../../"  # from s/<token>/ back to the site root
 # What statement.html is given that differs from page to page; the rest is the same for a build.
 # (digest, entry_count and entries_word are what statement.html printed before the reference: a
 # project's own copy of the template may still print them.)
+# pay_token: the signed token the page's forms post (the pay forms, and Download PDF's).
 PAGE_VALUES = ("customer", "as_of", "accounts_html", "reference", "digest", "entry_count", "entries_word",
                "pay_token")
 _SLOT = re.compile("\x00((?:" + "|".join(PAGE_VALUES) + r")(?:\.\w+)*)\x00")
@@ -130,6 +131,21 @@ def message_url(settings: Settings) -> str:
     return settings.pay_url.rstrip("/") + "/message"
 
 
+def page_order(customer: Customer, accounts: list[Account]) -> list[Account]:
+    """The accounts as a statement shows them: the customer's own currency first, the others after it
+    (with none, an empty account in the customer's currency)."""
+    if not accounts:
+        return [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
+    if len(accounts) > 1:
+        return sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
+    return accounts
+
+
+def pdf_url(settings: Settings) -> str:
+    """Where the statement's Download PDF form posts: beside the pay form's address (settings pay_url)."""
+    return settings.pay_url.rstrip("/") + "/statement.pdf"
+
+
 def logo_asset(settings: Settings) -> str:
     """Where the company's logo is in the site ("" when there is none): served from the site itself."""
     logo = settings.company.get("logo", "")
@@ -165,6 +181,7 @@ class SiteRenderer:
         }
         self.pay_action = escape(settings.pay_url)
         self.common["message_action"] = message_url(settings)
+        self.common["pdf_action"] = pdf_url(settings)
         try:
             self.frame = self._frame()
         except TemplateError as e:
@@ -199,22 +216,7 @@ class SiteRenderer:
                        digest: str, rows: int) -> str:
         """One customer's statement page, made from `rows` ledger rows; `digest` is of everything it
         was made from (page.render_customer), shown shortened as its reference."""
-        if not accounts:
-            accounts = [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
-        elif len(accounts) > 1:  # the customer's own currency first, the others after it
-            accounts = sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
-        sections = [self._section(a, len(accounts) > 1, pay_token, self._money(a.currency)[2]) for a in accounts]
-        values = {
-            "customer": customer,
-            "as_of": _day(as_of),
-            # each form's minimum in its own currency, as the payment service checks it (min_payment of it)
-            "accounts_html": Markup(self._currencies(accounts) + "".join(sections)),
-            "reference": statement_reference(digest),
-            "digest": digest,
-            "entry_count": rows,
-            "entries_word": "entry" if rows == 1 else "entries",
-            "pay_token": pay_token,  # the message form's too
-        }
+        values = self.page_values(customer, accounts, as_of, pay_token, digest, rows)
         if self.frame is None:
             try:
                 return self.statement.render(**self.common, root=ROOT, **values)
@@ -232,6 +234,24 @@ class SiteRenderer:
             out.append(value if isinstance(value, Markup) else escape(value))  # what autoescape prints
             out.append(text)
         return "".join(out)
+
+    def page_values(self, customer: Customer, accounts: list[Account], as_of: date, pay_token: str,
+                    digest: str, rows: int) -> dict:
+        """What statement.html is given for one customer (PAGE_VALUES), besides the build's common values."""
+        accounts = page_order(customer, accounts)
+        sections = [self._section(a, len(accounts) > 1, pay_token, self._money(a.currency)[2]) for a in accounts]
+        values = {
+            "customer": customer,
+            "as_of": _day(as_of),
+            # each form's minimum in its own currency, as the payment service checks it (min_payment of it)
+            "accounts_html": Markup(self._currencies(accounts) + "".join(sections)),
+            "reference": statement_reference(digest),
+            "digest": digest,
+            "entry_count": rows,
+            "entries_word": "entry" if rows == 1 else "entries",
+            "pay_token": pay_token,
+        }
+        return values
 
     def _currencies(self, accounts: list[Account]) -> str:
         """With several currencies, what is owed in each at the top, the most overdue first, each
@@ -417,10 +437,16 @@ class SiteRenderer:
             out[f"assets/{asset.name}"] = asset.read_text(encoding="utf-8")
         company = self.settings.company
         if company.get("brand_color"):  # the accent of buttons, links and headings' rules
-            out["assets/brand.css"] = f":root {{ --accent: {company['brand_color']}; }}\n"
+            out["assets/brand.css"] = brand_css(self.settings)
         if company.get("logo"):
             out[logo_asset(self.settings)] = (self.settings.content_dir / company["logo"]).read_bytes()
         return out
+
+
+def brand_css(settings: Settings) -> str:
+    """assets/brand.css: the company's colour as the pages' accent ("" when the settings give none)."""
+    colour = settings.company.get("brand_color", "")
+    return f":root {{ --accent: {colour}; }}\n" if colour else ""
 
 
 class _Marker:

@@ -28,6 +28,7 @@ _SECTIONS = {
     "ledger": {"dir", "date_formats", "columns", "customer_columns", "types", "round_amounts"},
     "build": {"out", "staff_dir", "state_dir"},
     "smtp": {"host", "port", "starttls", "user", "from"},
+    "reminders": {"attach_pdf"},  # each reminder email carries the statement's PDF
     # how content/exports/ is read (portal.imports): a preset and overrides of it, or a profile of one's own
     "import": {"preset", "date_format", "terms_days", "not_owed", "paid", "partial", "lines", "columns", "skip",
                "keep", "customer_sections", "negative", "negative_names_invoice", "files"},
@@ -85,6 +86,7 @@ class Settings:
     source: Path | None = None
     raw: str = ""  # the file's text, part of every page's inputs
     smtp: Smtp | None = None  # None: no [smtp] section, so reminders cannot be sent
+    attach_pdf: bool = False  # [reminders] attach_pdf: each reminder carries the statement as a PDF
 
 
 def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
@@ -100,12 +102,13 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     folders = _folders(root, tables.get("ledger", {}), tables.get("build", {}), report)
     smtp = _smtp(tables.get("smtp"), report)
     import_profile = _import(tables.get("import", {}), report)
+    attach_pdf = report.value(tables.get("reminders", {}), "reminders", "attach_pdf", False, _flag)
     if company.get("logo"):  # a file of the project's, served from the site itself
         company["logo"] = report.check("company", "logo", company["logo"], _logo(folders["content_dir"]), "")
     if report.problems:
         raise InputError(report.problems)
     return Settings(root=root, company=company, **portal, **ledger, **folders, source=path, raw=text, smtp=smtp,
-                    import_profile=import_profile)
+                    import_profile=import_profile, attach_pdf=attach_pdf)
 
 
 def problem_at(settings: Settings, section: str, key: str | None, message: str,

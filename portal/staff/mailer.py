@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.header import Header
 from email.message import Message
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
@@ -22,11 +23,15 @@ import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from ..build.pdf import PdfComposer, pdf_filename
+from ..build.pdf_writer import PdfWriter
 from ..build.publish import _exchange, remove_later
 from ..build.render import logo_asset
+from ..core.accounts import Account
 from ..core.clock import shown
 from ..core.errors import ConfigError
 from ..core.money import ZERO, fmt
+from ..core.records import Customer
 from ..core.signing import Signer, statement_url
 from ..ledger.settings import Settings, Smtp
 from .reminders import PLACEHOLDER, Decision, Stage, days_past_due
@@ -75,6 +80,7 @@ class Composer:
         self.reply_to = self.company.get("email") or sender
         self.domain = sender.rpartition("@")[2]
         self._stage_html: dict[str, str] = {}
+        self.pdf = StatementPdf(settings) if settings.attach_pdf else None
 
     def letter(self, d: Decision, as_of: date, now: datetime) -> Letter:
         """The reminder for a customer due one."""
@@ -101,6 +107,8 @@ class Composer:
                       f"reminder-{identity}@{self.domain}",
                       self.text.render(body=text_body, **common),
                       self.html.render(body=Markup(_fill(body, esc)), **common))
+        if self.pdf is not None:
+            msg = with_attachment(msg, pdf_filename(c.id, as_of), self.pdf.make(c, list(d.accounts), as_of))
         return Letter(c.id, stage.slug, c.email, subject, d.keys, msg)
 
     def _body_html(self, stage: Stage) -> str:
@@ -139,6 +147,38 @@ def message(subject: str, sender: str, to: str, reply_to: str, now: datetime, me
     msg.attach(MIMEText(text, "plain", "utf-8"))
     msg.attach(MIMEText(html_part, "html", "utf-8"))
     return msg
+
+
+class StatementPdf:
+    """The statement as a PDF for a reminder ([reminders] attach_pdf): the payment service's templates
+    and renderer, one PDF at a time, made only for the customers a run writes to."""
+
+    def __init__(self, settings: Settings):
+        self.composer = PdfComposer(settings)
+        self.writer = PdfWriter()
+
+    def make(self, customer: Customer, accounts: list[Account], as_of: date) -> bytes:
+        """The customer's statement as of the reminder's date."""
+        return self.writer.write(self.composer.source(customer, accounts, as_of), self.composer.asset)
+
+
+def with_attachment(msg: MIMEMultipart, filename: str, data: bytes) -> MIMEMultipart:
+    """The message as multipart/mixed: its text and HTML parts, then a PDF attached."""
+    mixed = MIMEMultipart("mixed")
+    for key, value in msg.items():
+        if key.lower() not in ("content-type", "mime-version", "content-transfer-encoding"):
+            mixed[key] = value
+    alternative = MIMEMultipart("alternative")
+    for part in msg.get_payload():
+        alternative.attach(part)
+    boundary = msg.get_boundary() or ""
+    alternative.set_boundary(boundary)
+    mixed.set_boundary(boundary + "_mixed")
+    mixed.attach(alternative)
+    pdf = MIMEApplication(data, "pdf")
+    pdf.add_header("Content-Disposition", "attachment", filename=filename)
+    mixed.attach(pdf)
+    return mixed
 
 
 def _fill(text: str, values: dict) -> str:

@@ -13,6 +13,7 @@ from ..build.publish import Publisher
 from ..ledger import settings as settings_mod
 from . import messages as messageweb
 from . import pay_routes as payweb
+from . import pdf_routes
 from .logs import _redact_every_record
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     Publisher(settings.out).recover()  # finish a publish a crashed build committed
     payweb.init(app, settings)
     messageweb.init(app, settings)
+    pdf_routes.init(app, settings)
     if app.config["SERVE_SITE"]:
         _site_routes(app, settings.out)
     csp = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
