@@ -292,7 +292,7 @@ def test_session_validation_rules(client):
     assert eur.payment_method_types == ["card"] and eur.currency == "eur"
     defaults = client.v1.checkout.sessions.create(
         {k: v for k, v in portal_params("eur").items() if k != "allowed_payment_method_types"})
-    assert defaults.payment_method_types == ["card"]
+    assert defaults.payment_method_types == ["card", "sepa_debit"]  # what the account has enabled, in EUR
     with pytest.raises(stripe.InvalidRequestError) as err:
         new_session(client, amount=49)
     assert err.value.code == "amount_too_small"

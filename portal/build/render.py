@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
 from ..core.clock import shown
-from ..core.methods import methods_in_words
+from ..core.methods import clearing_in_words, methods_in_words
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
 from ..core.records import Customer, InputError, Problem
 from ..ledger.settings import Settings
@@ -56,7 +56,7 @@ STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any 
 
 
 # The digest of site_templates/account.html whose text _section composes (test_site keeps them equal).
-ACCOUNT_TEMPLATE_SHA256 = "0f7eede44beb87d2aa06b3a04a796551a9645beece46bbef877a9233ada28a07"
+ACCOUNT_TEMPLATE_SHA256 = "2472146426b663995a53ca417136c23273dfea914134a40c9d48fd11a9ab52bd"
 
 
 def account_template_digest(settings: Settings) -> str:
@@ -247,6 +247,12 @@ class SiteRenderer:
                                         fmt(quantize(self.settings.min_payment, currency), currency))
         return m
 
+    def _methods(self, currency: str) -> str:
+        """How one can pay in a currency, and how long its bank debits take (core.methods), as the hint says it."""
+        s = self.settings.payment_methods
+        clears = clearing_in_words(currency, s)
+        return methods_in_words(currency, s) + (f". {clears}" if clears else "")
+
     def _memo(self, memo: str) -> str:
         text = self.memos.get(memo)
         if text is None:
@@ -359,7 +365,7 @@ class SiteRenderer:
                        f'        <label><span class="visually-hidden">Amount in {cur}</span>'
                        '<input type="text" inputmode="decimal" name="amount" size="10" autocomplete="off">'
                        f' {cur}</label></div>\n'
-                       f'      <p class="hint">{methods_in_words(cur)}. Minimum {minimum}. The amount is checked '
+                       f'      <p class="hint">{self._methods(cur)}. Minimum {minimum}. The amount is checked '
                        'against your account before you pay.</p>\n'
                        '      <button type="submit" aria-live="polite">Pay now</button>\n    </fieldset>\n  </form>\n')
         if a.activity:
@@ -391,7 +397,9 @@ class SiteRenderer:
             minor=lambda text: text[skip:].replace(",", "").replace(".", ""),
             memo=lambda text: Markup(self._memo(text)), pay_attrs=Markup(pay_attrs),
             plain=lambda amount: plain(amount, cur),
-            methods=methods_in_words(cur)) + "\n"  # Jinja drops a template's last newline
+            methods=methods_in_words(cur, self.settings.payment_methods),
+            clearing=clearing_in_words(cur, self.settings.payment_methods),
+        ) + "\n"  # Jinja drops a template's last newline
 
     def shared_pages(self) -> dict[str, str | bytes]:
         """The site's non-customer pages, by path: landing page, content pages, stylesheet, robots."""
