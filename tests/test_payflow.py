@@ -243,6 +243,10 @@ def test_bank_payment_that_fails_is_owed_again(flow, debit):
     flow.until(lambda: len(flow.rows()) == 2)
     flow.until(lambda: debit.owed in flow.page(debit.cid) and "processing" not in flow.page(debit.cid))
     assert flow.balance(debit.cid, debit.currency) == Decimal("140.00")
+    from portal.core.receipts import receipt_number
+    returned = re.search(r'<p class="returned-note">(.*?)</p>', flow.page(debit.cid))[1]  # the statement says so
+    assert returned.startswith(f"Your bank payment of {debit.owed} on ")
+    assert returned.endswith(f"({receipt_number(pi)}) was returned by your bank: it is due again.")
     flow.fake.wait_for_webhooks()
     assert [r.split(",")[9] for r in flow.rows()] == ["processing", "failed"]
 

@@ -56,7 +56,7 @@ STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any 
 
 
 # The digest of site_templates/account.html whose text _section composes (test_site keeps them equal).
-ACCOUNT_TEMPLATE_SHA256 = "2472146426b663995a53ca417136c23273dfea914134a40c9d48fd11a9ab52bd"
+ACCOUNT_TEMPLATE_SHA256 = "46ebcec3a17e5803b84fc7b4bf12d3b5f404207256173dbf38be6668b14de169"
 
 
 def account_template_digest(settings: Settings) -> str:
@@ -319,6 +319,9 @@ class SiteRenderer:
         if a.processing:
             out.append(f'    <p class="processing-note">{money(a.processing)} in bank payments is processing and '
                        'already counted as paid.</p>\n')
+        for e in a.returned:
+            out.append(f'    <p class="returned-note">Your bank payment of {money(e.amount)} on {_day(e.date)} '
+                       f'({esc(e.ref)}) was returned by your bank: it is due again.</p>\n')
         if unapplied:
             cells.append(f'<td class="num credit">-{unapplied}</td>')
             if a.balance >= 0:  # a credit balance says so above
