@@ -369,3 +369,17 @@ def test_an_online_payment_is_one_row_under_its_receipt_number_naming_what_it_pa
     assert [(e.ref, e.amount, e.applies_to) for e in a.recent] == [
         ("CHQ-9", Decimal("1.00"), ""), (receipt_number("pi_7"), Decimal("75.00"), "INV-1, INV-2")]
     assert a.balance == Decimal("34.00")  # the figures are the rows', not the row shown
+
+
+def test_a_returned_bank_debit_counts_for_nothing_and_is_listed_as_returned_under_its_receipt():
+    from portal.core.receipts import receipt_number
+    rows = [invoice("INV-1", "100.00", "2026-11-01", "2026-12-01"),
+            entry("payment", "60.00", "2026-11-20", "pi_A/INV-1", applies_to="INV-1", status="failed"),
+            entry("payment", "40.00", "2026-11-20", "pi_A", status="failed"),
+            entry("payment", "5.00", "2026-01-02", "pi_OLD", status="failed"),  # before the period: not listed
+            entry("payment", "9.00", "2026-11-21", "pi_E", currency="EUR", status="failed")]  # no EUR account
+    (acct,) = accounts(rows, AS_OF)
+    assert acct.balance == Decimal("100.00") and acct.recent == [] and acct.processing == 0
+    assert [(e.ref, e.amount, e.applies_to) for e in acct.returned] == [
+        (receipt_number("pi_A"), Decimal("100.00"), "INV-1")]
+    assert all(a.entry.status != "failed" for a in acct.activity)

@@ -1,5 +1,6 @@
-"""Paying from a statement in real headless Chromium: card for a chosen invoice, and a bank payment
-from processing to settled. The app, our Stripe fake and its hosted Checkout page all over HTTP."""
+"""Paying from a statement in real headless Chromium: card for a chosen invoice, and a bank debit (ACH,
+SEPA, Bacs) from processing to settled or returned. The app, our Stripe fake and its hosted Checkout
+page all over HTTP."""
 from __future__ import annotations
 
 import time
@@ -14,25 +15,35 @@ pytestmark = pytest.mark.browser
 
 WHSEC = "whsec_browser_test_secret"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+# Each currency's bank debit on the fake's hosted page: the amount owed, the test account's fields, the button.
+DEBITS = {
+    "USD": ("$140.00", {"#routingNumber": "110000000", "#accountNumber": "000123456789"}, "#pay-bank"),
+    "EUR": ("€140.00", {"#iban": "DE89370400440532013000"}, "#pay-sepa"),
+    "GBP": ("£140.00", {"#sortCode": "108800", "#bacsAccountNumber": "00012345"}, "#pay-bacs"),
+}
 
 
 @pytest.fixture
-def shop(project, live_server, make_app):
+def shop(project, live_server, make_app, request):
+    """(statement URL, fake, currency): one customer owing 140.00 in the currency (USD unless the test
+    parametrises `shop`), with SEPA and Bacs debits switched on."""
+    currency = getattr(request, "param", "USD")
     fake = FakeStripe(webhook_secret=WHSEC, deliver="async")  # webhooks race the return page, as on Stripe
     fake.start()
     port = free_port()
     (project.root / "content" / "settings.toml").write_text(
         SETTINGS.replace('min_payment = "1.00"', f'min_payment = "1.00"\ncheckout_origin = "{fake.base_url}"')
-        .replace("https://pay.acme.example", f"http://127.0.0.1:{port}"))
+        .replace("https://pay.acme.example", f"http://127.0.0.1:{port}")
+        + "\n[payments]\nsepa_debit = true\nbacs_debit = true\n")
     project.write("customers.csv", "customer_id,name,email,currency,terms_days\n"
-                                   "C1,First Customer,ap@first.example,USD,30\n")
+                                   f"C1,First Customer,ap@first.example,{currency},30\n")
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,Widgets\n"
                                     "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,Gadgets\n")
     app = make_app(stripe=fake.base_url, secret_key="sk_test_fake", webhook_secret=WHSEC, TESTING=False)
     base = live_server(app, port)
     fake.webhook_url = base + "/stripe/webhook"
     token = Signer(load_keys(project.settings().state_dir)).link_token("C1", 1)
-    yield f"{base}/s/{token}/", fake
+    yield f"{base}/s/{token}/", fake, currency
     fake.stop()
 
 
@@ -41,7 +52,7 @@ def open_items(page) -> str:
 
 
 def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop, axe_source):
-    url, fake = shop
+    url, fake, _ = shop
     page = chrome.new_page(bypass_csp=True)  # for axe's own inline script
     page.goto(url)
     assert "INV-2" in open_items(page)
@@ -73,30 +84,55 @@ def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop, 
     page.close()
 
 
-def test_bank_payment_is_processing_then_settled(chrome, shop):
-    url, fake = shop
-    page = chrome.new_page()
+def pay_by_debit(chrome, shop):
+    """Pay the whole balance by the currency's bank debit on the hosted page; back on the statement."""
+    url, fake, currency = shop
+    owed, fields, button = DEBITS[currency]
+    page = chrome.new_page(bypass_csp=True)  # for axe's own inline script
     page.goto(url)
-    page.get_by_role("button", name="Pay $140.00").click()  # the whole balance is chosen by default
+    page.get_by_role("button", name=f"Pay {owed}").click()  # the whole balance is chosen by default
     page.wait_for_url(f"{fake.base_url}/c/pay/**")
-    page.fill("#routingNumber", "110000000")  # Stripe's test bank account
-    page.fill("#accountNumber", "000123456789")
-    page.click("#pay-bank")
+    for selector, value in fields.items():  # Stripe's test bank account
+        page.fill(selector, value)
+    page.click(button)
     page.wait_for_url("**/pay/return?session_id=cs_test_*")
     assert "Bank payment processing" in page.locator("main").inner_text()
     page.get_by_role("link", name="Back to your statement").click()
     assert page.locator(".badge").inner_text() == "processing"
-    assert "$140.00 in bank payments is processing" in page.locator("main").inner_text()
-    assert page.locator("form.pay").count() == 0  # nothing is asked for again
-    page.screenshot(path=str(ARTIFACTS / "statement-processing.png"), full_page=True)
+    assert f"{owed} in bank payments is processing" in page.locator("main").inner_text()
     (processing,) = fake.events_for(type="payment_intent.processing")
-    pi = processing["data"]["object"]["id"]
-    fake.settle(pi)
+    return page, processing["data"]["object"]["id"]
+
+
+def reload_until(page, done) -> None:
     deadline = time.time() + 15
     while time.time() < deadline:
         page.reload()
-        if page.locator(".badge").count() == 0:
-            break
+        if done():
+            return
         time.sleep(0.2)
+
+
+@pytest.mark.parametrize("shop", list(DEBITS), indirect=True)
+def test_bank_payment_is_processing_then_settled(chrome, shop):
+    page, pi = pay_by_debit(chrome, shop)
+    assert page.locator("form.pay").count() == 0  # nothing is asked for again
+    page.screenshot(path=str(ARTIFACTS / f"statement-processing-{shop[2]}.png"), full_page=True)
+    shop[1].settle(pi)
+    reload_until(page, lambda: page.locator(".badge").count() == 0)
     assert page.locator(".badge").count() == 0 and "Nothing is open" in page.locator("main").inner_text()
+    page.close()
+
+
+@pytest.mark.parametrize("shop", ["EUR"], indirect=True)
+def test_a_returned_sepa_debit_is_said_on_the_statement_and_owed_again(chrome, shop, axe_source):
+    page, pi = pay_by_debit(chrome, shop)
+    shop[1].fail(pi)
+    reload_until(page, lambda: page.locator(".returned-note").count() == 1)
+    note = page.locator(".returned-note").inner_text()
+    assert note.startswith("Your bank payment of €140.00 on ") and note.endswith("it is due again.")
+    assert page.locator(".balance").inner_text() == "€140.00" and page.locator("form.pay").count() == 1
+    assert "Card or SEPA bank debit. Bank payments take 5 to 14 business days" in page.locator("form.pay").inner_text()
+    page.add_script_tag(content=axe_source)  # the note passes axe (contrast included)
+    assert page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)") == []
     page.close()

@@ -292,7 +292,7 @@ def test_session_validation_rules(client):
     assert eur.payment_method_types == ["card"] and eur.currency == "eur"
     defaults = client.v1.checkout.sessions.create(
         {k: v for k, v in portal_params("eur").items() if k != "allowed_payment_method_types"})
-    assert defaults.payment_method_types == ["card"]
+    assert defaults.payment_method_types == ["card", "sepa_debit"]  # what the account has enabled, in EUR
     with pytest.raises(stripe.InvalidRequestError) as err:
         new_session(client, amount=49)
     assert err.value.code == "amount_too_small"
@@ -484,6 +484,58 @@ def test_ach_processing_then_settled(client, fake, receiver):
     assert again.json()["error"]["code"] == "payment_intent_unexpected_state"
     with pytest.raises(StripeError):
         fake.settle(pi.id)
+
+
+DEBIT_PAGES = {  # each bank debit: its currency, the hosted page's form with its test account, its details
+    "us_bank_account": ("usd", {"method": "bank", "routingNumber": "110000000", "accountNumber": "000123456789"},
+                        {"bank_name": "STRIPE TEST BANK", "last4": "6789"}),
+    "sepa_debit": ("eur", {"method": "sepa_debit", "iban": "DE89 3704 0044 0532 0130 00"},
+                   {"country": "DE", "last4": "3000"}),
+    "bacs_debit": ("gbp", {"method": "bacs_debit", "sortCode": "10-88-00", "bacsAccountNumber": "00012345"},
+                   {"sort_code": "108800", "last4": "2345"}),
+}
+
+
+@pytest.mark.parametrize("method", list(DEBIT_PAGES))
+def test_each_bank_debit_is_processing_then_settles_or_fails_with_the_async_session_events(
+        client, fake, receiver, method):
+    currency, form, details = DEBIT_PAGES[method]
+    paid = []
+    for outcome in ("settle", "fail"):
+        s = new_session(client, currency=currency, amount=10_000, methods=("card", method))
+        assert s.payment_method_types == ["card", method]
+        assert f'value="{form["method"]}"' in requests.get(s.url, timeout=10).text  # the hosted page offers it
+        r = post_page(s.url, email="ap@example.com", **form)
+        assert r.status_code == 303, r.text
+        s = client.v1.checkout.sessions.retrieve(s.id, {"expand": ["payment_intent.latest_charge"]})
+        pi = s.payment_intent
+        assert (s.status, s.payment_status, pi.status) == ("complete", "unpaid", "processing")
+        assert pi.payment_method_types == [method] and pi.latest_charge.id.startswith("py_")
+        got = pi.latest_charge.payment_method_details
+        assert got.type == method and {k: got[method][k] for k in details} == details
+        requests.post(f"{fake.base_url}/_fake/payment_intents/{pi.id}/{outcome}", timeout=10).raise_for_status()
+        pi = client.v1.payment_intents.retrieve(pi.id)
+        paid.append((pi.status, client.v1.checkout.sessions.retrieve(s.id).payment_status, receiver.types()[-1]))
+    assert paid == [("succeeded", "paid", "checkout.session.async_payment_succeeded"),
+                    ("requires_payment_method", "unpaid", "checkout.session.async_payment_failed")]
+
+
+@pytest.mark.parametrize(("method", "currency", "only"), [
+    ("sepa_debit", "gbp", "eur"), ("sepa_debit", "usd", "eur"), ("bacs_debit", "eur", "gbp"),
+    ("bacs_debit", "usd", "gbp"), ("us_bank_account", "gbp", "usd")])
+def test_a_bank_debit_in_another_currency_is_refused_as_stripe_refuses_it(client, method, currency, only):
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        new_session(client, currency=currency, methods=("card", method))
+    assert err.value.param == "allowed_payment_method_types"
+    assert f"`{method}` supports only the following currencies: {only}." in err.value.user_message
+
+
+def test_a_debit_the_account_has_not_enabled_is_left_out_as_stripe_filters_it(receiver):
+    with FakeStripe(enabled_payment_method_types=("card", "us_bank_account")) as f:
+        s = new_session(f.client(), currency="eur", methods=("card", "sepa_debit"))
+        assert s.payment_method_types == ["card"]
+        with pytest.raises(StripeError):
+            f.pay_session(s.id, method="sepa_debit")
 
 
 def test_ach_processing_then_failed(client, fake, receiver):

@@ -407,7 +407,7 @@ def test_unknown_settings_are_reported_together_at_their_lines(project):
         "content/settings.toml:13: unknown column 'num' in [ledger.columns] "
         "(expected one of date, customer_id, type, ref, amount, currency, due_date, applies_to, memo)",
         "content/settings.toml:14: unknown section 'theme' "
-        "(expected one of build, company, import, ledger, portal, reminders, smtp)",
+        "(expected one of build, company, import, ledger, payments, portal, reminders, smtp)",
     ]
 
 

@@ -18,6 +18,25 @@ from portal.ledger.online import FILE
 
 WHSEC = "whsec_payflow_test_secret"
 BANK = {"method": "bank", "routingNumber": "110000000", "accountNumber": "000123456789"}  # test account
+
+
+class Debit:
+    """A bank debit as a customer pays it: their account, and the fake's hosted page form with its test account."""
+
+    def __init__(self, method, cid, currency, form, owed, paid_by, days):
+        self.method, self.cid, self.currency, self.form = method, cid, currency, form
+        self.owed, self.paid_by, self.days = owed, paid_by, days  # $140.00; the receipt's "Paid by"; 3 to 5
+        self.pay_as = "bank" if method == "us_bank_account" else method  # fake.pay_session's method
+
+
+DEBITS = [
+    Debit("us_bank_account", "C1", "USD", BANK, "$140.00", "STRIPE TEST BANK account ending 6789", "3 to 5"),
+    Debit("sepa_debit", "C4", "EUR", {"method": "sepa_debit", "iban": "DE89370400440532013000"}, "€140.00",
+          "SEPA Direct Debit, account ending 3000", "5 to 14"),
+    Debit("bacs_debit", "C5", "GBP", {"method": "bacs_debit", "sortCode": "108800", "bacsAccountNumber": "00012345"},
+          "£140.00", "Bacs Direct Debit, account ending 2345", "3 to 6"),
+]
+each_debit = pytest.mark.parametrize("debit", DEBITS, ids=[d.method for d in DEBITS])
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 
 
@@ -32,7 +51,7 @@ class Flow:
     def form(self, cid="C1", **kw):
         page = self.page(cid)
         token = re.search(r'name="token" value="([^"]+)"', page)[1]
-        return {"token": token, "currency": "USD", "choice": "balance", **kw}
+        return {"token": token, "currency": CURRENCY[cid], "choice": "balance", **kw}
 
     def page(self, cid="C1") -> str:
         token = self.signer.link_token(cid, 1)
@@ -68,13 +87,24 @@ class Flow:
         raise AssertionError("timed out")
 
 
-@pytest.fixture
-def flow(project, live_server, make_app):
+CURRENCY = {"C1": "USD", "C3": "JPY", "C4": "EUR", "C5": "GBP"}
+
+
+def start_flow(project, live_server, make_app, payments: str = "sepa_debit = true\nbacs_debit = true"):
+    """The app over a small ledger (a USD, a JPY, a EUR and a GBP customer), the fake, and [payments]."""
     project.write("customers.csv", "customer_id,name,email,currency,terms_days\n"
-                                   "C1,First Customer,ap@first.example,USD,30\nC3,Tokyo KK,ap@tokyo.example,JPY,30\n")
+                                   "C1,First Customer,ap@first.example,USD,30\nC3,Tokyo KK,ap@tokyo.example,JPY,30\n"
+                                   "C4,Berlin GmbH,ap@berlin.example,EUR,30\nC5,Leeds Ltd,ap@leeds.example,GBP,30\n")
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,100.00,,2026-10-31,,\n"
                                     "2026-10-02,C1,invoice,INV-2,40.00,,2030-01-31,,\n"
-                                    "2026-10-02,C3,invoice,INV-9,184000,,2030-01-31,,\n")
+                                    "2026-10-02,C3,invoice,INV-9,184000,,2030-01-31,,\n"
+                                    "2026-10-01,C4,invoice,INV-41,100.00,,2026-10-31,,\n"
+                                    "2026-10-02,C4,invoice,INV-42,40.00,,2030-01-31,,\n"
+                                    "2026-10-01,C5,invoice,INV-51,100.00,,2026-10-31,,\n"
+                                    "2026-10-02,C5,invoice,INV-52,40.00,,2030-01-31,,\n")
+    if payments:
+        path = project.root / "content" / "settings.toml"
+        path.write_text(path.read_text() + f"\n[payments]\n{payments}\n")
     port = free_port()
     project.serve_at(f"http://127.0.0.1:{port}")
     fake = FakeStripe(webhook_secret=WHSEC, deliver="async")  # webhooks race the return page, as on Stripe
@@ -82,8 +112,23 @@ def flow(project, live_server, make_app):
     app = make_app(stripe=fake.base_url, secret_key="sk_test_fake", webhook_secret=WHSEC, TESTING=False)
     base = live_server(app, port)
     fake.webhook_url = base + "/stripe/webhook"
-    yield Flow(project, base, fake)
-    fake.stop()
+    return Flow(project, base, fake)
+
+
+@pytest.fixture
+def flow(project, live_server, make_app):
+    """The flow with SEPA and Bacs debits switched on in the settings."""
+    f = start_flow(project, live_server, make_app)
+    yield f
+    f.fake.stop()
+
+
+@pytest.fixture
+def flow_off(project, live_server, make_app):
+    """The flow with no [payments] section: SEPA and Bacs off."""
+    f = start_flow(project, live_server, make_app, payments="")
+    yield f
+    f.fake.stop()
 
 
 def test_card_payment_of_a_chosen_invoice_is_recorded_once_and_shown_on_return(flow):
@@ -147,26 +192,76 @@ def test_three_d_secure_then_paid(flow):
     assert "We received $140.00" in ret.text and flow.balance() == Decimal("0.00")
 
 
-def test_bank_payment_processing_then_settled(flow):
-    ret = flow.complete(flow.checkout(**flow.form()), **BANK)
+@pytest.mark.parametrize(("cid", "offered", "words"), [
+    ("C1", ["card", "us_bank_account"], "Card or US bank account. Bank payments take 3 to 5 business days to clear."),
+    ("C4", ["card", "sepa_debit"], "Card or SEPA bank debit. Bank payments take 5 to 14 business days to clear."),
+    ("C5", ["card", "bacs_debit"], "Card or UK bank debit (Bacs). Bank payments take 3 to 6 business days to clear."),
+    ("C3", ["card"], "Card. Minimum"),
+])
+def test_checkout_offers_the_bank_debit_of_its_currency_that_the_settings_switch_on_as_the_page_says(
+        flow, cid, offered, words):
+    url = flow.checkout(**flow.form(cid))
+    (_, _, p), = [r for r in flow.fake.requests if r[1] == "/v1/checkout/sessions"]
+    assert p["allowed_payment_method_types"] == offered
+    assert flow.fake.get(url.rsplit("/", 1)[1])["payment_method_types"] == offered  # what Checkout shows
+    assert f'<p class="hint">{words}' in flow.page(cid)
+
+
+def test_with_the_settings_off_eur_and_gbp_are_paid_by_card_only_and_the_page_says_so(flow_off):
+    for cid in ("C4", "C5"):
+        url = flow_off.checkout(**flow_off.form(cid))
+        assert flow_off.fake.get(url.rsplit("/", 1)[1])["payment_method_types"] == ["card"]
+        assert '<p class="hint">Card. Minimum' in flow_off.page(cid)
+    assert [r[2]["allowed_payment_method_types"] for r in flow_off.fake.requests
+            if r[1] == "/v1/checkout/sessions"] == [["card"], ["card"]]
+
+
+@each_debit
+def test_bank_payment_processing_then_settled(flow, debit):
+    ret = flow.complete(flow.checkout(**flow.form(debit.cid)), **debit.form)
     assert "Bank payment processing" in ret.text and "please don&#39;t pay again" in ret.text
-    assert "<dt>Paid by</dt><dd>STRIPE TEST BANK account ending 6789</dd>" in ret.text
-    assert "<dt>Status</dt><dd>Processing: bank payments take 3 to 5 business days to clear</dd>" in ret.text
+    assert f"Bank payments take {debit.days} business days to clear." in ret.text
+    assert f"<dt>Paid by</dt><dd>{debit.paid_by}</dd>" in ret.text
+    assert f"<dt>Status</dt><dd>Processing: bank payments take {debit.days} business days to clear</dd>" in ret.text
     assert "Applied to your account: the oldest invoices first." in ret.text  # the whole balance: no invoice named
-    assert "processing" in flow.page() and flow.balance() == Decimal("0.00")
-    pi = flow.rows()[0].split(",")[3]
+    assert "processing" in flow.page(debit.cid) and flow.balance(debit.cid, debit.currency) == Decimal("0.00")
+    flow.fake.wait_for_webhooks()
+    (row,) = flow.rows()  # once, however the return page and the webhooks raced
+    pi = row.split(",")[3]
     flow.fake.settle(pi)
-    flow.until(lambda: "processing" not in flow.page())
-    assert flow.balance() == Decimal("0.00") and [r.split(",")[9] for r in flow.rows()] == ["processing", "succeeded"]
+    flow.until(lambda: "processing" not in flow.page(debit.cid))
+    flow.fake.wait_for_webhooks()
+    assert flow.balance(debit.cid, debit.currency) == Decimal("0.00")
+    assert [r.split(",")[9] for r in flow.rows()] == ["processing", "succeeded"]
 
 
-def test_bank_payment_that_fails_is_owed_again(flow):
-    flow.complete(flow.checkout(**flow.form()), **BANK)
+@each_debit
+def test_bank_payment_that_fails_is_owed_again(flow, debit):
+    flow.complete(flow.checkout(**flow.form(debit.cid)), **debit.form)
     pi = flow.rows()[0].split(",")[3]
     flow.fake.fail(pi)
     flow.until(lambda: len(flow.rows()) == 2)
-    flow.until(lambda: "$140.00" in flow.page() and "processing" not in flow.page())
-    assert flow.balance() == Decimal("140.00")
+    flow.until(lambda: debit.owed in flow.page(debit.cid) and "processing" not in flow.page(debit.cid))
+    assert flow.balance(debit.cid, debit.currency) == Decimal("140.00")
+    from portal.core.receipts import receipt_number
+    returned = re.search(r'<p class="returned-note">(.*?)</p>', flow.page(debit.cid))[1]  # the statement says so
+    assert returned.startswith(f"Your bank payment of {debit.owed} on ")
+    assert returned.endswith(f"({receipt_number(pi)}) was returned by your bank: it is due again.")
+    flow.fake.wait_for_webhooks()
+    assert [r.split(",")[9] for r in flow.rows()] == ["processing", "failed"]
+
+
+@each_debit
+def test_a_settled_debits_events_redelivered_in_any_order_record_it_once(flow, debit):
+    flow.fake.deliver = "manual"
+    url = flow.checkout(**flow.form(debit.cid))
+    pi = flow.fake.pay_session(url.rsplit("/", 1)[1], method=debit.pay_as)["payment_intent"]
+    flow.fake.settle(pi)
+    events = [e for e in flow.fake.events_for() if e["type"].startswith(("checkout.session.", "payment_intent."))]
+    for event in [*reversed(events), *events, *reversed(events)]:  # the final state first, and twice more
+        assert deliver(flow, event) == 200
+    assert [r.split(",")[9] for r in flow.rows()] == ["succeeded"]  # a late processing after it changes nothing
+    assert flow.balance(debit.cid, debit.currency) == Decimal("0.00")
 
 
 def test_refunds_and_a_lost_dispute_make_the_money_owed_again(flow):
@@ -185,13 +280,15 @@ def test_refunds_and_a_lost_dispute_make_the_money_owed_again(flow):
     assert len(flow.rows()) == 3  # payment, refund, dispute: each once whatever was redelivered
 
 
-def test_an_ach_return_is_owed_again_at_once(flow):
-    flow.complete(flow.checkout(**flow.form()), **BANK)
+@each_debit
+def test_a_bank_debits_return_after_it_settled_is_owed_again_at_once(flow, debit):
+    flow.complete(flow.checkout(**flow.form(debit.cid)), **debit.form)
     pi = flow.rows()[0].split(",")[3]
     flow.fake.settle(pi)
     flow.until(lambda: len(flow.rows()) == 2)
-    flow.fake.dispute(flow.fake.get(pi)["latest_charge"])
-    flow.until(lambda: flow.balance() == Decimal("140.00"))
+    flow.fake.dispute(flow.fake.get(pi)["latest_charge"])  # a debit's dispute is final when opened
+    flow.until(lambda: flow.balance(debit.cid, debit.currency) == Decimal("140.00"))
+    assert flow.rows()[-1].split(",")[8] == "Bank payment returned"
 
 
 def test_shuffled_and_duplicated_deliveries_record_each_effect_once(flow):
@@ -284,7 +381,7 @@ def test_a_payment_another_app_made_with_a_customer_id_is_set_aside_not_recorded
     assert (row["payment_intent"], row["customer_id"], row["amount"], row["status"]) == (
         paid["payment_intent"], "C1", "50.00", "succeeded")
     assert "not started by the portal" in row["reason"]
-    assert flow.project.build(as_of=date.today().isoformat()).customers == 2  # the build is untouched
+    assert flow.project.build(as_of=date.today().isoformat()).customers == 4  # the build is untouched
     report = (flow.settings.staff_dir / "aging.html").read_text()
     assert "Payments set aside" in report and paid["payment_intent"] in report and "$50.00" in report
     flow.project.write("by-hand.csv", HEADER + f"{date.today()},C1,payment,{paid['payment_intent']},50.00,,,,\n")
@@ -332,19 +429,20 @@ def deliver(flow, event: dict) -> int:
                          headers={"Stripe-Signature": header, "Content-Type": "application/json"}).status_code
 
 
-def test_a_failed_bank_debit_whose_failure_events_arrive_first_is_owed_again(flow):
+@each_debit
+def test_a_failed_bank_debit_whose_failure_events_arrive_first_is_owed_again(flow, debit):
     flow.fake.deliver = "manual"
-    url = flow.checkout(**flow.form())
-    session = flow.fake.pay_session(url.rsplit("/", 1)[1], method="bank")  # the customer closed the tab
+    url = flow.checkout(**flow.form(debit.cid))
+    session = flow.fake.pay_session(url.rsplit("/", 1)[1], method=debit.pay_as)  # the customer closed the tab
     flow.fake.fail(session["payment_intent"])
     events = {e["type"]: e for e in flow.fake.events_for()}
     order = ["checkout.session.async_payment_failed", "payment_intent.payment_failed",
              "checkout.session.completed", "payment_intent.processing"]
     assert [deliver(flow, events[t]) for t in order] == [200] * 4
     assert [r.split(",")[9] for r in flow.rows()] in ([], ["processing", "failed"])
-    assert flow.balance() == Decimal("140.00")
+    assert flow.balance(debit.cid, debit.currency) == Decimal("140.00")
     flow.project.build(as_of=date.today().isoformat())
-    assert "processing" not in flow.page() and "$140.00" in flow.page()
+    assert "processing" not in flow.page(debit.cid) and debit.owed in flow.page(debit.cid)
 
 
 def test_a_failure_that_happens_while_a_processing_state_is_read_is_not_lost(flow):
@@ -441,15 +539,24 @@ def test_a_card_payment_gets_one_receipt_email_however_often_its_events_come(mai
     assert logged.count(",receipt,") == 1 and pi in logged  # in the contact log, once
 
 
-def test_a_bank_payment_gets_a_receipt_then_word_when_it_is_returned(mailbox):
+@each_debit
+def test_a_bank_payment_gets_a_receipt_then_word_when_it_is_returned(mailbox, debit):
     inbox, flow = mailbox
-    flow.complete(flow.checkout(**flow.form()), **BANK)
+    flow.complete(flow.checkout(**flow.form(debit.cid)), **debit.form)
     flow.until(lambda: len(inbox.messages) == 1)
-    assert "submitted" in inbox.messages[0][1].get_body(("plain",)).get_content()
+    text = inbox.messages[0][1].get_body(("plain",)).get_content()
+    assert "submitted" in text and f"Bank payments take {debit.days} business days to clear" in text
     pi = flow.rows()[0].split(",")[3]
     flow.fake.fail(pi)
     flow.until(lambda: len(inbox.messages) == 2)
     msg = inbox.messages[1][1]
-    assert msg["Subject"] == "Acme Test Supply: your bank payment of $140.00 was returned"
+    assert msg["Subject"] == f"Acme Test Supply: your bank payment of {debit.owed} was returned"
     text = msg.get_body(("plain",)).get_content()
-    assert "You were not charged; $140.00 is still due." in text
+    assert f"You were not charged; {debit.owed} is still due." in text
+    flow.fake.wait_for_webhooks()
+    for event in flow.fake.events_for(pi):  # Stripe repeats itself: no second email
+        assert deliver(flow, event) == 200
+    time.sleep(1)
+    assert len(inbox.messages) == 2
+    logged = (flow.project.ledger / "contacts.csv").read_text()
+    assert logged.count(",payment-returned,") == 1 and logged.count(",receipt-processing,") == 1

@@ -70,7 +70,7 @@ def test_unknown_keys_and_missing_company_name_are_all_reported(tmp_path):
         "content/settings.toml:4: unknown key 'base' in [portal] (expected one of base_url, checkout_origin, "
         "currency, min_payment, pay_url, recent_days, timezone, trusted_proxies)",
         "content/settings.toml:5: unknown section 'extra' "
-        "(expected one of build, company, import, ledger, portal, reminders, smtp)",
+        "(expected one of build, company, import, ledger, payments, portal, reminders, smtp)",
     ]
 
 

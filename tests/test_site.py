@@ -194,7 +194,7 @@ def test_every_demo_section_composed_equals_the_template(tmp_path):
 ENTRY = st.tuples(st.sampled_from(["invoice", "payment", "credit", "refund", "writeoff", "adjustment"]),
                   st.integers(-5000, 500000), st.integers(0, 300), st.integers(-20, 90),
                   st.sampled_from(["", "Widgets & <b>gadgets</b>", "Q3 \"retainer\""]),
-                  st.sampled_from(["", "INV-1", "INV-2"]), st.sampled_from(["", "processing"]))
+                  st.sampled_from(["", "INV-1", "INV-2"]), st.sampled_from(["", "processing", "failed"]))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -95,7 +95,7 @@ def promise_status(promise: Contact, payments: list[Entry], balance: Decimal, as
     # a date: that stopped the report before (None compared with a Decimal) and still does, here.
     assert amount is not None
     paid = sum((e.amount for e in payments if e.type == "payment" and e.currency == promise.currency
-                and promise.date <= e.date <= due), aging.ZERO)
+                and promise.date <= e.date <= due and e.status != "failed"), aging.ZERO)
     return "kept" if paid >= amount or balance <= 0 else "broken"
 
 

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
 from ..core.clock import shown
-from ..core.methods import methods_in_words
+from ..core.methods import clearing_in_words, methods_in_words
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
 from ..core.records import Customer, InputError, Problem
 from ..ledger.settings import Settings
@@ -58,7 +58,7 @@ STAFF_TEMPLATES = ("staff", "email")  # staff pages and emails: not part of any 
 
 
 # The digest of site_templates/account.html whose text _section composes (test_site keeps them equal).
-ACCOUNT_TEMPLATE_SHA256 = "0f7eede44beb87d2aa06b3a04a796551a9645beece46bbef877a9233ada28a07"
+ACCOUNT_TEMPLATE_SHA256 = "46ebcec3a17e5803b84fc7b4bf12d3b5f404207256173dbf38be6668b14de169"
 
 
 def account_template_digest(settings: Settings) -> str:
@@ -275,6 +275,12 @@ class SiteRenderer:
                                         fmt(quantize(self.settings.min_payment, currency), currency))
         return m
 
+    def _methods(self, currency: str) -> str:
+        """How one can pay in a currency, and how long its bank debits take (core.methods), as the hint says it."""
+        s = self.settings.payment_methods
+        clears = clearing_in_words(currency, s)
+        return methods_in_words(currency, s) + (f". {clears}" if clears else "")
+
     def _memo(self, memo: str) -> str:
         text = self.memos.get(memo)
         if text is None:
@@ -341,6 +347,9 @@ class SiteRenderer:
         if a.processing:
             out.append(f'    <p class="processing-note">{money(a.processing)} in bank payments is processing and '
                        'already counted as paid.</p>\n')
+        for e in a.returned:
+            out.append(f'    <p class="returned-note">Your bank payment of {money(e.amount)} on {_day(e.date)} '
+                       f'({esc(e.ref)}) was returned by your bank: it is due again.</p>\n')
         if unapplied:
             cells.append(f'<td class="num credit">-{unapplied}</td>')
             if a.balance >= 0:  # a credit balance says so above
@@ -387,7 +396,7 @@ class SiteRenderer:
                        f'        <label><span class="visually-hidden">Amount in {cur}</span>'
                        '<input type="text" inputmode="decimal" name="amount" size="10" autocomplete="off">'
                        f' {cur}</label></div>\n'
-                       f'      <p class="hint">{methods_in_words(cur)}. Minimum {minimum}. The amount is checked '
+                       f'      <p class="hint">{self._methods(cur)}. Minimum {minimum}. The amount is checked '
                        'against your account before you pay.</p>\n'
                        '      <button type="submit" aria-live="polite">Pay now</button>\n    </fieldset>\n  </form>\n')
         if a.activity:
@@ -419,7 +428,9 @@ class SiteRenderer:
             minor=lambda text: text[skip:].replace(",", "").replace(".", ""),
             memo=lambda text: Markup(self._memo(text)), pay_attrs=Markup(pay_attrs),
             plain=lambda amount: plain(amount, cur),
-            methods=methods_in_words(cur)) + "\n"  # Jinja drops a template's last newline
+            methods=methods_in_words(cur, self.settings.payment_methods),
+            clearing=clearing_in_words(cur, self.settings.payment_methods),
+        ) + "\n"  # Jinja drops a template's last newline
 
     def shared_pages(self) -> dict[str, str | bytes]:
         """The site's non-customer pages, by path: landing page, content pages, stylesheet, robots."""

@@ -59,6 +59,9 @@ class Account:
     balance: Decimal = ZERO
     unapplied: Decimal = ZERO  # credit not yet used against anything (shown as its own line)
     processing: Decimal = ZERO  # bank payments submitted, not yet cleared (already counted as paid)
+    # bank debits of the period that failed after processing (returned): no effect on the balance,
+    # one row per payment under its receipt number, newest first
+    returned: list[Entry] = field(default_factory=list)
     items: list[OpenItem] = field(default_factory=list)  # open items, oldest due first
     buckets: dict[str, Decimal] = field(default_factory=dict)
     recent: list[Entry] = field(default_factory=list)  # payments, credits, refunds…, newest first
@@ -80,13 +83,20 @@ def accounts(entries: list[Entry], as_of: date, recent_days: int = 120) -> list[
 
     Allocation: credits that name an invoice (`applies_to`) settle it first, up to its open
     amount; everything else (and any excess) pays the oldest-due items first; what is left
-    is unapplied credit. Entries dated after `as_of` are not yet on the statement.
+    is unapplied credit. Entries dated after `as_of` are not yet on the statement. A payment of
+    status "failed" (a bank debit returned) counts for nothing: it is listed in `returned` when
+    it is of the period, and makes no account of its own.
     """
     by_currency: dict[str, list[Entry]] = {}
+    failed: dict[str, list[Entry]] = {}
     for e in entries:
         if e.date <= as_of:
-            by_currency.setdefault(e.currency, []).append(e)
-    return [_account(cur, es, as_of, recent_days) for cur, es in sorted(by_currency.items())]
+            (failed if e.status == "failed" else by_currency).setdefault(e.currency, []).append(e)
+    out = [_account(cur, es, as_of, recent_days) for cur, es in sorted(by_currency.items())]
+    for a in out:
+        gone = sorted((e for e in failed.get(a.currency, ()) if a.since is None or e.date >= a.since), key=order)
+        a.returned = one_row_per_payment(gone[::-1])
+    return out
 
 
 def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int) -> Account:

@@ -85,7 +85,7 @@ def last_payments(entries: list[Entry], as_of: date) -> dict[str, Entry]:
     """{currency: the latest payment received on or before the as-of date}."""
     out: dict[str, Entry] = {}
     for e in entries:
-        if e.type == "payment" and e.date <= as_of:
+        if e.type == "payment" and e.date <= as_of and e.status != "failed":  # a returned debit paid nothing
             prev = out.get(e.currency)
             if prev is None or order(e) >= order(prev):  # the same rows, whatever their order: the same one
                 out[e.currency] = e

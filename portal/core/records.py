@@ -38,8 +38,9 @@ class Customer(NamedTuple):
 class Entry(NamedTuple):
     """One ledger row: an invoice, credit note, payment, refund, adjustment or write-off.
 
-    `status` is empty for settled money and "processing" for a bank payment that has been
-    submitted but not yet cleared (recorded by the payment service).
+    `status` is empty for settled money, "processing" for a bank payment that has been
+    submitted but not yet cleared, and "failed" for one the bank returned, which counts for
+    nothing (both recorded by the payment service).
     """
 
     date: date

@@ -110,7 +110,8 @@ def _set_aside_row(rec: dict[str, str], name: str, line: int, problems: list[Pro
 
 
 def collapse(entries: list[Entry], warnings: list[Problem] | None = None) -> list[Entry]:
-    """A customer's entries with each online payment at its latest state; failed ones dropped.
+    """A customer's entries with each online payment at its latest state; a failed one (a bank debit
+    returned) kept with status "failed", which counts for nothing (core.accounts lists it as returned).
 
     Only entries from the journal file carry several rows per payment (processing, then
     succeeded or failed); staff files are left as they are. A recorded row never makes a build
@@ -128,7 +129,7 @@ def collapse(entries: list[Entry], warnings: list[Problem] | None = None) -> lis
                 latest[e.ref] = e
         else:
             staff.append(e)
-    ours = [e for e in latest.values() if e.status != "failed"]
+    ours = list(latest.values())
     ours += [e for e in staff if e.path.endswith(FILE)]
     staff = [e for e in staff if not e.path.endswith(FILE)]
     by_hand = {e.ref for e in staff if e.ref and e.type in ("payment", "refund")}
@@ -138,6 +139,9 @@ def collapse(entries: list[Entry], warnings: list[Problem] | None = None) -> lis
         if e.ref.split("/", 1)[0] in by_hand or e.ref in by_hand:
             warnings.append(Problem(e.path, e.line, f"{e.type} {e.ref} of {e.customer_id} is recorded by hand too: "
                                     "the row staff typed counts, this one is left out"))
+            continue
+        if e.status == "failed":  # pays nothing: no invoice to check
+            out.append(e)
             continue
         if e.applies_to and invoices.get(e.applies_to) != e.currency:
             warnings.append(Problem(e.path, e.line, f"{e.type} {e.ref} of {e.customer_id} applies to {e.applies_to}, "

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..core.methods import METHODS, OPTIONAL
 from ..core.money import EXPONENT, is_currency
 from ..core.records import ENTRY_TYPES, InputError, Problem
 
@@ -29,6 +30,8 @@ _SECTIONS = {
     "build": {"out", "staff_dir", "state_dir"},
     "smtp": {"host", "port", "starttls", "user", "from"},
     "reminders": {"attach_pdf"},  # each reminder email carries the statement's PDF
+    # the payment methods that need switching on (and activating in Stripe's Dashboard): sepa_debit, bacs_debit
+    "payments": set(OPTIONAL),
     # how content/exports/ is read (portal.imports): a preset and overrides of it, or a profile of one's own
     "import": {"preset", "date_format", "terms_days", "not_owed", "paid", "partial", "lines", "columns", "skip",
                "keep", "customer_sections", "negative", "negative_names_invoice", "files"},
@@ -87,6 +90,8 @@ class Settings:
     raw: str = ""  # the file's text, part of every page's inputs
     smtp: Smtp | None = None  # None: no [smtp] section, so reminders cannot be sent
     attach_pdf: bool = False  # [reminders] attach_pdf: each reminder carries the statement as a PDF
+    # [payments]: the optional payment methods switched on (core.methods.OPTIONAL: sepa_debit, bacs_debit)
+    payment_methods: frozenset[str] = frozenset()
 
 
 def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
@@ -101,6 +106,7 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     ledger = _ledger(tables.get("ledger", {}), report)
     folders = _folders(root, tables.get("ledger", {}), tables.get("build", {}), report)
     smtp = _smtp(tables.get("smtp"), report)
+    methods = _payments(tables.get("payments", {}), report)
     import_profile = _import(tables.get("import", {}), report)
     attach_pdf = report.value(tables.get("reminders", {}), "reminders", "attach_pdf", False, _flag)
     if company.get("logo"):  # a file of the project's, served from the site itself
@@ -108,7 +114,7 @@ def load(root: Path | str = ".", path: Path | str | None = None) -> Settings:
     if report.problems:
         raise InputError(report.problems)
     return Settings(root=root, company=company, **portal, **ledger, **folders, source=path, raw=text, smtp=smtp,
-                    import_profile=import_profile, attach_pdf=attach_pdf)
+                    import_profile=import_profile, attach_pdf=attach_pdf, payment_methods=methods)
 
 
 def problem_at(settings: Settings, section: str, key: str | None, message: str,
@@ -117,6 +123,18 @@ def problem_at(settings: Settings, section: str, key: str | None, message: str,
     report = _Report(_rel(settings.source or settings.root / "content" / "settings.toml", settings.root), settings.raw)
     report.add(section, key, message, at)
     return report.problems[0]
+
+
+def _payments(table: Table, report: _Report) -> frozenset[str]:
+    """[payments]: each optional payment method, true or false (default false)."""
+    def flag(method: str) -> Callable[[object], bool]:
+        def check(value: object) -> bool:
+            if not isinstance(value, bool):
+                raise _Bad(f"{_shown(value)} is not true or false (true offers {METHODS[method].name} in "
+                           f"{METHODS[method].currency} once it is activated in Stripe's Dashboard)")
+            return value
+        return check
+    return frozenset(m for m in OPTIONAL if report.value(table, "payments", m, False, flag(m)))
 
 
 def _import(table: Table, report: _Report) -> dict[str, Any]:

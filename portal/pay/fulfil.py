@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from ..core.methods import is_bank_debit, memo_words
 from ..core.signing import payment_mark_text
 from .gateway import Gateway, Payment, Reversal
 from .payment_log import Journal, Row, SetAsideLog, SetAsideRow
@@ -38,28 +39,28 @@ def payment_rows(p: Payment) -> list[Row]:
     """A payment's ledger rows: one per invoice the customer chose, else one paying oldest first."""
     if not p.customer_id or p.status not in ("processing", "succeeded", "failed"):
         return []
-    how = "bank (ACH)" if p.method == "us_bank_account" else "card"
+    how = memo_words(p.method)
     rows, rest = [], p.amount
     for ref, amount in p.allocations:
         amount = min(amount, rest)
         if amount > 0:
             rows.append(Row(p.day, p.customer_id, "payment", f"{p.id}/{ref}", amount, p.currency, p.status, ref,
-                            f"Online payment by {how}"))
+                            f"Online payment by {how}", p.method))
             rest -= amount
     if rest > 0:
         rows.append(Row(p.day, p.customer_id, "payment", p.id, rest, p.currency, p.status, "",
-                        f"Online payment by {how}"))
+                        f"Online payment by {how}", p.method))
     return rows
 
 
 def reversal_rows(r: Reversal) -> list[Row]:
-    """A refund that went through, or a dispute lost (an ACH return is final when it is opened)."""
+    """A refund that went through, or a dispute lost (a bank debit's return is final when it is opened)."""
     if not r.customer_id:
         return []
     if r.kind == "refund" and r.status == "succeeded":
         return [Row(r.day, r.customer_id, "refund", r.id, r.amount, r.currency, memo="Online payment refunded")]
-    if r.kind == "dispute" and (r.status == "lost" or r.method == "us_bank_account"):
-        what = "Bank payment returned" if r.method == "us_bank_account" else "Card payment disputed and lost"
+    if r.kind == "dispute" and (r.status == "lost" or is_bank_debit(r.method)):
+        what = "Bank payment returned" if is_bank_debit(r.method) else "Card payment disputed and lost"
         return [Row(r.day, r.customer_id, "refund", r.id, r.amount, r.currency, memo=what)]
     return []
 

@@ -19,7 +19,7 @@ import stripe
 
 from ..core.clock import day_of
 from ..core.errors import PortalError
-from ..core.methods import payment_methods
+from ..core.methods import METHODS, is_bank_debit, payment_methods
 from ..core.money import from_minor, to_minor
 
 if TYPE_CHECKING:  # the SDK's request shapes, for the checker only
@@ -53,12 +53,14 @@ class Payment:
     amount: Decimal
     currency: str
     invoices: tuple[str, ...]
-    method: str  # card, us_bank_account
+    method: str  # card, us_bank_account, sepa_debit, bacs_debit (core.methods)
     day: date  # the business's day it was created
     allocations: tuple[tuple[str, Decimal], ...] = ()  # (invoice ref, amount) the customer chose to pay
     allocations_text: str = ""  # metadata.allocations as the portal wrote it
     mark: str = ""  # metadata.portal_mark: the portal's signature on a payment it started
-    method_detail: str = ""  # for a receipt: "Visa ending 4242", "STRIPE TEST BANK account ending 6789"
+    # for a receipt: "Visa ending 4242", "STRIPE TEST BANK account ending 6789",
+    # "SEPA Direct Debit, account ending 3000"
+    method_detail: str = ""
 
     @property
     def minor(self) -> int:
@@ -67,7 +69,7 @@ class Payment:
 
 @dataclass(frozen=True)
 class Reversal:
-    """Money that went back: a refund, or a dispute lost (an ACH return arrives as one)."""
+    """Money that went back: a refund, or a dispute lost (a bank debit's return arrives as one)."""
 
     id: str
     kind: str  # refund, dispute
@@ -147,8 +149,9 @@ class Gateway:
 
     def create_checkout(self, *, customer_id: str, email: str, currency: str, amount: Decimal,
                         invoices: tuple[str, ...], allocations_text: str, description: str, mark: str,
-                        success_url: str, cancel_url: str) -> Checkout:
-        """A Checkout Session for this exact charge; the same request within 10 minutes returns the same one."""
+                        success_url: str, cancel_url: str, enabled: frozenset[str] = frozenset()) -> Checkout:
+        """A Checkout Session for this exact charge; the same request within 10 minutes returns the same one.
+        `enabled`: the optional payment methods the settings switch on (core.methods)."""
         minor = to_minor(amount, currency)
         meta = {"customer_id": customer_id, "invoices": ",".join(invoices)[:500], "source": "ar-portal",
                 "allocations": allocations_text, "portal_mark": mark}
@@ -157,7 +160,7 @@ class Gateway:
             "line_items": [{"quantity": 1, "price_data": {
                 "currency": currency.lower(), "unit_amount": minor,
                 "product_data": {"name": f"Account {customer_id}: {description}"[:250]}}}],
-            "allowed_payment_method_types": payment_methods(currency),
+            "allowed_payment_method_types": payment_methods(currency, enabled),
             "customer_email": email,
             "client_reference_id": customer_id,
             "metadata": meta,
@@ -327,6 +330,8 @@ def _method_detail(details) -> str:
         return f"{brand.replace('_', ' ').title() if brand != 'amex' else 'American Express'} ending {last4}"
     if kind == "us_bank_account":
         return f"{_field(found, 'bank_name') or 'Bank'} account ending {last4}"
+    if is_bank_debit(kind):  # sepa_debit, bacs_debit: the account's last four, the bank's name not given
+        return f"{METHODS[kind].name}, account ending {last4}"
     return f"{kind.replace('_', ' ')} ending {last4}"
 
 

@@ -26,7 +26,7 @@ import csv
 import fcntl
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +51,7 @@ class Row:
     status: str = "succeeded"  # for payments: processing, succeeded, failed
     applies_to: str = ""
     memo: str = ""
+    method: str = field(default="", compare=False)  # the payment method type, for the emails (not written)
 
     @property
     def key(self) -> str:

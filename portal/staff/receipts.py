@@ -16,6 +16,7 @@ from email.utils import formataddr
 from html import escape
 
 from ..core.clock import shown
+from ..core.methods import clearing
 from ..core.money import fmt
 from ..core.receipts import receipt_number
 from ..core.records import Customer
@@ -47,12 +48,12 @@ def letters(settings: Settings, rows, customer_of: Callable[[str], tuple[Custome
         amount = sum((r.amount for r in found), Decimal(0))
         applied = sorted({r.applies_to for r in found if r.applies_to})
         out.append(_letter(settings, customer, payment, status, first.date, amount, first.currency, applied,
-                           balances.get(first.currency), now))
+                           balances.get(first.currency), now, first.method))
     return out
 
 
 def _letter(settings: Settings, c: Customer, payment: str, status: str, day: date, amount: Decimal, currency: str,
-            applied: list[str], owed: Decimal | None, now: datetime) -> Letter:
+            applied: list[str], owed: Decimal | None, now: datetime, method: str = "") -> Letter:
     company = settings.company
     number, money = receipt_number(payment), fmt(amount, currency)
     stage = STAGES[status]
@@ -64,8 +65,8 @@ def _letter(settings: Settings, c: Customer, payment: str, status: str, day: dat
     else:
         subject = f"{company['name']}: receipt {number} for {money}"
         lines = [f"Thank you: we received your payment of {money} on {shown(day)}." if status == "succeeded" else
-                 f"Thank you: your bank payment of {money} was submitted on {shown(day)}. Bank payments take 3 to "
-                 "5 business days to clear; it already counts as paid on your statement.",
+                 f"Thank you: your bank payment of {money} was submitted on {shown(day)}. Bank payments "
+                 f"{clearing(method)}; it already counts as paid on your statement.",
                  f"Receipt {number} · account {c.name} ({c.id}) · Stripe reference {payment}",
                  "Applied to: " + (", ".join(applied) if applied else "your account, the oldest invoices first")]
     text = f"Dear {c.contact or c.name},\n\n" + "\n\n".join(lines) + f"\n\n--\n{company['name']}, Accounts receivable\n"

@@ -19,6 +19,7 @@ from ..build import run as builder
 from ..build.lookup import LedgerView, NotBuilt, Unreadable
 from ..build.render import environment, page_frame
 from ..core import clock
+from ..core.methods import clearing, method_name
 from ..core.money import fmt, to_minor
 from ..core.receipts import receipt_number
 from ..core.records import InputError
@@ -193,7 +194,8 @@ def _checkout(svc: PayService, gateway: Gateway, customer, charge: Charge, token
         checkout = gateway.create_checkout(
             customer_id=customer.id, email=customer.email, currency=charge.currency, amount=charge.amount,
             invoices=charge.invoices, allocations_text=charge.allocations_text, description=charge.description,
-            mark=mark, success_url=return_url(s), cancel_url=statement_url(s.base_url, token))
+            mark=mark, success_url=return_url(s), cancel_url=statement_url(s.base_url, token),
+            enabled=s.payment_methods)
     except GatewayError as e:
         log.error("pay: %s", e)
         return _page(502, "The payment service is unavailable", ["Please try again in a few minutes."],
@@ -280,7 +282,7 @@ def pay_return():
                      kind="ok", statement=link, template="receipt.html", receipt=_receipt(payment, customer))
     if payment.status == "processing":
         return _page(200, "Bank payment processing", [
-            f"Your bank payment of {amount} is processing. Bank payments take 3 to 5 business days to clear.",
+            f"Your bank payment of {amount} is processing. Bank payments {clearing(payment.method)}.",
             "It already counts as paid on your statement: please don't pay again."], kind="ok", statement=link,
             template="receipt.html", receipt=_receipt(payment, customer))
     return _page(200, "Payment failed", [f"Your payment of {amount} did not go through. You were not charged, "
@@ -290,14 +292,13 @@ def pay_return():
 
 def _receipt(payment, customer) -> dict:
     """What the receipt page says of a payment (the browser that made it sees it, no other)."""
-    methods = {"card": "Card", "us_bank_account": "US bank account (ACH)"}
     return {
         "number": receipt_number(payment.id), "payment_id": payment.id, "day": clock.shown(payment.day),
         "amount": fmt(payment.amount, payment.currency),
-        "method": payment.method_detail or methods.get(payment.method, payment.method.replace("_", " ")),
+        "method": payment.method_detail or method_name(payment.method),
         "customer": f"{customer.name} ({customer.id})" if customer is not None else payment.customer_id,
         "status": ("Received" if payment.status == "succeeded" else
-                   "Processing: bank payments take 3 to 5 business days to clear"),
+                   f"Processing: bank payments {clearing(payment.method)}"),
         "applied": [(ref, fmt(amount, payment.currency)) for ref, amount in payment.allocations],
     }
 

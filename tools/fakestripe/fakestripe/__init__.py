@@ -23,14 +23,17 @@ ids that Stripe lets you expand (``payment_intent.latest_charge``, ``data.source
 Hosted Checkout page: ``session.url`` (``/c/pay/<cs_id>``); selectors and test cards are listed in
 ``checkout_page`` and ``payments``. 4242424242424242 pays, 4000000000000002 is declined,
 4000002500003155 asks for 3-D Secure (Complete/Fail page), and for USD sessions allowing
-us_bank_account, routing 110000000 / account 000123456789 pays by ACH (``processing``).
+us_bank_account, routing 110000000 / account 000123456789 pays by ACH (``processing``); EUR sessions
+allowing sepa_debit take IBAN DE89370400440532013000, GBP sessions allowing bacs_debit sort code
+108800 / account 00012345 (each ``processing`` too; Stripe refuses a debit in another currency).
 
 Test controls, over HTTP under ``/_fake/`` (no key; form or query params) and in Python::
 
-    POST /_fake/checkout/sessions/<cs>/pay        fake.pay_session(cs, method="card"|"bank", card=...)
+    POST /_fake/checkout/sessions/<cs>/pay        fake.pay_session(cs, method="card"|"bank"|"sepa_debit"|
+                                                  "bacs_debit", card=...)
     POST /_fake/checkout/sessions/<cs>/expire     fake.expire_session(cs)   checkout.session.expired
-    POST /_fake/payment_intents/<pi>/settle       fake.settle(pi)           ACH clears
-    POST /_fake/payment_intents/<pi>/fail         fake.fail(pi, code)       ACH bounces
+    POST /_fake/payment_intents/<pi>/settle       fake.settle(pi)           a bank debit clears
+    POST /_fake/payment_intents/<pi>/fail         fake.fail(pi, code)       a bank debit bounces
     POST /_fake/charges/<ch>/dispute              fake.dispute(ch_or_pi, reason=, amount=)
     POST /_fake/disputes/<dp>/close?status=won|lost   fake.close_dispute(dp, "won")
     POST /_fake/refunds/<re>/succeed | /fail      fake.succeed_refund(re) / fake.fail_refund(re)
@@ -47,9 +50,10 @@ retried on non-2xx; ``deliver="sync"`` (default), ``"async"`` or ``"manual"``.
 ``fake.events_for(object_id, type)`` and ``fake.signed_delivery(event)`` → (body, header) let a
 test replay deliveries itself.
 
-Deliberately not modelled: customers, prices/products as resources, subscriptions, other payment
-method types, Connect, live mode. A real Stripe parameter the fake does not model is refused with
-400 ``parameter_not_implemented_by_fake`` instead of being silently ignored.
+Deliberately not modelled: customers, prices/products as resources, subscriptions, payment method
+types other than card, us_bank_account, sepa_debit and bacs_debit, mandates as objects, Connect,
+live mode. A real Stripe parameter the fake does not model is refused with 400
+``parameter_not_implemented_by_fake`` instead of being silently ignored.
 """
 from .fake import FakeStripe
 from .store import API_VERSION

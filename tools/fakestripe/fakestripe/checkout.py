@@ -11,7 +11,7 @@ from .params import check_metadata, not_implemented, only
 from .store import Store
 from .wire import StripeError
 
-KNOWN_METHODS = ("card", "us_bank_account")
+KNOWN_METHODS = ("card", *payments.BANK_DEBITS)
 SESSION_KEYS = {"mode", "line_items", "allowed_payment_method_types", "customer_email",
                 "client_reference_id", "metadata", "payment_intent_data", "success_url",
                 "cancel_url", "expires_at", "expand", "ui_mode", "currency"}
@@ -85,15 +85,17 @@ def _line_items(items: list[dict] | None) -> tuple[list[dict], str]:
 def _methods(store: Store, requested: list[str] | None, currency: str) -> list[str]:
     enabled = list(store.config.enabled_payment_method_types)
     if requested is None:
-        return [m for m in enabled if m != "us_bank_account" or currency == "usd"]
+        return [m for m in enabled if payments.BANK_DEBITS.get(m, currency) == currency]
     for i, method in enumerate(requested):
         if method not in KNOWN_METHODS:
             raise not_implemented(f"allowed_payment_method_types[{i}]={method}")
-    if "us_bank_account" in requested and currency != "usd":
-        raise StripeError(
-            f"The currency provided ({currency}) is invalid for one or more payment method types "
-            "on this Checkout Session. The payment method `us_bank_account` supports only the "
-            "following currencies: usd.", param="allowed_payment_method_types")
+    for method in requested:
+        only_in = payments.BANK_DEBITS.get(method, currency)
+        if only_in != currency:
+            raise StripeError(
+                f"The currency provided ({currency}) is invalid for one or more payment method types "
+                f"on this Checkout Session. The payment method `{method}` supports only the "
+                f"following currencies: {only_in}.", param="allowed_payment_method_types")
     methods = [m for m in enabled if m in requested]
     if not methods:
         raise StripeError("None of the payment method types in allowed_payment_method_types "

@@ -7,6 +7,8 @@ JavaScript, no third-party assets. Stable selectors for browser tests:
     #cardNumber #cardExpiry #cardCvc #billingName   card fields (expiry "MM / YY")
     #submit                                    pay by card        (name=method value=card)
     #accountHolderName #routingNumber #accountNumber   US bank account fields (usd only)
+    #sepaName #iban #pay-sepa                            SEPA Direct Debit fields (eur, when allowed)
+    #bacsName #sortCode #bacsAccountNumber #pay-bacs     Bacs Direct Debit fields (gbp, when allowed)
     #pay-bank                                  pay by bank        (name=method value=bank)
     #error                                     the error message (declines, invalid input)
     #cancel                                    link to cancel_url
@@ -25,7 +27,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import confirm
 from .fees import format_amount
-from .payments import TEST_ACCOUNT, TEST_ROUTING
+from .payments import TEST_ACCOUNT, TEST_BACS_ACCOUNT, TEST_IBAN, TEST_ROUTING, TEST_SORT_CODE
 from .wire import StripeError
 
 if TYPE_CHECKING:
@@ -93,6 +95,27 @@ def render_form(fake: FakeStripe, session: dict, error: str | None = None,
             f'name="billingName" autocomplete="cc-name" value="{_e(form.get("billingName"))}">'
             f'<button id="submit" type="submit" name="method" value="card">Pay {_e(total)}'
             "</button></fieldset>")
+    if "sepa_debit" in session["payment_method_types"]:
+        parts.append(
+            '<fieldset id="sepa"><legend>SEPA Direct Debit</legend>'
+            '<label for="sepaName">Account holder name</label>'
+            f'<input id="sepaName" name="sepaName" value="{_e(form.get("sepaName"))}">'
+            f'<label for="iban">IBAN</label><input id="iban" name="iban" placeholder="{TEST_IBAN}" '
+            f'value="{_e(form.get("iban"))}">'
+            '<button id="pay-sepa" class="secondary" type="submit" name="method" value="sepa_debit">'
+            "Pay with SEPA Direct Debit</button></fieldset>")
+    if "bacs_debit" in session["payment_method_types"]:
+        parts.append(
+            '<fieldset id="bacs"><legend>Bacs Direct Debit</legend>'
+            '<label for="bacsName">Account holder name</label>'
+            f'<input id="bacsName" name="bacsName" value="{_e(form.get("bacsName"))}">'
+            f'<label for="sortCode">Sort code</label><input id="sortCode" name="sortCode" '
+            f'inputmode="numeric" placeholder="{TEST_SORT_CODE}" value="{_e(form.get("sortCode"))}">'
+            '<label for="bacsAccountNumber">Account number</label><input id="bacsAccountNumber" '
+            f'name="bacsAccountNumber" inputmode="numeric" placeholder="{TEST_BACS_ACCOUNT}" '
+            f'value="{_e(form.get("bacsAccountNumber"))}">'
+            '<button id="pay-bacs" class="secondary" type="submit" name="method" value="bacs_debit">'
+            "Pay with Bacs Direct Debit</button></fieldset>")
     if "us_bank_account" in session["payment_method_types"]:
         parts.append(
             '<fieldset id="bank"><legend>US bank account</legend>'
@@ -173,6 +196,14 @@ def handle(fake: FakeStripe, request: Request) -> Response:
         if match.group(2):
             outcome = fake._run(lambda s: confirm.authenticate(
                 s, session["id"], form.get("action") == "complete"))
+        elif form.get("method") == "sepa_debit":
+            outcome = fake._run(lambda s: confirm.pay_sepa(
+                s, session["id"], form.get("iban", ""), name=form.get("sepaName") or None,
+                email=form.get("email") or None))
+        elif form.get("method") == "bacs_debit":
+            outcome = fake._run(lambda s: confirm.pay_bacs(
+                s, session["id"], form.get("sortCode", ""), form.get("bacsAccountNumber", ""),
+                name=form.get("bacsName") or None, email=form.get("email") or None))
         elif form.get("method") == "bank":
             outcome = fake._run(lambda s: confirm.pay_bank(
                 s, session["id"], form.get("routingNumber", ""), form.get("accountNumber", ""),

@@ -1,7 +1,7 @@
 """Confirming a Checkout Session: what the hosted page's forms (and ``FakeStripe.pay_session``)
-do, and the bank's later answer for ACH debits.
+do, and the bank's later answer for bank debits (ACH, SEPA, Bacs).
 
-``pay_card``/``authenticate``/``pay_bank`` return an ``Outcome``; ``settle``/``fail_payment``
+``pay_card``/``authenticate``/``pay_bank``/``pay_sepa``/``pay_bacs`` return an ``Outcome``; ``settle``/``fail_payment``
 return the PaymentIntent. All emit the events Stripe would.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from . import payments
 from .store import Store
 from .wire import StripeError
 
-ACH_FAILURES = {
+DEBIT_FAILURES = {  # a bank debit (ACH, SEPA, Bacs) that bounces
     "insufficient_funds": "The customer's account has insufficient funds to cover this payment.",
     "account_closed": "The customer's bank account has been closed.",
     "no_account": "The customer's bank account could not be located.",
@@ -114,15 +114,46 @@ def pay_bank(store: Store, session_id: str, routing: str = payments.TEST_ROUTING
     if account != payments.TEST_ACCOUNT:
         return Outcome("error", session, "Invalid account number. In test mode use "
                        "000123456789.")
+    return _debit(store, session, payments.bank_details(routing, account), name, email)
+
+
+def pay_sepa(store: Store, session_id: str, iban: str = payments.TEST_IBAN, *, name: str | None = None,
+             email: str | None = None) -> Outcome:
+    session = open_session(store, session_id)
+    if "sepa_debit" not in session["payment_method_types"]:
+        return Outcome("error", session, "SEPA Direct Debit is not accepted for this payment.")
+    iban = "".join(iban.split()).upper()
+    if iban != payments.TEST_IBAN:
+        return Outcome("error", session, f"Invalid IBAN. In test mode use {payments.TEST_IBAN}.")
+    return _debit(store, session, payments.sepa_details(iban), name, email)
+
+
+def pay_bacs(store: Store, session_id: str, sort_code: str = payments.TEST_SORT_CODE,
+             account: str = payments.TEST_BACS_ACCOUNT, *, name: str | None = None,
+             email: str | None = None) -> Outcome:
+    session = open_session(store, session_id)
+    if "bacs_debit" not in session["payment_method_types"]:
+        return Outcome("error", session, "Bacs Direct Debit is not accepted for this payment.")
+    sort_code, account = sort_code.replace("-", "").strip(), account.strip()
+    if sort_code != payments.TEST_SORT_CODE:
+        return Outcome("error", session, f"Invalid sort code. In test mode use {payments.TEST_SORT_CODE}.")
+    if account != payments.TEST_BACS_ACCOUNT:
+        return Outcome("error", session, "Invalid account number. In test mode use "
+                       f"{payments.TEST_BACS_ACCOUNT}.")
+    return _debit(store, session, payments.bacs_details(sort_code, account), name, email)
+
+
+def _debit(store: Store, session: dict, details: dict, name: str | None, email: str | None) -> Outcome:
+    """A bank debit submitted: ``processing`` until the bank answers (settle / fail_payment)."""
     pi = _intent(store, session)
     billing = {"email": email or session["customer_email"], "name": name}
-    charge = payments.new_charge(store, pi, payments.bank_details(routing, account), billing)
+    charge = payments.new_charge(store, pi, details, billing)
     payments.processing(store, pi, charge)
     _complete(store, session, billing["email"], name)
     return Outcome("processing", session)
 
 
-def _ach(store: Store, pi_id: str) -> tuple[dict, dict, dict | None]:
+def _processing_debit(store: Store, pi_id: str) -> tuple[dict, dict, dict | None]:
     pi = store.get("payment_intent", pi_id)
     if pi["status"] != "processing":
         raise StripeError(f"PaymentIntent {pi_id} is not processing (status: {pi['status']}).",
@@ -133,7 +164,7 @@ def _ach(store: Store, pi_id: str) -> tuple[dict, dict, dict | None]:
 
 
 def settle(store: Store, pi_id: str) -> dict:
-    pi, charge, session = _ach(store, pi_id)
+    pi, charge, session = _processing_debit(store, pi_id)
     payments.succeed(store, pi, charge)
     if session is not None:
         session["payment_status"] = "paid"
@@ -142,11 +173,11 @@ def settle(store: Store, pi_id: str) -> dict:
 
 
 def fail_payment(store: Store, pi_id: str, code: str = "insufficient_funds") -> dict:
-    if code not in ACH_FAILURES:
-        raise StripeError(f"Unknown failure code {code}; use one of {', '.join(ACH_FAILURES)}",
+    if code not in DEBIT_FAILURES:
+        raise StripeError(f"Unknown failure code {code}; use one of {', '.join(DEBIT_FAILURES)}",
                           param="code")
-    pi, charge, session = _ach(store, pi_id)
-    payments.fail(store, pi, charge, code, ACH_FAILURES[code])
+    pi, charge, session = _processing_debit(store, pi_id)
+    payments.fail(store, pi, charge, code, DEBIT_FAILURES[code])
     if session is not None:
         store.emit("checkout.session.async_payment_failed", session)
     return pi

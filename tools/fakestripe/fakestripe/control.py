@@ -1,9 +1,10 @@
 """Test controls over HTTP, under ``/_fake/`` (no API key needed; form or query parameters).
 
-    POST /_fake/checkout/sessions/<cs>/pay        method=card|bank [card=4242…] [authenticate=complete|fail|none]
+    POST /_fake/checkout/sessions/<cs>/pay        method=card|bank|sepa_debit|bacs_debit [card=4242…]
+                                                  [authenticate=complete|fail|none]
     POST /_fake/checkout/sessions/<cs>/expire     → checkout.session.expired
-    POST /_fake/payment_intents/<pi>/settle       ACH clears → succeeded
-    POST /_fake/payment_intents/<pi>/fail         ACH bounces [code=insufficient_funds|account_closed|…]
+    POST /_fake/payment_intents/<pi>/settle       a bank debit (ACH, SEPA, Bacs) clears → succeeded
+    POST /_fake/payment_intents/<pi>/fail         a bank debit bounces [code=insufficient_funds|account_closed|…]
     POST /_fake/charges/<ch>/dispute              [reason=…] [amount=…] → charge.dispute.created
     POST /_fake/disputes/<dp>/close               status=won|lost → charge.dispute.closed
     POST /_fake/refunds/<re>/succeed | /fail      an ACH refund's outcome [reason=declined]

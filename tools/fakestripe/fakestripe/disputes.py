@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from . import balance
+from . import balance, payments
 from .store import Store
 from .wire import StripeError
 
@@ -24,7 +24,7 @@ ACH_REASONS = {"debit_not_authorized", "insufficient_funds", "incorrect_account_
 def open_dispute(store: Store, charge_id: str, reason: str | None = None,
                  amount: int | None = None) -> dict:
     charge = store.get("charge", charge_id)
-    ach = charge["payment_method_details"]["type"] == "us_bank_account"
+    ach = charge["payment_method_details"]["type"] in payments.BANK_DEBITS  # a bank debit's return
     if charge["status"] != "succeeded":
         raise StripeError(f"Charge {charge_id} has not succeeded; it cannot be disputed.",
                           param="charge")

@@ -34,7 +34,8 @@ class FakeStripe:
                  webhook_secret: str = "whsec_test_fakestripe",
                  currency_fees: dict | None = None, *, deliver: str = "sync",
                  host: str = "127.0.0.1", port: int = 0, settlement_days: int = 2,
-                 enabled_payment_method_types: tuple[str, ...] = ("card", "us_bank_account"),
+                 enabled_payment_method_types: tuple[str, ...] = ("card", "us_bank_account", "sepa_debit",
+                                                                  "bacs_debit"),
                  webhook_retries: int = 3, webhook_backoff: float = 0.05,
                  webhook_timeout: float = 10.0, log_requests: bool = False):
         if not webhook_secret.startswith("whsec_"):
@@ -134,19 +135,28 @@ class FakeStripe:
     def pay_session(self, session_id: str, method: str = "card", card: str = "4242424242424242",
                     *, authenticate: str | None = "complete", name: str | None = None,
                     email: str | None = None, routing: str = "110000000",
-                    account: str = "000123456789") -> dict:
+                    account: str = "000123456789", iban: str = "DE89370400440532013000",
+                    sort_code: str = "108800", bacs_account: str = "00012345") -> dict:
         """Complete a Checkout Session as the hosted page would; returns the session.
 
         method="card": a test card (3-D Secure cards are then authenticated when
         authenticate="complete", refused when "fail", left waiting when None); declines leave
         the session open with the PaymentIntent's ``last_payment_error`` set.
-        method="bank": a US bank account debit, left ``processing``.
+        method="bank": a US bank account debit, "sepa_debit": a SEPA Direct Debit (eur),
+        "bacs_debit": a Bacs Direct Debit (gbp); each left ``processing`` (settle or fail it).
+        A bank debit the session does not offer raises StripeError.
         """
-        if method == "bank":
-            return self._run(lambda s: confirm.pay_bank(s, session_id, routing, account,
-                                                         name=name, email=email).session)
+        debits = {"bank": lambda s: confirm.pay_bank(s, session_id, routing, account, name=name, email=email),
+                  "sepa_debit": lambda s: confirm.pay_sepa(s, session_id, iban, name=name, email=email),
+                  "bacs_debit": lambda s: confirm.pay_bacs(s, session_id, sort_code, bacs_account, name=name,
+                                                           email=email)}
+        if method in debits:
+            outcome = self._run(debits[method])
+            if outcome.kind == "error":
+                raise StripeError(outcome.message or "payment refused", param="payment_method")
+            return outcome.session
         if method != "card":
-            raise ValueError("method must be 'card' or 'bank'")
+            raise ValueError("method must be 'card', 'bank', 'sepa_debit' or 'bacs_debit'")
         outcome = self._run(lambda s: confirm.pay_card(s, session_id, card, name=name,
                                                         email=email))
         if outcome.kind == "authenticate" and authenticate in ("complete", "fail"):

@@ -8,6 +8,8 @@ its exponent, so 0.30 is 30 cents but 0 yen):
 
     card              2.9 % + 0.30                    rounded half up
     us_bank_account   0.8 %, capped at 5.00
+    sepa_debit        0.35 flat
+    bacs_debit        1 % + 0.20, capped at 4.00
     dispute           15.00 flat, when the disputed funds are withdrawn
 
 ``FakeStripe(currency_fees={"jpy": {"card": {"percent": "3.6", "fixed": 0}}})`` overrides it
@@ -28,6 +30,8 @@ MAXIMUM_AMOUNT = 99_999_999
 DEFAULT_SCHEDULE = {
     "card": {"percent": "2.9", "fixed": "0.30", "cap": None},
     "us_bank_account": {"percent": "0.8", "fixed": "0", "cap": "5.00"},
+    "sepa_debit": {"percent": "0", "fixed": "0.35", "cap": None},
+    "bacs_debit": {"percent": "1.0", "fixed": "0.20", "cap": "4.00"},
     "dispute": {"percent": "0", "fixed": "15.00", "cap": None},
 }
 KINDS = frozenset(DEFAULT_SCHEDULE)
@@ -82,7 +86,7 @@ class Fees:
         return percent, fixed, cap
 
     def processing(self, amount: int, currency: str, method: str) -> int:
-        kind = "us_bank_account" if method == "us_bank_account" else "card"
+        kind = method if method in DEFAULT_SCHEDULE and method != "dispute" else "card"
         percent, fixed, cap = self.schedule(currency, kind)
         fee = int((Decimal(amount) * percent / 100).to_integral_value(ROUND_HALF_UP)) + fixed
         return min(fee, cap) if cap is not None else fee

@@ -1,4 +1,4 @@
-"""PaymentIntents and Charges: test cards, declines, 3-D Secure and US bank account debits.
+"""PaymentIntents and Charges: test cards, declines, 3-D Secure and bank debits (ACH, SEPA, Bacs).
 
 A PaymentIntent (``pi_``) is made when the customer first confirms a Checkout Session. Card
 charges are ``ch_``, ACH debits ``py_``. Test cards (any future expiry, any CVC):
@@ -11,8 +11,9 @@ charges are ``ch_``, ACH debits ``py_``. Test cards (any future expiry, any CVC)
     4000002500003155   needs 3-D Secure authentication first
     any other number    refused before any charge (invalid, or not a test card)
 
-Test bank account: routing 110000000, account 000123456789 (``processing`` until settled or
-failed through the control endpoints).
+Test bank accounts, each debit ``processing`` until settled or failed through the control
+endpoints: US (ACH, usd) routing 110000000, account 000123456789; SEPA (eur) IBAN
+DE89370400440532013000; Bacs (gbp) sort code 108800, account 00012345.
 """
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ from .wire import DOCS
 
 SUCCEED, DECLINE, AUTHENTICATE = "succeed", "decline", "authenticate"
 TEST_ROUTING, TEST_ACCOUNT = "110000000", "000123456789"
+TEST_IBAN = "DE89370400440532013000"
+TEST_SORT_CODE, TEST_BACS_ACCOUNT = "108800", "00012345"
+# Bank debits: the one currency Stripe debits with each. Stripe learns of their outcome later: a
+# confirmed one is ``processing`` until it settles or fails.
+BANK_DEBITS = {"us_bank_account": "usd", "sepa_debit": "eur", "bacs_debit": "gbp"}
 
 
 @dataclass(frozen=True)
@@ -97,10 +103,22 @@ def bank_details(routing: str, account: str) -> dict:
         "bank_name": "STRIPE TEST BANK", "last4": account[-4:], "routing_number": routing}}
 
 
+def sepa_details(iban: str) -> dict:
+    return {"type": "sepa_debit", "sepa_debit": {
+        "bank_code": iban[4:12], "branch_code": "", "country": iban[:2],
+        "fingerprint": "fpsepa" + iban[-6:], "last4": iban[-4:], "mandate": None}}
+
+
+def bacs_details(sort_code: str, account: str) -> dict:
+    return {"type": "bacs_debit", "bacs_debit": {
+        "fingerprint": "fpbacs" + account[-6:], "last4": account[-4:], "mandate": None,
+        "sort_code": sort_code}}
+
+
 def new_charge(store: Store, pi: dict, details: dict, billing: dict) -> dict:
-    ach = details["type"] == "us_bank_account"
+    debit = details["type"] in BANK_DEBITS
     charge = store.add({
-        "id": store.new_id("py" if ach else "ch"), "object": "charge", "amount": pi["amount"],
+        "id": store.new_id("py" if debit else "ch"), "object": "charge", "amount": pi["amount"],
         "amount_captured": 0, "amount_refunded": 0, "application_fee_amount": None,
         "balance_transaction": None, "billing_details": {
             "address": None, "email": billing.get("email"), "name": billing.get("name"),
@@ -116,7 +134,7 @@ def new_charge(store: Store, pi: dict, details: dict, billing: dict) -> dict:
         "statement_descriptor_suffix": pi["statement_descriptor_suffix"], "transfer_data": None,
     })
     pi["latest_charge"], pi["payment_method"] = charge["id"], charge["payment_method"]
-    pi["payment_method_types"] = [details["type"]] if ach else pi["payment_method_types"]
+    pi["payment_method_types"] = [details["type"]] if debit else pi["payment_method_types"]
     return charge
 
 
@@ -133,7 +151,7 @@ def succeed(store: Store, pi: dict, charge: dict) -> None:
     fee = store.config.fees.processing(charge["amount"], charge["currency"], method)
     txn = balance.add_transaction(
         store, amount=charge["amount"], currency=charge["currency"], fee=fee,
-        type_="payment" if method == "us_bank_account" else "charge", category="charge",
+        type_="payment" if method in BANK_DEBITS else "charge", category="charge",
         source=charge["id"], delay_days=store.config.settlement_days,
         description=pi["description"])
     charge.update(status="succeeded", paid=True, captured=True, amount_captured=charge["amount"],
@@ -146,7 +164,7 @@ def succeed(store: Store, pi: dict, charge: dict) -> None:
 
 def processing(store: Store, pi: dict, charge: dict) -> None:
     pi.update(status="processing", last_payment_error=None, next_action=None,
-              processing={"type": "us_bank_account"})
+              processing={"type": charge["payment_method_details"]["type"]})
     charge["outcome"] = _outcome(True)
     store.emit("charge.pending", charge)
     store.emit("payment_intent.processing", pi)

@@ -2,7 +2,7 @@
 refunds stay ``pending`` until the bank answers (``succeed_refund``/``fail_refund``)."""
 from __future__ import annotations
 
-from . import balance
+from . import balance, payments
 from .fees import format_amount
 from .params import check_metadata, only
 from .store import Store
@@ -58,7 +58,7 @@ def create_refund(store: Store, params: dict) -> dict:
     txn = balance.add_transaction(store, amount=-amount, currency=charge["currency"],
                                   type_="refund", category="refund", source=refund_id,
                                   description="REFUND FOR CHARGE")
-    ach = charge["payment_method_details"]["type"] == "us_bank_account"
+    ach = charge["payment_method_details"]["type"] in payments.BANK_DEBITS  # a bank debit's refund
     method_type = charge["payment_method_details"]["type"]
     refund = store.add({
         "id": refund_id, "object": "refund", "amount": amount,

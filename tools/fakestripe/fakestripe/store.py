@@ -62,7 +62,7 @@ class Clock:
 class Config:
     fees: Fees = field(default_factory=Fees)
     settlement_days: int = 2                 # card funds become available after this many days
-    enabled_payment_method_types: tuple[str, ...] = ("card", "us_bank_account")
+    enabled_payment_method_types: tuple[str, ...] = ("card", "us_bank_account", "sepa_debit", "bacs_debit")
     webhook_endpoints: int = 0               # events' pending_webhooks
 
 
