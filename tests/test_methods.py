@@ -44,7 +44,7 @@ def test_bank_debits_are_one_rule_with_their_timing_from_one_table():
     assert not is_bank_debit("card") and not is_bank_debit("klarna")
     assert clearing("us_bank_account") == "take 3 to 5 business days to clear"
     assert clearing("sepa_debit") == "take 5 to 14 business days to clear"
-    assert clearing("bacs_debit") == "take 3 to 6 business days to clear"
+    assert clearing("bacs_debit") == "take 4 to 7 business days to clear"
     assert clearing_in_words("EUR", BOTH) == "Bank payments take 5 to 14 business days to clear"
     assert (method_name("sepa_debit"), method_name("bacs_debit"), method_name("ideal")) == (
         "SEPA Direct Debit", "Bacs Direct Debit", "ideal")
@@ -102,7 +102,7 @@ def test_the_pay_form_says_card_only_in_eur_and_gbp_until_the_setting_offers_the
     ledger.build()  # the settings are among every page's inputs: the next build renders the pages again
     said = hints(ledger)
     assert said["EUR"].startswith("Card or SEPA bank debit. Bank payments take 5 to 14 business days to clear. ")
-    assert said["GBP"].startswith("Card or UK bank debit (Bacs). Bank payments take 3 to 6 business days to clear. ")
+    assert said["GBP"].startswith("Card or UK bank debit (Bacs). Bank payments take 4 to 7 business days to clear. ")
     assert said["JPY"].startswith("Card. ")
     switch(ledger, "sepa_debit = true")
     ledger.build()

@@ -34,7 +34,7 @@ DEBITS = [
     Debit("sepa_debit", "C4", "EUR", {"method": "sepa_debit", "iban": "DE89370400440532013000"}, "€140.00",
           "SEPA Direct Debit, account ending 3000", "5 to 14"),
     Debit("bacs_debit", "C5", "GBP", {"method": "bacs_debit", "sortCode": "108800", "bacsAccountNumber": "00012345"},
-          "£140.00", "Bacs Direct Debit, account ending 2345", "3 to 6"),
+          "£140.00", "Bacs Direct Debit, account ending 2345", "4 to 7"),
 ]
 each_debit = pytest.mark.parametrize("debit", DEBITS, ids=[d.method for d in DEBITS])
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
@@ -195,7 +195,7 @@ def test_three_d_secure_then_paid(flow):
 @pytest.mark.parametrize(("cid", "offered", "words"), [
     ("C1", ["card", "us_bank_account"], "Card or US bank account. Bank payments take 3 to 5 business days to clear."),
     ("C4", ["card", "sepa_debit"], "Card or SEPA bank debit. Bank payments take 5 to 14 business days to clear."),
-    ("C5", ["card", "bacs_debit"], "Card or UK bank debit (Bacs). Bank payments take 3 to 6 business days to clear."),
+    ("C5", ["card", "bacs_debit"], "Card or UK bank debit (Bacs). Bank payments take 4 to 7 business days to clear."),
     ("C3", ["card"], "Card. Minimum"),
 ])
 def test_checkout_offers_the_bank_debit_of_its_currency_that_the_settings_switch_on_as_the_page_says(

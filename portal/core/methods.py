@@ -27,14 +27,15 @@ class Method:
         return bool(self.clears)
 
 
-# Timing from Stripe's documentation: ACH debits settle in about 4 business days; SEPA Direct
-# Debit usually confirms in 5 but a failure may come up to 14; Bacs Direct Debit takes 3 once its
-# mandate is in place, which for a first debit takes about 3 more.
+# Timing from Stripe's documentation (docs.stripe.com/payments/...): ACH debits confirm in up to 4
+# business days; SEPA Direct Debit can take up to 14 to confirm success or failure (7 to 8 on
+# average, funds typically in 5); Bacs Direct Debit takes 4 with a mandate in place and up to 7
+# when a new one is collected, as Checkout does for a one-off payment.
 METHODS = {m.type: m for m in (
     Method("card", "", "Card", "Card", "card"),
     Method("us_bank_account", "USD", "US bank account", "US bank account (ACH)", "bank (ACH)", (3, 5)),
     Method("sepa_debit", "EUR", "SEPA bank debit", "SEPA Direct Debit", "SEPA Direct Debit", (5, 14), True),
-    Method("bacs_debit", "GBP", "UK bank debit (Bacs)", "Bacs Direct Debit", "Bacs Direct Debit", (3, 6), True),
+    Method("bacs_debit", "GBP", "UK bank debit (Bacs)", "Bacs Direct Debit", "Bacs Direct Debit", (4, 7), True),
 )}
 OPTIONAL = tuple(t for t, m in METHODS.items() if m.optional)  # the keys of the settings' [payments]
 ACH_CURRENCY = METHODS["us_bank_account"].currency  # Stripe's us_bank_account debits US dollars only
