@@ -118,7 +118,7 @@ def test_pay_a_chosen_invoice_by_card_and_see_it_on_the_statement(chrome, shop, 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_declined_card_then_3d_secure_paid_on_a_second_try(chrome, shop, axe_source, viewport):
-    url, fake, _ = shop
+    url = shop[0]
     context = chrome.new_context(viewport=viewport, bypass_csp=True)
     page = context.new_page()
     page.goto(url)
