@@ -187,3 +187,29 @@ def test_a_customer_sends_a_question_from_the_statement(chrome, statement_url, p
     assert (sent.customer_id, sent.items, sent.note) == (
         "C1", ("INV-2026-00003",), "We were billed twice for batch 3 — please check.")
     context.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["desktop", "phone"])
+def test_error_pages_are_plain_words_that_pass_axe(chrome, statement_url, axe_source, viewport):
+    """A forged pay token, an unknown statement address, and paying with no Stripe key set: each a
+    page in the site's frame that says what to do, readable at both widths."""
+    context = chrome.new_context(viewport=viewport, bypass_csp=True)  # bypass: axe's own inline script
+    page = context.new_page()
+
+    def check(title: str, says: str) -> None:
+        assert page.locator("h1").inner_text() == title
+        assert says in page.locator("main").inner_text()
+        page.add_script_tag(content=axe_source)
+        assert page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)") == []
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+    page.goto(statement_url)
+    page.eval_on_selector("form.pay input[name=token]", "e => e.value = e.value.slice(0, -4) + 'AAAA'")
+    page.locator("form.pay button[type=submit]").first.click()
+    check("This payment link does not work", "Please open the statement link from our latest email.")
+    page.goto(statement_url)
+    page.locator("form.pay button[type=submit]").first.click()  # the service has no Stripe key
+    check("Online payment is not set up", "You would pay")
+    page.goto(statement_url.rsplit("/", 2)[0] + "/WyJDMSIsMV0.forged/")
+    check("This link does not work", "")
+    context.close()
