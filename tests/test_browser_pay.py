@@ -138,11 +138,11 @@ def test_a_declined_card_then_3d_secure_paid_on_a_second_try(chrome, shop, axe_s
     context.close()
 
 
-def pay_by_debit(chrome, shop):
+def pay_by_debit(chrome, shop, viewport=DESKTOP):
     """Pay the whole balance by the currency's bank debit on the hosted page; back on the statement."""
     url, fake, currency = shop
     owed, fields, button = DEBITS[currency]
-    page = chrome.new_page(bypass_csp=True)  # for axe's own inline script
+    page = chrome.new_page(viewport=viewport, bypass_csp=True)  # for axe's own inline script
     page.goto(url)
     page.get_by_role("button", name=f"Pay {owed}").click()  # the whole balance is chosen by default
     page.wait_for_url(f"{fake.base_url}/c/pay/**")
@@ -167,11 +167,13 @@ def reload_until(page, done) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("shop", list(DEBITS), indirect=True)
-def test_bank_payment_is_processing_then_settled(chrome, shop):
-    page, pi = pay_by_debit(chrome, shop)
+@pytest.mark.parametrize("shop, viewport", [("USD", DESKTOP), ("USD", PHONE), ("EUR", DESKTOP), ("GBP", PHONE)],
+                         indirect=["shop"], ids=["USD-desktop", "USD-phone", "EUR-desktop", "GBP-phone"])
+def test_bank_payment_is_processing_then_settled(chrome, shop, viewport, axe_source):
+    page, pi = pay_by_debit(chrome, shop, viewport)
     assert page.locator("form.pay").count() == 0  # nothing is asked for again
-    page.screenshot(path=str(ARTIFACTS / f"statement-processing-{shop[2]}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"statement-processing-{shop[2]}-{viewport['width']}.png"), full_page=True)
+    axe_clean(page, axe_source)
     shop[1].settle(pi)
     reload_until(page, lambda: page.locator(".badge").count() == 0)
     assert page.locator(".badge").count() == 0 and "Nothing is open" in page.locator("main").inner_text()
