@@ -175,3 +175,31 @@ def test_pages_folder_is_a_plain_folder_where_flags_are_refused(tmp_path, monkey
     monkeypatch.setattr(publish, "_set_flags", lambda fd, flags: False)
     publish.make_pages_folder(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
+def test_a_tree_already_being_removed_gets_no_second_rm(tmp_path):
+    """remove_later runs `rm` under `flock -n` on the tree: while one holds it, another is not started."""
+    import fcntl
+    import os
+    import shutil
+    import time
+
+    from portal.build.publish import remove_later
+    if not shutil.which("flock"):
+        pytest.fail("flock(1) (util-linux) is not on this machine: remove_later would start an rm per build")
+    tree = tmp_path / ".site.old-1"
+    (tree / "s" / "a").mkdir(parents=True)
+    (tree / "s" / "a" / "index.html").write_text("x")
+    fd = os.open(tree, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as an earlier build's rm holds it
+    try:
+        remove_later(tree)
+        time.sleep(0.5)
+        assert tree.exists()  # no second rm at work on it
+    finally:
+        os.close(fd)
+    remove_later(tree)
+    deadline = time.time() + 10
+    while tree.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert not tree.exists()
