@@ -48,9 +48,9 @@ def test_download_pdf_gets_the_statement_as_a_pdf_and_the_page_stays_accessible(
     assert "Remittance advice" in text and "\nUSD $2,140.25" in text
     assert page.locator("h1").inner_text() == "Statement of account"  # still on the statement
     page.add_script_tag(content=axe_source)
-    assert page.evaluate("""async () => (await axe.run(document, {runOnly: {type: 'tag',
-        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations.map(v => v.id)""") == []
+    assert page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)") == []
     ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "statement-download.pdf").write_bytes(data)
     page.screenshot(path=str(ARTIFACTS / f"statement-download-{viewport['width']}.png"))
     context.close()
 
