@@ -208,3 +208,24 @@ def test_the_form_reader_keeps_control_characters_out():
     customer = Customer("C1", "First", "a@b.example", "USD", 30, "", "", "", 1, False, "customers.csv", 2)
     contact, errors = messages.read(messages.Form(kind="question", text="a\x00b\u2028c"), customer, [], TODAY)
     assert not errors and contact is not None and contact.note == "a b c"
+
+
+def test_the_same_message_sent_at_once_from_two_places_is_logged_once(project):
+    """Two workers taking the same form at the same moment: the lock and the key make one row."""
+    import threading
+    row = contacts.Contact(TODAY, "C1", "customer", "twice?", stage="question", key="same-form-key-000000000")
+    contacts.append(project.ledger, [contacts.Contact(TODAY, "C2", "note", "before")])
+    barrier = threading.Barrier(8)
+    added = []
+
+    def send():
+        barrier.wait()
+        added.append(contacts.append_once(project.ledger, row))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(added) == [False] * 7 + [True]
+    assert [c.note for c in contacts.read(project.ledger)] == ["before", "twice?"]
