@@ -378,3 +378,18 @@ def test_with_several_currencies_the_top_says_what_is_owed_in_each_overdue_first
     assert page.index('<nav class="currencies"') < page.index('id="bal-')  # at the top, before the accounts
     one = next(p for p in pages_of(ledger).values() if "Yen Customer" in p)
     assert 'class="currencies"' not in one  # one currency: nothing to sum up
+
+
+def test_esc_is_what_autoescape_prints_for_any_text():
+    """The fast path of esc (text with nothing to escape returned as it is) agrees with markupsafe."""
+    import random
+
+    from markupsafe import escape
+
+    from portal.build.render import esc
+    rng = random.Random(7)
+    alphabet = "aZ09 -_/.&<>\"'\u00e9\u2028"
+    samples = ["", "INV-1", "O'Brien & Co", "<b>x</b>", '"quoted"'] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(2000)]
+    for text in samples:
+        assert esc(text) == str(escape(text)), text
