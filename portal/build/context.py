@@ -21,3 +21,6 @@ class Context:
     workers: int | None = None  # None: one per core; 1: in this process (the payment service)
     # What is wrong with rows the payment service recorded: said, never a reason to refuse a build.
     warnings: list = field(default_factory=list)
+    # Entry files this build read whole as bytes ({rel path: bytes}): kept as the copies linediff
+    # compares the next version of each with.
+    read: dict = field(default_factory=dict)

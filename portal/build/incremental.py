@@ -18,6 +18,7 @@ from ..core.timing import phase
 from ..ledger import checks
 from ..ledger import online as online_payments
 from ..ledger import reading as ledger
+from . import linediff
 from . import state as st
 from .changes import Changes
 from .context import Context
@@ -64,9 +65,13 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     for name in changes.removed:
         files[fno[name]] = None
     known = customers if changes.customers else index.customer_lines
+    with phase("incremental: compare lines with the copy as last indexed"):
+        diffed = _line_diff(ctx, stored, changes, reader, fno, grown, known)
+    if diffed is not None:
+        stale.discard(fno[changes.changed[0]])
     with phase("incremental: scan changed files (and load the page records)"):
         scanned, jobs = Scanned(), []
-        for name in changes.changed:
+        for name in changes.changed if diffed is None else ():
             job, found = _opened(changes.names[name], name, fno[name], grown.get(name), reader)
             scanned.problems += found
             if job is not None:
@@ -85,6 +90,10 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     forced, gone = _changed_customers(body, customers, changes)
     with phase("incremental: compare digests"):
         moved, changed = _compare(body, scanned, stale, forced)
+        if diffed is not None:  # the only file that changed: its rows as the lines compared say
+            moved.update(diffed.moved)
+            changed |= {cid for cid, digest in diffed.digests.items()
+                        if cid not in body.pages or body.pages[cid][st.ROWS_DIGEST] != digest}
         changed -= gone
     if len(changed) > FULL_FROM * max(len(body.pages), 1) and len(changed) > 1000:
         raise TooManyChanged(f"{len(changed)} of {len(body.pages)} customers changed")
@@ -118,6 +127,27 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     body.date_orders = {n: f for n, f in reader.orders.items() if n in fno and files[fno[n]] is not None}
     totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
     return body, written, totals
+
+
+def _line_diff(ctx: Context, stored: st.Stored, changes: Changes, reader, fno: dict, grown: dict, known):
+    """linediff.Diff for a build where one staff file was rewritten, none removed, customers.csv
+    unchanged, and the last build kept a copy of it; None when the scan must read it."""
+    if len(changes.changed) != 1 or changes.removed or changes.customers or reader.date_groups:
+        return None
+    name = changes.changed[0]
+    old_sig = stored.head.files.get(name)
+    if (name == reader.payments_file or name in grown or old_sig is None or fno[name] >= len(stored.index.files)
+            or ctx.publisher is None):
+        return None
+    old = linediff.read_copy(ctx.settings.state_dir, old_sig[2])
+    new = linediff.read_current(changes.names[name], changes.sigs[name]) if old is not None else None
+    if old is None or new is None:
+        return None
+    cols = reader.columns(record_at_offset(new, 3 if new[:3] == b"\xef\xbb\xbf" else 0), name)
+    found = linediff.diff(old, new, fno[name], cols.customer_id, stored.index.lines, known)
+    if found is not None:
+        ctx.read[name] = new
+    return found
 
 
 def _read_customers(settings, index: st.RowIndex, changes: Changes):

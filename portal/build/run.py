@@ -21,6 +21,7 @@ from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from ..ledger.settings import Settings
 from . import aging_report as report
+from . import linediff
 from . import state as st
 from .changes import changed_inputs
 from .context import Context
@@ -47,6 +48,8 @@ class Result:
     # What is wrong with rows the payment service recorded (a customer since removed from
     # customers.csv, say): said, never a reason to refuse the build.
     warnings: list = field(default_factory=list)
+    # Rewritten files read by comparing their lines with the copy as last indexed (linediff), not scanned.
+    compared: list = field(default_factory=list)
 
     @property
     def unchanged(self) -> int:
@@ -104,18 +107,23 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         result.mode = "incremental"
         try:
             body, result.written, totals = incremental(ctx, stored, head.totals, changes)
+            result.compared = sorted(ctx.read)
         except (TooManyChanged, st.Incomplete):  # most pages change (or the state lacks a part): in full
             body, result.mode, result.warnings[:] = None, "full", imported
     if body is None:
         body, sigs, result.written, totals = full(ctx, progress)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
                    customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.inputs_signature(settings))
+    names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
+
     def staff_files():
         ids = sorted(body.pages)
         with phase("links.csv"):
             write_links(settings, body.pages, st.LINK_ROWS, ids)
         with phase("aging report"):
             report.write(settings, as_of, totals, body, ids=ids)
+        with phase("copies of the entry files (for the next build's line comparison)"):
+            linediff.keep_copies(settings.state_dir, head.files, names, ctx.read)
 
     with phase("save state and staff files"):
         _side_by_side(staff_files, lambda: st.save(settings.state_dir, head, body))
