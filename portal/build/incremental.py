@@ -118,7 +118,8 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
         raise InputError(problems)
 
     replaced = [body.pages[cid] for cid in sorted(entries) if cid in body.pages] + [body.pages[cid] for cid in gone]
-    written = _publish(ctx, body, customers, entries, refs, view, gone)
+    with phase("incremental: render and publish the changed pages"):
+        written = _publish(ctx, body, customers, entries, refs, view, gone)
     with phase("incremental: index"):
         for cid, rows in moved.items():  # everyone whose rows moved: where they are now
             if cid not in gone:
