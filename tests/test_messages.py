@@ -82,7 +82,7 @@ def test_a_question_about_an_invoice_is_logged_once_and_mailed_to_ar(make_app, p
     (c,) = logged(project)
     assert (c.customer_id, c.stage, c.items, c.note, c.promise_date) == (
         "C1", "question", ("INV-2",), "Was INV-2 not credited?\nWe returned the goods.", None)
-    app.extensions["portal.message"]["mailer"].wait()
+    app.extensions["portal.message"].mailer.wait()
     (rcpts, msg), = mailbox.messages  # once, however many times the form came
     assert rcpts == ["ar@acme.example"] and msg["Reply-To"] == "First Customer <ap@first.example>"
     assert msg["Subject"] == "Message from First Customer (C1): a question about INV-2"

@@ -232,7 +232,11 @@ def html(env, v: View) -> str:
 def waiting_messages(log: list[Contact], as_of: date, pages: dict) -> list[Contact]:
     """Customers' messages that hold reminders on this date, the newest first."""
     senders = {c.customer_id for c in log if c.channel == CUSTOMER and c.customer_id in pages}
-    found = [m for cid in senders for m in held(log, cid, as_of)]
+    theirs: dict[str, list[Contact]] = {}
+    for c in log:  # grouped once: each sender's contacts, not the whole log per sender
+        if c.customer_id in senders:
+            theirs.setdefault(c.customer_id, []).append(c)
+    found = [m for cid, contacts in theirs.items() for m in held(contacts, cid, as_of)]
     return sorted(found, key=lambda m: (m.date, m.customer_id), reverse=True)
 
 

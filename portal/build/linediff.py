@@ -34,7 +34,6 @@ class Diff:
 
     moved: dict[str, bytes] = field(default_factory=dict)  # customer -> all their rows now, packed
     digests: dict[str, int] = field(default_factory=dict)  # those customers' rows digests (st.rows_digest)
-    lines_changed: int = 0
 
 
 def copies_dir(state_dir: Path) -> Path:
@@ -54,8 +53,8 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
         sig = files.get(name)
         if not sig:
             continue
-        wanted.add(f"{sig[2]}.csv")
-        target = folder / f"{sig[2]}.csv"
+        target = copy_of(state_dir, sig[2])
+        wanted.add(target.name)
         if target.exists():
             continue
         data = read.get(name)
@@ -98,7 +97,7 @@ def diff(old: bytes, new: bytes, fno: int, cols_customer: int, body_lines: dict[
         return None
     top = fno << 32
     new_off = line_offsets_of(after)
-    out = Diff(lines_changed=len(changed))
+    out = Diff()
     removed: dict[str, set[int]] = {}  # customer -> lines of theirs that changed
     added: dict[str, list[int]] = {}  # customer -> their rows on changed lines now
     for i in changed:
@@ -114,9 +113,8 @@ def diff(old: bytes, new: bytes, fno: int, cols_customer: int, body_lines: dict[
         added.setdefault(now, []).extend((top | i, new_off[i], rowhash(text)))
     shifted = any(len(before[i]) != len(after[i]) for i in changed)  # moves the lines after it
     touched = removed.keys() | added.keys()
-    for cid, packed in body_lines.items():
-        if cid not in touched and not shifted:
-            continue
+    for cid in body_lines if shifted else touched & body_lines.keys():
+        packed = body_lines[cid]
         rows = array("Q")
         rows.frombytes(packed)
         if shifted:

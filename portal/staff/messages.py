@@ -141,28 +141,33 @@ def _amount(text: str, kind: str, currency: str, errors: dict[str, str]) -> Deci
     return value
 
 
-def summary(c: Contact) -> list[str]:
-    """What the customer told us, in words (the thank-you page and the email say the same)."""
-    about = f"invoice {c.items[0]}" if c.items else "your account"
+def summary(c: Contact, to_staff: bool = False) -> list[str]:
+    """What the customer told us, in words: to them (the thank-you page) or about them (the email to AR)."""
+    you, your = ("They", "Their") if to_staff else ("You", "Your")
+    about = _about(c, "the account" if to_staff else "your account")
     money = fmt(c.promise_amount, c.currency) if c.promise_amount is not None else ""
     if c.stage == "question":
-        lines = [f"Your question about {about}."]
+        lines = [f"{your} question about {about}."]
     elif c.stage == "cheque":
         lines = [f"A cheque for {money} towards {about}."]
     else:
         assert c.promise_date is not None  # a promise has its date (read)
-        lines = [f"You will pay {money} towards {about} by {shown(c.promise_date)}."]
-    return lines + ([f"Your message: “{c.note}”"] if c.note else [])
+        lines = [f"{you} will pay {money} towards {about} by {shown(c.promise_date)}."]
+    return lines + ([f"{your} message: “{c.note}”"] if c.note else [])
 
 
 def held_until(c: Contact) -> str:
-    """How long reminders wait for this message, in words."""
-    about = f"invoice {c.items[0]}" if c.items else "your account"
+    """How long reminders wait for this message, in words (ledger.contacts.held is the rule)."""
+    about = _about(c, "your account")
     if c.stage == "promise" and c.promise_date is not None:
         return f"We will not send reminders about {about} before {shown(c.promise_date)}."
     if c.stage == "cheque" and c.promise_date is not None:
         return f"We will not send reminders about {about} while the cheque reaches us (until {shown(c.promise_date)})."
     return f"We will not send reminders about {about} until we have answered you."
+
+
+def _about(c: Contact, account: str) -> str:
+    return f"invoice {c.items[0]}" if c.items else account
 
 
 def letter_to_ar(settings: Settings, customer: Customer, c: Contact, link: str, now: datetime) -> Letter | None:
@@ -172,18 +177,16 @@ def letter_to_ar(settings: Settings, customer: Customer, c: Contact, link: str, 
     sender = (settings.smtp.sender if settings.smtp else "") or to
     if not to:
         return None
-    what = {"question": "a question", "cheque": "a cheque sent", "promise": "a date to pay by"}[c.stage]
     about = f" about {c.items[0]}" if c.items else ""
-    subject = f"Message from {' '.join(customer.name.split())} ({customer.id}): {what}{about}"
-    facts = [f"Customer: {customer.name} ({customer.id})",
+    subject = f"Message from {' '.join(customer.name.split())} ({customer.id}): {KINDS[c.stage]}{about}"
+    until = shown(c.promise_date) if c.promise_date is not None else ""
+    waits = {"question": "staff answer", "cheque": f"{until} or staff answer", "promise": until}[c.stage]
+    lines = [f"Customer: {customer.name} ({customer.id})",
              f"Email: {customer.email or 'none on file'}" + (f" · Phone: {customer.phone}" if customer.phone else ""),
-             f"Sent: {shown(c.date)} from their statement"]
-    lines = facts + [x.replace("Your question", "Their question").replace("Your message", "Their message")
-                     .replace("You will pay", "They will pay").replace("your account", "the account")
-                     for x in summary(c)]
-    lines += [f"Reminders wait until {'staff answer' if c.stage == 'question' else shown(c.promise_date or c.date)}"
-              + ("" if c.stage != "cheque" else " or staff answer") + ": log the answer with "
-              f"`portal note {customer.id} \"...\"`.", f"Their statement: {link}"]
+             f"Sent: {shown(c.date)} from their statement",
+             *summary(c, to_staff=True),
+             f"Reminders wait until {waits}: log the answer with `portal note {customer.id} \"...\"`.",
+             f"Their statement: {link}"]
     text = "\n".join(lines) + "\n"
     html_part = "".join(f"<p>{escape(x)}</p>" for x in lines)
     reply_to = customer.email if usable_email(customer.email) else to

@@ -10,29 +10,38 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Flask, current_app, request
 
-from ..build.lookup import NotBuilt, Unreadable
 from ..build.render import message_url
 from ..core import clock
 from ..core.money import fmt
-from ..core.signing import BadToken
 from ..ledger import contacts
 from ..ledger.settings import Settings
 from ..staff import messages
 from ..staff.dunning import PASSWORD_ENV
 from ..staff.mailer import Letter, send
 from .mailing import Mailer
-from .pay_routes import PAY_TOKEN_MAX_AGE_DAYS, _page, _statement, _svc
+from .pay_routes import Asker, TokenCustomer, _page, _svc, token_customer
 from .ratelimit import RateLimit
 
 log = logging.getLogger("portal.message")
 bp = Blueprint("message", __name__)
+MESSAGE = Asker("message", "link", "Messages")
 KINDS = (("question", "I have a question", "About an invoice or the account: reminders wait until we answer."),
          ("cheque", "I have sent a cheque", "Reminders wait while it reaches us."),
          ("promise", "I will pay on a date", "Reminders wait until that date."))
+
+
+@dataclass
+class MessageService:
+    """What the message route keeps, attached to the app as `app.extensions["portal.message"]`."""
+
+    mailer: Mailer  # mail to accounts receivable, in the background
+    limit: RateLimit  # per client address
+    customer_limit: RateLimit  # messages per customer an hour
 
 
 def init(app: Flask, settings: Settings) -> None:
@@ -44,41 +53,27 @@ def init(app: Flask, settings: Settings) -> None:
         if delivery.failure or delivery.refused:
             log.error("message email to accounts receivable not sent: %s", delivery.failure or delivery.refused)
 
-    app.extensions["portal.message"] = {
-        "mailer": Mailer(mail),
-        "limit": RateLimit(app.config.get("MESSAGE_RATE_LIMIT", 20), 60),  # per address: opening the form counts
-        "customer_limit": RateLimit(app.config.get("MESSAGE_CUSTOMER_RATE_LIMIT", 5), 3600),  # messages sent
-    }
+    app.extensions["portal.message"] = MessageService(
+        mailer=Mailer(mail),
+        limit=RateLimit(app.config.get("MESSAGE_RATE_LIMIT", 20), 60),  # per address: opening the form counts
+        customer_limit=RateLimit(app.config.get("MESSAGE_CUSTOMER_RATE_LIMIT", 5), 3600))  # messages sent
     app.register_blueprint(bp)
 
 
 @bp.post("/pay/message")
 def message():
     svc, mine = _svc(), _state()
-    if not mine["limit"].allow(request.remote_addr or "?"):
+    if not mine.limit.allow(request.remote_addr or "?"):
         log.warning("message: rate limited %s", request.remote_addr)
         return _page(429, "Too many attempts", ["Please wait a minute and try again."])
-    today = clock.today(svc.tz)
-    token = request.form.get("token", "")
-    try:
-        cid, version, _ = svc.signer.read_pay(token, today, PAY_TOKEN_MAX_AGE_DAYS)
-    except BadToken as e:
-        log.warning("message: refused token from %s: %s", request.remote_addr, e)
-        return _page(403, "This link does not work", [str(e).capitalize() + ".",
-                     "Please open the statement link from our latest email."])
-    try:
-        customer, accounts = svc.ledger.customer_accounts(cid, today)
-    except (NotBuilt, Unreadable) as e:
-        log.error("message: %s's statement could not be read: %s", cid, e)
-        return _page(503, "Messages are paused for a moment", [
-            "We are updating our records. Please try again in a few minutes."])
-    if customer is None or customer.link_version != version:
-        log.warning("message: refused revoked or unknown customer link for %s", cid)
-        return _page(403, "This link has been replaced", ["Please open the link in our latest email."])
-    link = _statement(svc.signer.link_token(customer.id, customer.link_version))
+    found = token_customer(svc, MESSAGE)
+    if not isinstance(found, TokenCustomer):
+        return found
+    customer, accounts, today, token, link = found.customer, found.accounts, found.today, found.token, found.link
+    cid = customer.id
     if "kind" not in request.form:  # from the statement's button: the form
         return _form(200, messages.Form(currency=customer.currency), {}, customer, accounts, token, today, link)
-    if not mine["customer_limit"].allow(cid):
+    if not mine.customer_limit.allow(cid):
         log.warning("message: rate limited customer %s (from %s)", cid, request.remote_addr)
         return _page(429, "Too many messages", ["Please wait an hour, or write to us by email."], statement=link)
     form = messages.Form.of(request.form)
@@ -89,7 +84,7 @@ def message():
         log.info("message: %s sent %s%s", cid, contact.stage, f" about {contact.items[0]}" if contact.items else "")
         letter = messages.letter_to_ar(svc.settings, customer, contact, link, datetime.now(svc.tz))
         if letter is not None:
-            mine["mailer"].request(letter)
+            mine.mailer.request(letter)
     else:
         log.info("message: %s sent the same %s again (logged once)", cid, contact.stage)
     return _page(200, "Thank you: we have your message", messages.summary(contact) + [messages.held_until(contact)],
@@ -110,5 +105,5 @@ def _form(status: int, form: messages.Form, errors: dict[str, str], customer, ac
                  latest=(today + timedelta(days=messages.PROMISE_DAYS)).isoformat())
 
 
-def _state() -> dict:
+def _state() -> MessageService:
     return current_app.extensions["portal.message"]

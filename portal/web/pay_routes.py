@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from urllib.parse import urljoin
 
 from flask import Blueprint, Flask, current_app, redirect, request
@@ -22,7 +22,7 @@ from ..core import clock
 from ..core.methods import clearing, method_name
 from ..core.money import fmt, to_minor
 from ..core.receipts import receipt_number
-from ..core.records import InputError
+from ..core.records import Customer, InputError
 from ..core.signing import BadToken, Signer, load_keys, payment_mark_text, statement_url
 from ..ledger.settings import Settings
 from ..pay.charge import Charge, PayForm, Refused, charge_for
@@ -135,36 +135,75 @@ def _page(status: int, title: str, lines: list[str], kind: str = "error", statem
     return html, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
 
 
-@bp.post("/pay")
-def pay():
-    svc = _svc()
-    s, signer = svc.settings, svc.signer
-    if not svc.pay_limit.allow(request.remote_addr or "?"):
-        log.warning("pay: rate limited %s", request.remote_addr)
-        return _page(429, "Too many attempts", ["Please wait a minute and try again."])
+@dataclass(frozen=True)
+class Asker:
+    """How a route taking the statement's pay token names itself in the log and on its pages."""
+
+    log: str  # "pay"
+    link: str  # "payment link"
+    things: str  # "Payments"
+
+
+PAY = Asker("pay", "payment link", "Payments")
+
+
+@dataclass(frozen=True)
+class TokenCustomer:
+    """Whose statement a posted pay token is, and their accounts as of today."""
+
+    token: str  # the pay token posted
+    customer: Customer
+    accounts: list
+    today: date
+    link_token: str  # the token of their statement's address
+
+    @property
+    def link(self) -> str:
+        """Their statement's address, for a link on our pages."""
+        return _statement(self.link_token)
+
+
+def token_customer(svc: PayService, asker: Asker, limit: RateLimit | None = None):
+    """The customer a request's pay token names, as the ledger is now: a TokenCustomer, or the page
+    refusing it (403 forged, expired or replaced; 429 past `limit` for that customer; 503 no build).
+    One rule for /pay, the PDF and the message form."""
     today = clock.today(svc.tz)
+    token = request.form.get("token", "")
     try:
-        cid, version, _ = signer.read_pay(request.form.get("token", ""), today, PAY_TOKEN_MAX_AGE_DAYS)
+        cid, version, _ = svc.signer.read_pay(token, today, PAY_TOKEN_MAX_AGE_DAYS)
     except BadToken as e:
-        log.warning("pay: refused token from %s: %s", request.remote_addr, e)
-        return _page(403, "This payment link does not work", [str(e).capitalize() + ".",
+        log.warning("%s: refused token from %s: %s", asker.log, request.remote_addr, e)
+        return _page(403, f"This {asker.link} does not work", [str(e).capitalize() + ".",
                      "Please open the statement link from our latest email."])
-    if not svc.customer_limit.allow(cid):
-        log.warning("pay: rate limited customer %s (from %s)", cid, request.remote_addr)
+    if limit is not None and not limit.allow(cid):
+        log.warning("%s: rate limited customer %s (from %s)", asker.log, cid, request.remote_addr)
         return _page(429, "Too many attempts", ["Please wait a minute and try again."])
     try:
         customer, accounts = svc.ledger.customer_accounts(cid, today)
     except NotBuilt:
-        return _page(503, "Payments are not available yet", ["The statements have not been built."])
+        return _page(503, f"{asker.things} are not available yet", ["The statements have not been built."])
     except Unreadable as e:
-        log.error("pay: %s's rows do not read: %s", cid, e)
-        return _page(503, "Payments are paused for a moment", [
+        log.error("%s: %s's rows do not read: %s", asker.log, cid, e)
+        return _page(503, f"{asker.things} are paused for a moment", [
             "We are updating our records. Please try again in a few minutes."])
     if customer is None or customer.link_version != version:
-        log.warning("pay: refused revoked or unknown customer link for %s", cid)
-        return _page(403, "This payment link has been replaced", ["Please open the link in our latest email."])
-    token = signer.link_token(cid, version)
-    link = _statement(token)
+        log.warning("%s: refused revoked or unknown customer link for %s", asker.log, cid)
+        return _page(403, f"This {asker.link} has been replaced", ["Please open the link in our latest email."])
+    return TokenCustomer(token, customer, accounts, today, svc.signer.link_token(cid, version))
+
+
+@bp.post("/pay")
+def pay():
+    svc = _svc()
+    s = svc.settings
+    if not svc.pay_limit.allow(request.remote_addr or "?"):
+        log.warning("pay: rate limited %s", request.remote_addr)
+        return _page(429, "Too many attempts", ["Please wait a minute and try again."])
+    found = token_customer(svc, PAY, svc.customer_limit)
+    if not isinstance(found, TokenCustomer):
+        return found
+    customer, accounts, link, token = found.customer, found.accounts, found.link, found.link_token
+    cid = customer.id
     currency = request.form.get("currency", customer.currency).upper()
     account = next((a for a in accounts if a.currency == currency), None)
     form = PayForm(request.form.get("choice", ""), tuple(request.form.getlist("invoice")),
@@ -172,7 +211,7 @@ def pay():
     readings = form.readings()
     if len(readings) > 1:
         log.info("pay: asked %s which they meant (%s)", cid, ", ".join(r.choice for r in readings))
-        return _ask(readings, account, request.form.get("token", ""), currency, link)
+        return _ask(readings, account, found.token, currency, link)
     try:
         charge = charge_for(account, readings[0].choice, list(readings[0].invoices), readings[0].amount,
                             s.min_payment)

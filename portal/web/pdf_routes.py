@@ -17,20 +17,18 @@ from datetime import date
 
 from flask import Blueprint, Flask, current_app, request
 
-from ..build.lookup import NotBuilt, Unreadable
 from ..build.pdf import PdfComposer, PdfSource, pdf_filename
 from ..build.pdf_cache import PdfCache
 from ..build.pdf_writer import PdfWriter
-from ..core import clock
 from ..core.records import InputError
-from ..core.signing import BadToken
 from ..ledger.settings import Settings
-from .pay_routes import PAY_TOKEN_MAX_AGE_DAYS, PayService, _page
+from .pay_routes import Asker, PayService, TokenCustomer, _page, token_customer
 from .ratelimit import RateLimit
 
 log = logging.getLogger("portal.pdf")
 bp = Blueprint("pdf", __name__)
 BUSY_RETRY_SECONDS = 5
+STATEMENT = Asker("pdf", "statement link", "Statements")
 
 
 @dataclass
@@ -78,27 +76,10 @@ def statement_pdf():
     if not svc.addr_limit.allow(request.remote_addr or "?"):
         log.warning("pdf: rate limited %s", request.remote_addr)
         return _too_many()
-    today = clock.today(pay.tz)
-    try:
-        cid, version, _ = pay.signer.read_pay(request.form.get("token", ""), today, PAY_TOKEN_MAX_AGE_DAYS)
-    except BadToken as e:
-        log.warning("pdf: refused token from %s: %s", request.remote_addr, e)
-        return _page(403, "This statement link does not work", [str(e).capitalize() + ".",
-                     "Please open the statement link from our latest email."])
-    if not svc.customer_limit.allow(cid):
-        log.warning("pdf: rate limited customer %s (from %s)", cid, request.remote_addr)
-        return _too_many()
-    try:
-        customer, accounts = pay.ledger.customer_accounts(cid, today)
-    except NotBuilt:
-        return _page(503, "Statements are not available yet", ["The statements have not been built."])
-    except Unreadable as e:
-        log.error("pdf: %s's rows do not read: %s", cid, e)
-        return _page(503, "Statements are paused for a moment", [
-            "We are updating our records. Please try again in a few minutes."])
-    if customer is None or customer.link_version != version:
-        log.warning("pdf: refused revoked or unknown customer link for %s", cid)
-        return _page(403, "This statement link has been replaced", ["Please open the link in our latest email."])
+    found = token_customer(pay, STATEMENT, svc.customer_limit)
+    if not isinstance(found, TokenCustomer):
+        return found
+    customer, accounts, today, cid = found.customer, found.accounts, found.today, found.customer.id
     try:
         source = svc.composer.source(customer, accounts, today)
     except InputError as e:  # a template that does not render: the staff's to fix, said in the log
