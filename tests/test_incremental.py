@@ -242,3 +242,19 @@ def test_a_changed_line_naming_an_unknown_customer_is_scanned_and_said(project):
     with pytest.raises(InputError) as e:
         project.build()
     assert any("K99" in str(p) for p in e.value.problems)
+
+
+def test_a_changed_line_opening_a_record_over_two_lines_is_scanned_and_still_right(project):
+    project.write("customers.csv", customers_csv(6))
+    rows = ledger_rows(6, 3)
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    assert rows[1].endswith(",memo 1\n")
+    rows[1] = rows[1].replace(",memo 1\n", ',"a memo\n')  # its quote closes a line later: the payment below
+    rows[2] = 'over two lines"\n'  # is now the rest of that memo
+    project.write("export.csv", HEADER + "".join(rows))
+    r = project.build()
+    assert r.mode == "incremental" and r.compared == []
+    incremental = pages(project), staff(project)
+    project.build(full_build=True)
+    assert (pages(project), staff(project)) == incremental

@@ -1,14 +1,17 @@
 """A re-exported file read as what changed in it: its lines compared with a copy of it as last indexed.
 
 Staff who export the whole ledger each billing run rewrite a file that holds every customer, most
-of it as it was. Comparing its lines with the copy the last build kept (bytes against bytes, a
-million lines in ~0.03 s) finds the few that changed without hashing and filing every line
-(scan.py, ~2.4 s at a million rows). Only rows that stay on their line are handled here: a file
-whose line count changed, whose header changed, with a record over several lines, a lone CR, or
-a changed line that is blank or names a customer customers.csv lacks goes to the scan instead.
+of it as it was. Comparing the new bytes with the copy the last build kept, a stretch at a time
+(memcmp, no line split: ~0.05 s for a million lines), finds the few lines that changed without
+hashing and filing every line (scan.py, ~2.4 s at a million rows). Only rows that stay on their
+line are handled here: a file whose line count changed, whose header changed, a changed line that
+is blank, names a customer customers.csv lacks, opens a record running over several lines or holds
+a lone CR goes to the scan instead.
 
 The copies live in the state folder under copies/, each named by the sha256 of its bytes (the
 digest the build's head records for the file), so a copy is the file as indexed by construction.
+A copy is kept only of a file whose records are each one line with no lone CR ("one-line"): then
+an unchanged line of the new file is a whole record too, and only the changed ones need a look.
 """
 from __future__ import annotations
 
@@ -17,15 +20,18 @@ import os
 from array import array
 from collections.abc import Container
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, count, repeat
-from operator import add, ne, sub
+from itertools import accumulate, count, repeat
+from operator import add, sub
 from pathlib import Path
+from typing import NamedTuple
 
 from . import state as st
 from .publish import write_atomic
 from .rows import rowhash
 
 MAX_CHANGED_SHARE = 0.05  # more lines changed than this: the scan on every core is as quick
+RUN_OF_CHANGES = 64  # this many lines in a row changed: a line inserted or removed above, most likely
+_FIRST_STEP, _LONGEST_STEP = 4096, 1 << 20  # bytes compared at once: doubled while they agree
 
 
 @dataclass
@@ -36,17 +42,29 @@ class Diff:
     digests: dict[str, int] = field(default_factory=dict)  # those customers' rows digests (st.rows_digest)
 
 
+class Changed(NamedTuple):
+    """A line of the new file that differs from the copy's line at the same index."""
+
+    line: int  # 0-based; the header is line 0
+    was: bytes  # the copy's line, without its \n
+    now: bytes  # the new file's line, without its \n
+    start: int  # where the new line starts in the new file, in bytes
+
+
 def copies_dir(state_dir: Path) -> Path:
     return state_dir / "copies"
 
 
 def copy_of(state_dir: Path, digest: str) -> Path:
-    return copies_dir(state_dir) / f"{digest}.csv"
+    """Where the copy of a file with this sha256 is: ".lines" says its records are one line each
+    (copies kept before that was checked, "<digest>.csv", are not used and are removed)."""
+    return copies_dir(state_dir) / f"{digest}.lines"
 
 
 def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path], read: dict[str, bytes]) -> None:
     """After a build: a copy of each entry file as indexed (its head sig's digest), from the bytes
-    this build read (`read`) or read again when size and time still match the sig; others removed."""
+    this build read (`read`: files read by comparing lines, one-line by construction) or read again
+    when size and time still match the sig and its records are one line each; others removed."""
     folder = copies_dir(state_dir)
     wanted = set()
     for name, path in names.items():
@@ -54,8 +72,8 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
         if not sig:
             continue
         target = copy_of(state_dir, sig[2])
-        wanted.add(target.name)
         if target.exists():
+            wanted.add(target.name)
             continue
         data = read.get(name)
         if data is None:
@@ -66,14 +84,26 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
                 data = path.read_bytes()
             except OSError:
                 continue
+            if not one_line_records(data):
+                continue  # the scan reads it next time
         if len(data) != sig[0]:
             continue
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(target, data, durable=False)
+        wanted.add(target.name)
     if folder.is_dir():
         for old in folder.iterdir():
             if old.name not in wanted:
                 old.unlink(missing_ok=True)
+
+
+def one_line_records(data: bytes) -> bool:
+    """Whether every record of a file is one line (no quoted line break) and no line ends at a lone CR."""
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return False
+    if b'"' not in data:
+        return True
+    return not any(n & 1 for n in map(bytes.count, data.split(b"\n"), repeat(b'"')))
 
 
 def line_offsets_of(lines: list[bytes]) -> array:
@@ -81,43 +111,95 @@ def line_offsets_of(lines: list[bytes]) -> array:
     return array("Q", map(add, accumulate(map(len, lines), initial=0), count()))
 
 
+def changed_lines(old: bytes, new: bytes) -> tuple[list[Changed], int] | None:
+    """(the lines of `new` that differ from `old`'s line at the same index, the number of lines as
+    split at \\n), or
+    None when the two do not pair up line for line: a line inserted or removed (one file runs out of
+    lines first, or RUN_OF_CHANGES lines in a row differ, as every line after an insertion does)."""
+    out: list[Changed] = []
+    view = memoryview(new)
+    size_old, size_new = len(old), len(new)
+    po = pn = line = 0  # the start of line `line` in each file; all before it compared
+    run = 0
+    while True:
+        same = _common_prefix(old, view, po, pn)
+        a, b = po + same, pn + same  # the first byte that differs (or the end of one)
+        if a == size_old and b == size_new:
+            return out, line + old.count(b"\n", po) + 1
+        start = old.rfind(b"\n", po, a) + 1 or po  # the line the difference is on
+        line += old.count(b"\n", po, start)
+        start_new = pn + (start - po)
+        end_old, end_new = old.find(b"\n", a), new.find(b"\n", b)
+        if (end_old < 0) != (end_new < 0):
+            return None  # one of them has more lines
+        end_old, end_new = (size_old, size_new) if end_old < 0 else (end_old, end_new)
+        run = run + 1 if out and out[-1].line == line - 1 else 1
+        if run >= RUN_OF_CHANGES:
+            return None
+        out.append(Changed(line, old[start:end_old], new[start_new:end_new], start_new))
+        if end_old == size_old:
+            return out, line + 1
+        po, pn, line = end_old + 1, end_new + 1, line + 1
+
+
+def _common_prefix(old: bytes, view: memoryview, po: int, pn: int) -> int:
+    """How many bytes of old[po:] and the viewed new[pn:] agree (memcmp a stretch at a time)."""
+    limit = min(len(old) - po, len(view) - pn)
+    done, step = 0, _FIRST_STEP
+    while done < limit:
+        k = min(step, limit - done)
+        if old.startswith(view[pn + done:pn + done + k], po + done):
+            done += k
+            step = min(step * 2, _LONGEST_STEP)
+            continue
+        low, high = 0, k  # the first `low` bytes agree, the first `high` do not
+        while high - low > 1:
+            mid = (low + high) // 2
+            if old.startswith(view[pn + done + low:pn + done + mid], po + done + low):
+                low = mid
+            else:
+                high = mid
+        return done + low
+    return limit
+
+
 def diff(old: bytes, new: bytes, fno: int, cols_customer: int, body_lines: dict[str, bytes],
          known: Container[str]) -> Diff | None:
-    """The index as it is after `old` became `new` (file number `fno`), or None to scan instead."""
-    for data in (old, new):  # a lone CR ends a line for the reader: its lines would not be split's
-        if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-            return None
-    before, after = old.split(b"\n"), new.split(b"\n")
-    if len(before) != len(after) or before[0] != after[0]:
+    """The index as it is after `old` (a one-line copy: see keep_copies) became `new` (file number
+    `fno`), or None to scan instead."""
+    found = changed_lines(old, new)
+    if found is None:
         return None
-    if (b'"' in old or b'"' in new) and not (_one_line_records(before) and _one_line_records(after)):
-        return None
-    changed = list(compress(count(), map(ne, before, after)))
-    if len(changed) > MAX_CHANGED_SHARE * len(after):
-        return None
+    changed, lines = found
+    if len(changed) > MAX_CHANGED_SHARE * lines or (changed and changed[0].line == 0):
+        return None  # many changes, or the header: the scan
+    last = lines - 1
     top = fno << 32
-    new_off = line_offsets_of(after)
     out = Diff()
     removed: dict[str, set[int]] = {}  # customer -> lines of theirs that changed
     added: dict[str, list[int]] = {}  # customer -> their rows on changed lines now
-    for i in changed:
-        was, now = _customer_of(before[i], cols_customer), _customer_of(after[i], cols_customer)
+    for c in changed:
+        body = c.now if c.line == last else c.now[:-1]  # a CR before the \n ends the line; elsewhere, a lone one
+        if b"\r" in body or c.now.count(b'"') & 1:
+            return None  # a lone CR, or a record going on over the next line: the scan reads them
+        was, now = _customer_of(c.was, cols_customer), _customer_of(c.now, cols_customer)
         if was is None or now is None or now not in known:
             return None  # a blank or unreadable row, a customer customers.csv lacks: the scan says why
         try:
-            text = after[i].decode("utf-8")
+            text = c.now.decode("utf-8")
         except UnicodeDecodeError:
             return None
         if was:
-            removed.setdefault(was, set()).add(top | i)
-        added.setdefault(now, []).extend((top | i, new_off[i], rowhash(text)))
-    shifted = any(len(before[i]) != len(after[i]) for i in changed)  # moves the lines after it
+            removed.setdefault(was, set()).add(top | c.line)
+        added.setdefault(now, []).extend((top | c.line, c.start, rowhash(text)))
+    shifted = any(len(c.was) != len(c.now) for c in changed)  # moves the lines after it
+    new_off = line_offsets_of(new.split(b"\n")) if shifted else None
     touched = removed.keys() | added.keys()
     for cid in body_lines if shifted else touched & body_lines.keys():
         packed = body_lines[cid]
         rows = array("Q")
         rows.frombytes(packed)
-        if shifted:
+        if new_off is not None:
             _move_offsets(rows, fno, new_off)
         if cid in touched:
             rows = _replace(rows, removed.get(cid, set()), added.get(cid, []))
@@ -160,11 +242,6 @@ def _customer_of(line: bytes, ci: int) -> str | None:
         return None
     fields = next(csv.reader([text.rstrip("\r")]), [])
     return fields[ci].strip() if ci < len(fields) else ""
-
-
-def _one_line_records(lines: list[bytes]) -> bool:
-    """Whether no record runs over a line break (every line holds an even number of quotes)."""
-    return all(line.count(b'"') % 2 == 0 for line in lines if b'"' in line)
 
 
 def read_copy(state_dir: Path, digest: str) -> bytes | None:
