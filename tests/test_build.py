@@ -378,7 +378,7 @@ def test_a_file_rewritten_shorter_is_read_whole(built):
     assert r.mode == "incremental" and "$1,250.00" in built.page_for("C1")
 
 
-def test_staff_files_are_written_by_a_forked_child_alongside_the_state_and_its_failure_is_raised(tmp_path):
+def test_the_aging_report_is_written_by_a_forked_child_alongside_the_state_and_its_failure_is_raised(tmp_path):
     import os
 
     from portal.build.run import _side_by_side
@@ -393,7 +393,7 @@ def test_staff_files_are_written_by_a_forked_child_alongside_the_state_and_its_f
     def failing():
         raise OSError("disk full")
 
-    with pytest.raises(RuntimeError, match="writing the staff files"):
+    with pytest.raises(RuntimeError, match="writing the aging report"):
         _side_by_side(failing, lambda: order.append("parent again"), fork=True)
     assert order[-1] == "parent again"  # the state is still saved
 

@@ -258,3 +258,21 @@ def test_a_changed_line_opening_a_record_over_two_lines_is_scanned_and_still_rig
     incremental = pages(project), staff(project)
     project.build(full_build=True)
     assert (pages(project), staff(project)) == incremental
+
+
+def test_a_full_build_leaves_a_spare_file_the_next_build_stages_a_page_in(project):
+    import os
+
+    from portal.build.publish import Publisher
+    project.write("customers.csv", customers_csv(60))
+    rows = ledger_rows(60, 2)
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    spares = Publisher(project.settings().out).spares
+    left = {os.stat(spares / n).st_ino for n in os.listdir(spares)}
+    assert len(left) == 1  # 2% of 60 pages
+    rows[0] = rows[0].replace(".00,", ".01,", 1)
+    project.write("export.csv", HEADER + "".join(rows))
+    assert project.build().written == 1
+    page = project.settings().out / "s"
+    assert {p.stat().st_ino for p in page.rglob("index.html")} & left  # the changed page, in the spare

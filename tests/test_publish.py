@@ -203,3 +203,66 @@ def test_a_tree_already_being_removed_gets_no_second_rm(tmp_path):
     while tree.exists() and time.time() < deadline:
         time.sleep(0.05)
     assert not tree.exists()
+
+
+def staged_pages(site: Publisher, pages: dict[str, str]) -> list:
+    site.begin()
+    return [(f"{k}.html", rel, site.stage_page(f"{k}.html", text.encode()))
+            for k, (rel, text) in enumerate(pages.items())]
+
+
+def test_a_changed_page_is_exchanged_and_the_page_it_replaced_becomes_a_resting_spare(site):
+    live = os.stat(site.out / "s/a/index.html").st_ino
+    site.commit(staged_pages(site, {"s/a/index.html": "v2 a", "s/new/index.html": "v2 new"}), [])
+    assert tree(site.out) == {"index.html": "v1 home", "s/a/index.html": "v2 a", "s/b/index.html": "v1 b",
+                              "s/new/index.html": "v2 new"}
+    spares = {os.stat(site.spares / n).st_ino: n for n in os.listdir(site.spares)}
+    assert live in spares and spares[live].startswith("r")  # kept, not freed: nothing discarded
+    assert (site.spares / spares[live]).read_text() == "v1 a"  # a reader of the old page still reads it whole
+    assert publish.ready_spares(site.spares, time.time()) == []  # resting: not rewritten yet
+    assert publish.ready_spares(site.spares, time.time() + publish.SPARE_REST + 1) == [spares[live]]
+    assert not site.staging.exists() and not site.plan.exists()
+
+
+def test_a_page_is_staged_in_a_ready_spare_rewritten_in_place(site):
+    site.make_spares(2, "t")
+    inodes = {os.stat(site.spares / n).st_ino for n in os.listdir(site.spares)}
+    site.commit(staged_pages(site, {"s/b/index.html": "v2 b, longer than the spare was"}), [])
+    assert os.stat(site.out / "s/b/index.html").st_ino in inodes
+    assert (site.out / "s/b/index.html").read_text() == "v2 b, longer than the spare was"
+    site.commit(staged_pages(site, {"s/b/index.html": "v3"}), [])  # shorter: the rest cut off
+    assert (site.out / "s/b/index.html").read_text() == "v3"
+
+
+def test_spares_a_full_build_leaves_are_a_share_of_its_pages_up_to_a_limit(tmp_path):
+    pub = Publisher(tmp_path / "site")
+    assert pub.spares_wanted(100_000) == 2000 and pub.spares_wanted(10) == 1
+    assert pub.spares_wanted(10_000_000) == publish.SPARES_MOST
+    pub.make_spares(1500, "x")
+    assert pub.spares_wanted(100_000) == 500
+
+
+def test_an_exchange_interrupted_midway_is_rolled_forward_once(site, monkeypatch):
+    staged = staged_pages(site, {"s/a/index.html": "v2 a", "s/b/index.html": "v2 b"})
+    real = publish._rename_exchange
+    done = []
+
+    def crash_after_first(a, b):
+        ok = real(a, b)
+        done.append(b)
+        if len(done) == 1:
+            raise KeyboardInterrupt  # killed between two exchanges
+        return ok
+
+    monkeypatch.setattr(publish, "_rename_exchange", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        site.commit(staged, [])
+    monkeypatch.setattr(publish, "_rename_exchange", real)
+    assert Publisher(site.out).recover() is True  # the first is not exchanged back
+    assert tree(site.out) == {"index.html": "v1 home", "s/a/index.html": "v2 a", "s/b/index.html": "v2 b"}
+
+
+def test_where_pages_cannot_be_exchanged_they_are_replaced(site, monkeypatch):
+    monkeypatch.setattr(publish, "_rename_exchange", lambda a, b: False)  # another OS or filesystem
+    site.commit(staged_pages(site, {"s/a/index.html": "v2 a"}), [])
+    assert tree(site.out)["s/a/index.html"] == "v2 a"

@@ -11,6 +11,7 @@ import gc
 import multiprocessing
 import multiprocessing.connection
 import os
+import secrets
 import time
 import zlib
 from array import array
@@ -61,9 +62,11 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
     # The files as they are now, recorded before they are read: every worker reads exactly those
     # bytes (the payment service may append to its file meanwhile; the next build reads the rest).
     sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [cpath, *files] if p.exists()}
-    job = Job(ctx, shards, files, staging,
-              estimate=cpath.read_bytes().count(b"\n") if cpath.exists() else 0, figures_only=figures_only,
-              limits={name: sig[0] for name, sig in sigs.items() if name.endswith(online_payments.FILE)})
+    estimate = cpath.read_bytes().count(b"\n") if cpath.exists() else 0
+    job = Job(ctx, shards, files, staging, estimate=estimate, figures_only=figures_only,
+              limits={name: sig[0] for name, sig in sigs.items() if name.endswith(online_payments.FILE)},
+              spares=publisher.spares_wanted(estimate) if staging is not None and publisher else 0,
+              tag=secrets.token_hex(4))
     problems = Problems()
     try:
         with phase("workers"):
@@ -275,6 +278,9 @@ def _shard(w: int) -> dict:
         finally:
             if pages_fd >= 0:
                 os.close(pages_fd)
+        if job.spares and job.ctx.publisher is not None:  # for the next incremental build (publish.py)
+            job.ctx.publisher.make_spares(job.spares // shards + (job.spares % shards if w == 0 else 0),
+                                          f"{job.tag}-{w}")
     note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages")
     report_memory(f"shard {w}")
     return out

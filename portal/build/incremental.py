@@ -23,7 +23,6 @@ from . import state as st
 from .changes import Changes
 from .context import Context
 from .page import customer_digest, render_customer
-from .publish import write_file
 from .render import SiteRenderer
 from .rows import bom, read_indexed_rows, record_at_offset
 from .scan import FileScan, Scanned, scan_files
@@ -325,10 +324,10 @@ def _publish(ctx: Context, body, customers, entries, refs, view, gone) -> int:
     """Render the changed customers' pages and publish them; returns the pages written or removed."""
     publisher = ctx.publisher
     assert publisher is not None  # run.py always publishes an incremental build
-    staging = publisher.begin()
+    publisher.begin()
     try:
         renderer = SiteRenderer(ctx.settings, ctx.pages)
-        written: list[tuple[str, str]] = []  # (staged file, its place in the site)
+        written: list[tuple[str, str, int]] = []  # (staged file, its place in the site, its inode)
         deleted: list[str] = []
         for cid in sorted(entries):
             prev = body.pages.get(cid)
@@ -338,8 +337,8 @@ def _publish(ctx: Context, body, customers, entries, refs, view, gone) -> int:
             if html is None:
                 continue
             staged = f"{len(written)}.html"
-            write_file(staging, staged, html)
-            written.append((staged, f"s/{record[st.TOKEN]}/index.html"))
+            inode = publisher.stage_page(staged, html.encode())
+            written.append((staged, f"s/{record[st.TOKEN]}/index.html", inode))
             if prev is not None and prev[st.TOKEN] != record[st.TOKEN]:  # link_version raised: the old link dies
                 deleted.append(f"s/{prev[st.TOKEN]}/index.html")
         for cid in gone:

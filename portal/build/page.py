@@ -27,6 +27,8 @@ class Job:
     estimate: int = 0  # customers, for progress
     limits: dict = field(default_factory=dict)  # file rel name -> bytes to read (EntryReader.limits)
     figures_only: bool = False  # no staging: still compute the page records (for a report as of a date)
+    spares: int = 0  # spare files for the next incremental build to stage pages in (publish.py), over the workers
+    tag: str = ""  # this build's, in the spares' names
 
 
 def render_customer(ctx: Context, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,

@@ -10,6 +10,15 @@ rolled forward by the next build or server start. The replaced tree is deleted i
 
 Measured at 100k pages: moving 100k files into place one by one took 22 s, and deleting a tree
 12 s; the swap takes milliseconds, and an incremental build moves only the pages that changed.
+
+An incremental build recycles files rather than making and freeing them: a changed page is staged
+in a spare file (rewritten in place) and exchanged with the live one (`RENAME_EXCHANGE`), and the
+page it replaced becomes a spare for a later build. Measured for 1,000 pages on this machine's
+ext4 (no journal, online discard) within minutes of a big deletion: new files 0.2-0.44 s and
+replacing the live ones 0.19 s (each freed file is discarded), against 0.015 s rewriting spares
+and 0.013 s exchanging. A full build leaves spares for the next incremental build (SPARES_SHARE of
+its pages). A spare that was a live page rests SPARE_REST seconds before it is rewritten, so that a
+reader who opened the old page just before the exchange still reads it whole.
 """
 from __future__ import annotations
 
@@ -22,9 +31,12 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 MARK = ".publish-id"  # in the site root: which publish the site is
+SPARES_SHARE, SPARES_MOST = 0.02, 5000  # spare files a full build leaves: this share of its pages, at most
+SPARE_REST = 60  # seconds a page exchanged out of the site waits before it is rewritten as a spare
 
 
 class Publisher:
@@ -36,6 +48,8 @@ class Publisher:
         self.plan = self.out.parent / f".{self.out.name}.publish-plan"
         # Where versions before 2026-12 wrote the plan: one a crash left there is still carried out.
         self.old_plan = self.out.parent / f".{self.out.name}.journal"
+        self.spares = self.out.parent / f".{self.out.name}.spares"  # files kept to stage pages in
+        self._ready: list[str] | None = None  # spares this build may rewrite, listed once
 
     def recover(self) -> bool:
         """Finish a committed publish that was interrupted; discard an uncommitted one."""
@@ -62,13 +76,54 @@ class Publisher:
         if self.staging.exists():
             shutil.rmtree(self.staging)
 
+    def stage_page(self, name: str, data: bytes) -> int:
+        """Stage one page's bytes as staging/<name> (no folder), in a spare file when one is ready;
+        returns its inode number, for commit to exchange it with the live page."""
+        if self._ready is None:
+            self._ready = ready_spares(self.spares, time.time())
+        path = self.staging / name
+        while self._ready:
+            try:
+                os.rename(self.spares / self._ready.pop(), path)
+            except OSError:
+                continue  # gone since it was listed
+            fd = os.open(path, os.O_WRONLY)
+            try:  # rewritten in place: its blocks reused, none freed (a page is about as long as the last)
+                os.write(fd, data)
+                os.ftruncate(fd, len(data))
+                return os.fstat(fd).st_ino
+            finally:
+                os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, data)
+            return os.fstat(fd).st_ino
+        finally:
+            os.close(fd)
+
+    def make_spares(self, count: int, tag: str) -> None:
+        """Leave `count` empty spare files (a full build's worker: `tag` keeps their names apart)."""
+        self.spares.mkdir(exist_ok=True)
+        for k in range(count):
+            os.close(os.open(self.spares / f"f-{tag}-{k}", os.O_WRONLY | os.O_CREAT, 0o644))
+
+    def spares_wanted(self, pages: int) -> int:
+        """How many spare files a full build of this many pages should add to those there are."""
+        try:
+            have = len(os.listdir(self.spares))
+        except OSError:
+            have = 0
+        return max(0, min(SPARES_MOST, max(1, int(pages * SPARES_SHARE))) - have)
+
     def commit(self, written: list, deleted: list[str]) -> None:
         """Make the staged files and deletions the published site.
 
-        `written` holds site paths (staged at the same path) or (staged name, site path) pairs.
+        `written` holds site paths (staged at the same path), (staged name, site path) pairs, or
+        (staged name, site path, inode) from stage_page: exchanged with the live page, which then
+        stays in staging to become a spare.
         """
-        pairs = [w if isinstance(w, (tuple, list)) else (w, w) for w in written]
-        self._commit({"write": pairs, "delete": deleted})
+        items = [w if isinstance(w, (tuple, list)) else (w, w) for w in written]
+        self._commit({"write": items, "delete": deleted})
 
     def swap(self) -> None:
         """Make the staged folder, a complete site, the published site in one step."""
@@ -95,15 +150,21 @@ class Publisher:
 
     def _move(self, written: list, deleted: list[str]) -> None:
         made: set[str] = set()
-        for staged, rel in written:
-            src = self.staging / staged
-            if not src.exists():  # already moved before an interruption
+        for staged, rel, *inode in written:
+            src, dst = self.staging / staged, self.out / rel
+            if inode:
+                if _inode(dst) == inode[0]:  # exchanged (or moved) before an interruption
+                    continue
+                if _inode(src) != inode[0]:
+                    continue
+            elif not src.exists():  # already moved before an interruption
                 continue
             parent = os.path.dirname(rel)
             if parent not in made:
                 (self.out / parent).mkdir(parents=True, exist_ok=True)
                 made.add(parent)
-            os.replace(src, self.out / rel)
+            if not (inode and _rename_exchange(src, dst)):  # a new page, or no exchange here
+                os.replace(src, dst)
         for rel in deleted:
             target = self.out / rel
             if target.exists():
@@ -114,7 +175,26 @@ class Publisher:
                 pass
         _fsync_dir(self.out)
         self.plan.unlink()
+        self._retire()
         shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _retire(self) -> None:
+        """The pages exchanged out of the site (left in staging) become spares, up to SPARES_MOST."""
+        try:
+            names = [n for n in os.listdir(self.staging) if n != MARK]
+            have = len(os.listdir(self.spares)) if self.spares.is_dir() else 0
+        except OSError:
+            return
+        keep = names[:max(0, SPARES_MOST - have)]
+        if not keep:
+            return
+        self.spares.mkdir(exist_ok=True)
+        stamp = f"r{int(time.time())}-{secrets.token_hex(4)}"
+        for k, name in enumerate(keep):
+            try:
+                os.rename(self.staging / name, self.spares / f"{stamp}-{k}")
+            except OSError:
+                pass
 
     def _swap(self, pid: str) -> None:
         mark = self.out / MARK
@@ -131,15 +211,53 @@ class Publisher:
         self.plan.unlink()
 
 
+def ready_spares(folder: Path, now: float) -> list[str]:
+    """The spare files that may be rewritten now: never a page, or out of the site SPARE_REST seconds."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    ready = []
+    for name in names:
+        if name.startswith("r"):
+            try:
+                if int(name[1:name.index("-")]) > now - SPARE_REST:
+                    continue
+            except ValueError:
+                continue
+        ready.append(name)
+    return ready
+
+
+_RENAMEAT2: list = []  # libc's renameat2, looked up once ([None] where there is none)
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where that cannot be done
+    (no such call, a filesystem without it, `b` missing)."""
+    if not _RENAMEAT2:
+        fn = None
+        if sys.platform.startswith("linux"):
+            fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+        _RENAMEAT2.append(fn)
+    fn = _RENAMEAT2[0]
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
 def _exchange(a: Path, b: Path) -> None:
     """Swap two directories atomically (Linux renameat2); elsewhere, two renames."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = getattr(libc, "renameat2", None)
-        if fn is not None:
-            at_fdcwd, rename_exchange = -100, 2
-            if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-                return
+    if _rename_exchange(a, b):
+        return
     aside = b.with_name(b.name + ".swap")
     os.rename(b, aside)
     os.rename(a, b)
