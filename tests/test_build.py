@@ -427,3 +427,16 @@ def test_a_staff_folder_that_cannot_be_written_fails_the_build(project):
     with pytest.raises((RuntimeError, OSError)):
         project.build()
     assert (project.root / "staff").read_text() == "not a folder"
+
+
+def test_templates_compiled_once_are_kept_and_an_edited_one_is_compiled_again(project):
+    project.write("customers.csv", "customer_id,name,email,currency\nC1,First,a@x.example,USD\n")
+    project.write("ledger.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                                "2026-11-01,C1,invoice,I-1,10.00,,2026-12-01,,\n")
+    project.build()
+    cache = project.settings().state_dir / "templates"
+    assert list(cache.glob("__jinja2_*.cache"))  # statement.html and the rest, compiled once
+    template = project.root / "site_templates" / "statement.html"
+    template.write_text(template.read_text().replace("Statement reference", "Edited after a build", 1))
+    project.build()
+    assert "Edited after a build" in project.page_for("C1")

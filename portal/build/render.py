@@ -11,7 +11,16 @@ from types import SimpleNamespace
 from typing import TypeGuard
 
 import markdown
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, meta, nodes, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    meta,
+    nodes,
+    select_autoescape,
+)
 from markupsafe import Markup, escape
 
 from ..core.accounts import BUCKETS, ZERO, Account
@@ -94,9 +103,17 @@ def statement_reference(page_digest: str) -> str:
 
 
 def environment(settings: Settings) -> Environment:
-    """The Jinja environment: autoescape on for every template, undefined names are errors."""
+    """The Jinja environment: autoescape on for every template, undefined names are errors.
+
+    Compiled templates are kept in the state folder (Jinja's bytecode cache, keyed by each
+    template's source): compiling statement.html and the aging report's took ~0.1 s a build."""
+    cache = None
+    if settings.state_dir.is_dir():
+        folder = settings.state_dir / "templates"
+        folder.mkdir(exist_ok=True)
+        cache = FileSystemBytecodeCache(str(folder))
     return Environment(loader=FileSystemLoader(settings.templates_dir), autoescape=select_autoescape(default=True),
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, bytecode_cache=cache)
 
 
 def content_pages(settings: Settings) -> list[dict]:
