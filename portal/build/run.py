@@ -16,7 +16,6 @@ from pathlib import Path
 from ..core import aging
 from ..core.signing import Signer, load_keys
 from ..core.timing import phase, report_memory
-from ..imports import run as imports
 from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from ..ledger.settings import Settings
@@ -74,7 +73,7 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     publisher = Publisher(settings.out)
     result = Result(rolled_forward=publisher.recover())
     with phase("import exports"):  # content/exports/ -> content/imported/, when an export changed
-        imported = imports.bring_up_to_date(settings).warnings
+        imported = import_exports(settings)
     result.warnings += imported
     signer = Signer(load_keys(settings.state_dir))
     gdigest = global_digest(settings, as_of, signer)
@@ -251,13 +250,22 @@ def check(settings: Settings, as_of: date | None = None, workers: int | None = N
           warnings: list | None = None) -> int:
     """Read and validate everything, publish nothing (exports that changed are imported, as a build
     imports them: content/imported/ is what the ledger is read from). Returns the number of customers."""
-    found = imports.bring_up_to_date(settings).warnings
+    found = import_exports(settings)
     if warnings is not None:
         warnings += found
     signer = Signer(load_keys(settings.state_dir))
     body, _, _, _ = full(Context(settings, as_of or date.today(), signer, workers=workers,
                                  warnings=[] if warnings is None else warnings))
     return len(body.customer_lines)
+
+
+def import_exports(settings: Settings) -> list:
+    """Bring content/imported/ up to date with content/exports/; its warnings. The import code is
+    loaded only where there are exports (or were): most projects keep their ledger as CSV."""
+    if not ledger.has_exports(settings):
+        return []
+    from ..imports import run as imports
+    return imports.bring_up_to_date(settings).warnings
 
 
 def global_digest(settings: Settings, as_of: date, signer: Signer) -> str:

@@ -28,8 +28,7 @@ MANIFEST = ".manifest.json"
 VERSION = 1  # of what an import writes: a new one imports every export again
 
 
-def exports_dir(settings: Settings) -> Path:
-    return settings.content_dir / "exports"
+exports_dir = ledger.exports_dir
 
 
 @dataclass

@@ -60,6 +60,16 @@ def imported_dir(settings: Settings) -> Path:
     return settings.content_dir / "imported"
 
 
+def exports_dir(settings: Settings) -> Path:
+    """Where staff put their accounting product's exports, for portal.imports to read."""
+    return settings.content_dir / "exports"
+
+
+def has_exports(settings: Settings) -> bool:
+    """Whether there are exports to import, or rows imported from exports since removed."""
+    return exports_dir(settings).is_dir() or imported_dir(settings).exists()
+
+
 def customers_path(settings: Settings) -> Path:
     """customers.csv: the ledger folder's (staff's, which wins), else the one imported from exports."""
     own = settings.ledger_dir / CUSTOMERS
