@@ -16,6 +16,7 @@ an unchanged line of the new file is a whole record too, and only the changed on
 from __future__ import annotations
 
 import csv
+import mmap
 import os
 from array import array
 from collections.abc import Container
@@ -111,24 +112,24 @@ def line_offsets_of(lines: list[bytes]) -> array:
     return array("Q", map(add, accumulate(map(len, lines), initial=0), count()))
 
 
-def changed_lines(old: bytes, new: bytes) -> tuple[list[Changed], int] | None:
+def changed_lines(old: bytes | mmap.mmap, new: bytes) -> tuple[list[Changed], int] | None:
     """(the lines of `new` that differ from `old`'s line at the same index, the number of lines as
-    split at \\n), or
-    None when the two do not pair up line for line: a line inserted or removed (one file runs out of
-    lines first, or RUN_OF_CHANGES lines in a row differ, as every line after an insertion does)."""
+    split at \\n), or None when the two do not pair up line for line: a line inserted or removed (one
+    file runs out of lines first, or RUN_OF_CHANGES lines in a row differ, as every line after an
+    insertion does). `old` may be a map of the copy: it is only compared, searched and sliced."""
     out: list[Changed] = []
-    view = memoryview(new)
+    view = memoryview(old)
     size_old, size_new = len(old), len(new)
     po = pn = line = 0  # the start of line `line` in each file; all before it compared
     run = 0
     while True:
-        same = _common_prefix(old, view, po, pn)
+        same = _common_prefix(new, view, pn, po)
         a, b = po + same, pn + same  # the first byte that differs (or the end of one)
         if a == size_old and b == size_new:
-            return out, line + old.count(b"\n", po) + 1
-        start = old.rfind(b"\n", po, a) + 1 or po  # the line the difference is on
-        line += old.count(b"\n", po, start)
-        start_new = pn + (start - po)
+            return out, line + new.count(b"\n", pn) + 1
+        start_new = new.rfind(b"\n", pn, b) + 1 or pn  # the line the difference is on
+        line += new.count(b"\n", pn, start_new)  # (the stretch before it is the same in both)
+        start = po + (start_new - pn)
         end_old, end_new = old.find(b"\n", a), new.find(b"\n", b)
         if (end_old < 0) != (end_new < 0):
             return None  # one of them has more lines
@@ -142,20 +143,20 @@ def changed_lines(old: bytes, new: bytes) -> tuple[list[Changed], int] | None:
         po, pn, line = end_old + 1, end_new + 1, line + 1
 
 
-def _common_prefix(old: bytes, view: memoryview, po: int, pn: int) -> int:
-    """How many bytes of old[po:] and the viewed new[pn:] agree (memcmp a stretch at a time)."""
-    limit = min(len(old) - po, len(view) - pn)
+def _common_prefix(new: bytes, old: memoryview, pn: int, po: int) -> int:
+    """How many bytes of new[pn:] and the viewed old[po:] agree (memcmp a stretch at a time)."""
+    limit = min(len(new) - pn, len(old) - po)
     done, step = 0, _FIRST_STEP
     while done < limit:
         k = min(step, limit - done)
-        if old.startswith(view[pn + done:pn + done + k], po + done):
+        if new.startswith(old[po + done:po + done + k], pn + done):
             done += k
             step = min(step * 2, _LONGEST_STEP)
             continue
         low, high = 0, k  # the first `low` bytes agree, the first `high` do not
         while high - low > 1:
             mid = (low + high) // 2
-            if old.startswith(view[pn + done + low:pn + done + mid], po + done + low):
+            if new.startswith(old[po + done + low:po + done + mid], pn + done + low):
                 low = mid
             else:
                 high = mid
@@ -163,7 +164,7 @@ def _common_prefix(old: bytes, view: memoryview, po: int, pn: int) -> int:
     return limit
 
 
-def diff(old: bytes, new: bytes, fno: int, cols_customer: int, body_lines: dict[str, bytes],
+def diff(old: bytes | mmap.mmap, new: bytes, fno: int, cols_customer: int, body_lines: dict[str, bytes],
          known: Container[str]) -> Diff | None:
     """The index as it is after `old` (a one-line copy: see keep_copies) became `new` (file number
     `fno`), or None to scan instead."""
@@ -244,12 +245,15 @@ def _customer_of(line: bytes, ci: int) -> str | None:
     return fields[ci].strip() if ci < len(fields) else ""
 
 
-def read_copy(state_dir: Path, digest: str) -> bytes | None:
-    """The copy of a file as indexed under this digest, or None."""
+def read_copy(state_dir: Path, digest: str) -> bytes | mmap.mmap | None:
+    """The copy of a file as indexed under this digest (a read-only map of it: only the lines that
+    changed are read out of it), or None."""
     try:
         with open(copy_of(state_dir, digest), "rb") as f:
-            return f.read()
-    except OSError:
+            if os.fstat(f.fileno()).st_size == 0:
+                return b""
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
         return None
 
 
