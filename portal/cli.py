@@ -3,13 +3,30 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 from dataclasses import replace
 from datetime import UTC, date
 from pathlib import Path
+from typing import NoReturn
 
 from .core.errors import PortalError
 from .core.records import InputError
+
+
+def entry(argv: list[str] | None = None) -> NoReturn:
+    """The command's process: main, then out without freeing the heap object by object (a build of
+    100,000 customers holds ~10^6 objects: ~0.05 s of teardown at exit, for nothing). Output and
+    logs are flushed first; with another thread still running (the payment service's), the
+    ordinary exit, which waits for what should be waited for."""
+    status = main(argv)
+    if threading.active_count() > 1:
+        sys.exit(status)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def main(argv: list[str] | None = None) -> int:

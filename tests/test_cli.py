@@ -85,3 +85,19 @@ def test_the_errors_are_one_family():
               SignatureError):
         assert issubclass(e, PortalError)
     assert InputError([]).exit_code == 1 and ConfigError().exit_code == 2
+
+
+def test_the_command_exits_with_its_status_and_all_its_output_through_a_pipe(project):
+    """`portal` leaves without tearing its heap down (cli.entry): what it printed still arrives whole."""
+    import subprocess
+    import sys
+    project.write("customers.csv", "customer_id,name,email,currency\nC1,First,a@x.example,USD\n")
+    project.write("ledger.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                                "2026-11-01,C1,invoice,I-1,10.00,,2026-12-01,,\n")
+    run = [sys.executable, "-m", "portal", "--root", str(project.root), "build", "--as-of", "2026-11-25"]
+    ok = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.rstrip().endswith("links.csv") and "1 customers" in ok.stdout
+    project.write("ledger.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                                "2026-11-01,C1,invoice,I-1,ten,,2026-12-01,,\n")
+    bad = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "content/ledger/ledger.csv:2" in bad.stdout + bad.stderr
