@@ -276,3 +276,44 @@ def test_a_full_build_leaves_a_spare_file_the_next_build_stages_a_page_in(projec
     assert project.build().written == 1
     page = project.settings().out / "s"
     assert {p.stat().st_ino for p in page.rglob("index.html")} & left  # the changed page, in the spare
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=s.lists(s.tuples(s.integers(0, 2), s.integers(0, 10_000), s.booleans()), min_size=1, max_size=6),
+       insert_into=s.one_of(s.none(), s.integers(0, 2)))
+def test_every_monthly_file_re_exported_is_read_by_comparing_lines(tmp_path_factory, edits, insert_into):
+    """Staff re-export all their monthly files each billing run, a few rows edited in each: every
+    file is compared with its copy, one after another (a customer has rows in several), and the site
+    and staff files are what a full build makes. A row inserted in one file sends them all to the scan."""
+    from conftest import Project
+    project = Project(tmp_path_factory.mktemp("p") / "proj")
+    n = 50  # 150 rows a file: six edits in one are under linediff.MAX_CHANGED_SHARE
+    project.write("customers.csv", customers_csv(n))
+    months = [[r.replace(",I-", f",I{seed}-").replace(",P-", f",P{seed}-") for r in ledger_rows(n, 3, seed)]
+              for seed in (1, 2, 3)]  # invoice numbers of each month its own
+
+    def write():
+        for k, rows in enumerate(months):
+            project.write(f"2026-{k + 1:02d}.csv", HEADER + "".join(rows))
+
+    write()
+    project.build()
+    touched = set()
+    for k, x, longer in edits:
+        rows = months[k]
+        i = x % len(rows)
+        parts = rows[i].rstrip("\n").split(",")
+        whole, cents = parts[4].split(".")
+        parts[4] = f"{int(whole) * (100 if longer else 1) + 1}.{cents}"
+        rows[i] = ",".join(parts) + "\n"
+        touched.add(k)
+    if insert_into is not None:
+        months[insert_into].insert(2, "2026-10-05,K2,invoice,NEW-1,55.00,,2026-11-30,,\n")
+        touched.add(insert_into)
+    write()
+    r = project.build()
+    names = [f"content/ledger/2026-{k + 1:02d}.csv" for k in sorted(touched)]
+    assert r.mode == "incremental" and r.compared == ([] if insert_into is not None else names)
+    incremental = pages(project), staff(project)
+    project.build(full_build=True)
+    assert (pages(project), staff(project)) == incremental

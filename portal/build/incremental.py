@@ -67,7 +67,7 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     with phase("incremental: compare lines with the copy as last indexed"):
         diffed = _line_diff(ctx, stored, changes, reader, fno, grown, known)
     if diffed is not None:
-        stale.discard(fno[changes.changed[0]])
+        stale -= {fno[name] for name in changes.changed}
     with phase("incremental: scan changed files (and load the page records)"):
         scanned, jobs = Scanned(), []
         for name in changes.changed if diffed is None else ():
@@ -89,7 +89,7 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     forced, gone = _changed_customers(body, customers, changes)
     with phase("incremental: compare digests"):
         moved, changed = _compare(body, scanned, stale, forced)
-        if diffed is not None:  # the only file that changed: its rows as the lines compared say
+        if diffed is not None:  # the files that changed: their rows as the lines compared say
             moved.update(diffed.moved)
             changed |= {cid for cid, digest in diffed.digests.items()
                         if cid not in body.pages or body.pages[cid][st.ROWS_DIGEST] != digest}
@@ -130,24 +130,35 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
 
 
 def _line_diff(ctx: Context, stored: st.Stored, changes: Changes, reader, fno: dict, grown: dict, known):
-    """linediff.Diff for a build where one staff file was rewritten, none removed, customers.csv
-    unchanged, and the last build kept a copy of it; None when the scan must read it."""
-    if len(changes.changed) != 1 or changes.removed or changes.customers or reader.date_groups:
+    """linediff.Diff for a build where staff files were rewritten (one re-exported ledger, or every
+    monthly file re-exported), none removed, customers.csv unchanged, and the last build kept a copy
+    of each; None when the scan must read them. Files are compared one after the other, each on the
+    index as the ones before it left it."""
+    if not changes.changed or changes.removed or changes.customers or reader.date_groups or ctx.publisher is None:
         return None
-    name = changes.changed[0]
-    old_sig = stored.head.files.get(name)
-    if (name == reader.payments_file or name in grown or old_sig is None or fno[name] >= len(stored.index.files)
-            or ctx.publisher is None):
-        return None
-    old = linediff.read_copy(ctx.settings.state_dir, old_sig[2])
-    new = linediff.read_current(changes.names[name], changes.sigs[name]) if old is not None else None
-    if old is None or new is None:
-        return None
-    cols = reader.columns(record_at_offset(new, 3 if new[:3] == b"\xef\xbb\xbf" else 0), name)
-    found = linediff.diff(old, new, fno[name], cols.customer_id, stored.index.lines, known)
-    if found is not None:
-        ctx.read[name] = new
-    return found
+    lines = stored.index.lines
+    out = linediff.Diff()
+    read: dict[str, bytes] = {}
+    for name in changes.changed:
+        old_sig = stored.head.files.get(name)
+        if name == reader.payments_file or name in grown or old_sig is None or fno[name] >= len(stored.index.files):
+            return None
+        old = linediff.read_copy(ctx.settings.state_dir, old_sig[2])
+        new = linediff.read_current(changes.names[name], changes.sigs[name]) if old is not None else None
+        if old is None or new is None:
+            return None
+        cols = reader.columns(record_at_offset(new, 3 if new[:3] == b"\xef\xbb\xbf" else 0), name)
+        found = linediff.diff(old, new, fno[name], cols.customer_id, lines, known)
+        if found is None:
+            return None
+        if found.moved:  # the next file's comparison starts from these rows (the stored index is left as it was)
+            lines = dict(lines) if lines is stored.index.lines else lines
+            lines.update(found.moved)
+        out.moved.update(found.moved)
+        out.digests.update(found.digests)  # computed from all of a customer's rows as they now are
+        read[name] = new
+    ctx.read.update(read)
+    return out
 
 
 def _read_customers(settings, index: st.RowIndex, changes: Changes):
