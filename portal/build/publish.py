@@ -72,9 +72,12 @@ class Publisher:
         return self.staging
 
     def abort(self) -> None:
-        """Throw the staged files away; the site is untouched."""
+        """Throw the staged files away; the site is untouched. With no site yet, the spare files a
+        failed first build made go too (nothing is left beside where the site would be)."""
         if self.staging.exists():
             shutil.rmtree(self.staging)
+        if not self.out.exists():
+            shutil.rmtree(self.spares, ignore_errors=True)
 
     def stage_page(self, name: str, data: bytes) -> int:
         """Stage one page's bytes as staging/<name> (no folder), in a spare file when one is ready;
