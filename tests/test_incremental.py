@@ -317,3 +317,20 @@ def test_every_monthly_file_re_exported_is_read_by_comparing_lines(tmp_path_fact
     incremental = pages(project), staff(project)
     project.build(full_build=True)
     assert (pages(project), staff(project)) == incremental
+
+
+def test_a_file_with_a_record_over_two_lines_gets_no_copy_and_is_scanned(project):
+    project.write("customers.csv", customers_csv(6))
+    rows = ledger_rows(6, 3)
+    rows[1] = rows[1].replace(",memo 1\n", ',"a memo\nover two lines"\n')
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    copies = project.settings().state_dir / "copies"
+    assert not copies.exists() or not any(copies.iterdir())  # only one-line files are compared
+    rows[4] = rows[4].replace(".00,", ".01,", 1)
+    project.write("export.csv", HEADER + "".join(rows))
+    r = project.build()
+    assert r.mode == "incremental" and r.compared == []
+    incremental = pages(project), staff(project)
+    project.build(full_build=True)
+    assert (pages(project), staff(project)) == incremental

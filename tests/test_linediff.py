@@ -57,14 +57,14 @@ def test_changed_lines_agree_with_splitting_both_files(monkeypatch_steps, lines,
         assert new[c.start:c.start + len(c.now)] == c.now
 
 
-def test_a_long_file_with_a_line_inserted_at_the_top_gives_up_early():
+def test_a_line_inserted_at_the_top_of_a_long_file_is_not_read_as_every_line_changed():
     body = b"".join(b"2026-01-01,K%d,invoice,I-%d,10.00,,2026-02-01,,\r\n" % (i % 97, i) for i in range(20_000))
     header = b"date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\r\n"
     inserted = header + b"2026-01-01,K1,invoice,NEW,1.00,,,,\r\n" + body[:-len(body.split(b"\n")[-2]) - 1]
     assert linediff.changed_lines(header + body, inserted) is None
 
 
-def test_only_one_line_copies_are_kept():
+def test_a_file_is_one_line_records_when_no_quote_spans_a_line_and_no_cr_is_lone():
     assert linediff.one_line_records(b"a,b\r\nc,d\r\n")
     assert linediff.one_line_records(b'a,"b, c"\n')
     assert not linediff.one_line_records(b'a,"b\nc"\n')  # a memo over two lines
