@@ -334,3 +334,56 @@ def test_a_file_with_a_record_over_two_lines_gets_no_copy_and_is_scanned(project
     incremental = pages(project), staff(project)
     project.build(full_build=True)
     assert (pages(project), staff(project)) == incremental
+
+
+def test_a_small_change_saves_the_state_as_deltas_until_they_grow_past_a_tenth(project):
+    from portal.build import state as st
+    project.write("customers.csv", customers_csv(40))
+    rows = ledger_rows(40, 2)
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    state_dir = project.settings().state_dir
+    whole = {p.name: p.stat().st_ino for p in state_dir.glob("build-*.marshal")}
+    assert len(whole) == 2 and not list(state_dir.glob("*.delta"))
+    for k in range(3):  # three customers, one build each: deltas on the same whole files
+        rows[2 * k] = rows[2 * k].replace(".00,", ".01,", 1)
+        project.write("export.csv", HEADER + "".join(rows))
+        assert project.build().written == 1
+        assert {p.name: p.stat().st_ino for p in state_dir.glob("build-*.marshal")} == whole
+        assert len(list(state_dir.glob("*.delta"))) == 2
+    head = st.load_head(state_dir)
+    body = st.load_body(state_dir, head)
+    incremental = pages(project), staff(project)
+    project.build(full_build=True)  # written whole: the deltas go
+    assert not list(state_dir.glob("*.delta"))
+    assert st.load_body(state_dir, st.load_head(state_dir)) == body  # what the deltas gave is what is there
+    assert (pages(project), staff(project)) == incremental
+    for k in range(5):  # five more customers changed at once: more than a tenth of 40, written whole
+        rows[2 * k + 10] = rows[2 * k + 10].replace(".00,", ".02,", 1)
+    project.write("export.csv", HEADER + "".join(rows))
+    assert project.build().written == 5 and not list(state_dir.glob("*.delta"))
+
+
+def test_a_delta_written_on_other_whole_files_is_not_applied(project):
+    from portal.build import state as st
+    project.write("customers.csv", customers_csv(40))
+    rows = ledger_rows(40, 2)
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    state_dir = project.settings().state_dir
+    kept = {p.name: p.read_bytes() for p in state_dir.glob("build-*.marshal")}
+    rows[0] = rows[0].replace(".00,", ".01,", 1)
+    project.write("export.csv", HEADER + "".join(rows))
+    project.build()
+    import marshal
+    fmt, _, records = marshal.loads(kept["build-pages.marshal"])
+    (state_dir / "build-pages.marshal").write_bytes(marshal.dumps((fmt, "another build's", records)))
+    assert st.load_body(state_dir, st.load_head(state_dir)) is None  # not this head's: a full build next
+    assert project.build().mode == "no change"
+    rows[2] = rows[2].replace(".00,", ".01,", 1)
+    project.write("export.csv", HEADER + "".join(rows))
+    r = project.build()
+    assert r.mode == "full"
+    incremental = pages(project)
+    project.build(full_build=True)
+    assert pages(project) == incremental

@@ -36,7 +36,8 @@ class TooManyChanged(Exception):
 
 
 def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes):
-    """Bring the published site up to date with the ledger. Returns (body, pages written, totals).
+    """Bring the published site up to date with the ledger. Returns (body, pages written, totals,
+    what it changed in the body: a state.Touched, for saving only that).
     What is wrong with rows the payment service recorded goes to `ctx.warnings`, never refuses the
     build. `stored` is the last build's state: its row index first, its page records loaded while a
     big changed file is scanned; `ctx.workers` 1 scans in this process (the payment service never forks)."""
@@ -123,10 +124,12 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
         for cid, rows in moved.items():  # everyone whose rows moved: where they are now
             if cid not in gone:
                 body.lines[cid] = rows
+    touched = st.Touched(pages=set(entries) | gone, lines=set(moved) | gone,
+                         whole_index=customer_lines is not body.customer_lines or files[:len(body.files)] != body.files)
     body.files, body.customer_lines = files, customer_lines
     body.date_orders = {n: f for n, f in reader.orders.items() if n in fno and files[fno[n]] is not None}
     totals = st.adjust_totals(totals, replaced, [body.pages[cid] for cid in sorted(entries)])
-    return body, written, totals
+    return body, written, totals, touched
 
 
 def _line_diff(ctx: Context, stored: st.Stored, changes: Changes, reader, fno: dict, grown: dict, known):

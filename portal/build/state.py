@@ -7,6 +7,12 @@ the payment service reads, and what an incremental build needs first); and the p
 with `marshal` (4x faster to write than pickle, as fast to read), because loading and saving it
 is on the path of every incremental build: at 100,000 customers that keeps each way to a fraction
 of a second. Records are plain tuples in storage; `PageRecord` and `IndexRow` name their fields.
+
+An incremental build that changed few customers writes only what it changed, as a delta beside
+each body file (`<file>.delta`: the customers changed since that file was written whole, with the
+tag of the whole file it applies to); loading applies it. Once a delta holds more than DELTA_MOST
+of the customers the files are written whole again. Measured at 100,000 customers, 1,000 changed:
+writing the body whole took 0.3 s of CPU, the deltas ~0.03 s.
 """
 from __future__ import annotations
 
@@ -23,7 +29,8 @@ from ..core import aging
 from ..ledger.reading import file_sig  # noqa: F401 - the build's name for it (st.file_sig)
 from .publish import write_atomic
 
-FORMAT = 11
+FORMAT = 12
+DELTA_MOST = 0.1  # a delta for more than this share of the customers: the body is written whole
 ROW_HASH_BITS = 64
 ROW_HASH_MASK = (1 << ROW_HASH_BITS) - 1
 
@@ -178,15 +185,34 @@ def load_body(state_dir: Path, head: Head, index: RowIndex | None = None) -> Bod
     return Body(pages, index.lines, index.files, index.customer_lines, index.date_orders)
 
 
-def load_index(state_dir: Path, head: Head) -> RowIndex | None:
-    """The row index written with this head, or None."""
-    found = _load_marshal(index_path(state_dir), head)
+def load_index(state_dir: Path, head: Head, layers: Layers | None = None) -> RowIndex | None:
+    """The row index written with this head, or None. `layers`, if given, learns how it was stored."""
+    found = _load_marshal(index_path(state_dir), head, _apply_index, layers)
     return None if found is None else RowIndex(*found)
 
 
-def load_pages(state_dir: Path, head: Head) -> dict | None:
+def load_pages(state_dir: Path, head: Head, layers: Layers | None = None) -> dict | None:
     """The last build's page records, if written with this head."""
-    return _load_marshal(paths(state_dir)[1], head)
+    return _load_marshal(paths(state_dir)[1], head, _apply_pages, layers)
+
+
+@dataclass
+class Layers:
+    """How a body file was loaded: the tag of the file written whole, and the delta applied to it
+    (customer -> value, None for removed; for the index, its lines), for the next delta to extend."""
+
+    base_tag: str = ""
+    delta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Touched:
+    """The customers an incremental build changed in the body it loaded (their page records, their
+    rows' places), and whether the index's other parts changed: what a delta must hold."""
+
+    pages: set = field(default_factory=set)
+    lines: set = field(default_factory=set)
+    whole_index: bool = False  # customers.csv's lines or the file list changed: the index whole
 
 
 class Incomplete(Exception):
@@ -197,26 +223,49 @@ class Stored:
     """The last build's state as an incremental build wants it: the row index now, the page records
     when first asked for (they load while a big changed file is scanned on the other cores)."""
 
-    def __init__(self, state_dir: Path, head: Head, index: RowIndex):
+    def __init__(self, state_dir: Path, head: Head, index: RowIndex, index_layers: Layers | None = None):
         self.state_dir, self.head, self.index = state_dir, head, index
         self._pages: dict | None = None
+        self.index_layers, self.pages_layers = index_layers or Layers(), Layers()
 
     @classmethod
     def load(cls, state_dir: Path, head: Head) -> Stored | None:
-        index = load_index(state_dir, head)
-        return None if index is None or not paths(state_dir)[1].exists() else cls(state_dir, head, index)
+        layers = Layers()
+        index = load_index(state_dir, head, layers)
+        return None if index is None or not paths(state_dir)[1].exists() else cls(state_dir, head, index, layers)
 
     def load_pages(self) -> None:
         if self._pages is None:
-            self._pages = load_pages(self.state_dir, self.head)
+            self._pages = load_pages(self.state_dir, self.head, self.pages_layers)
             if self._pages is None:
                 raise Incomplete("the page records were not written with this state's head")
+
+    def deltas(self, body: Body, touched: Touched) -> Deltas | None:
+        """What to save instead of the whole body after an incremental build that changed `touched`
+        (None: save it whole: the index's other parts changed, or the deltas grew past DELTA_MOST)."""
+        if touched.whole_index or self._pages is None:
+            return None
+        pages = {**self.pages_layers.delta, **{cid: body.pages.get(cid) for cid in touched.pages}}
+        lines = {**self.index_layers.delta, **{cid: body.lines.get(cid) for cid in touched.lines}}
+        if max(len(pages), len(lines)) > DELTA_MOST * max(len(body.pages), 1):
+            return None
+        return Deltas(self.pages_layers.base_tag, pages, self.index_layers.base_tag, lines)
 
     def body(self) -> Body:
         self.load_pages()
         assert self._pages is not None
         return Body(self._pages, self.index.lines, self.index.files, self.index.customer_lines,
                     self.index.date_orders)
+
+
+@dataclass
+class Deltas:
+    """Body files as deltas on the files last written whole (see the module's docstring)."""
+
+    pages_base: str
+    pages: dict
+    index_base: str
+    lines: dict
 
 
 def load_head_and_index(state_dir: Path, tries: int = 50) -> tuple[Head | None, RowIndex | None]:
@@ -246,17 +295,27 @@ def load_both(state_dir: Path, tries: int = 50) -> tuple[Head | None, Body | Non
     return head, None
 
 
-def save(state_dir: Path, head: Head, body: Body | None) -> None:
-    """Body first, then head: a head is only ever read with the body it was written with.
+def save(state_dir: Path, head: Head, body: Body | None, deltas: Deltas | None = None) -> None:
+    """Body first, then head: a head is only ever read with the body it was written with. With
+    `deltas` (Stored.deltas), the body files stay as they are and only deltas on them are written.
 
     Not fsynced: the state is a cache. If a crash loses it, the next build is a full one.
     """
     h, b = paths(state_dir)
     if body is not None:
         tag = _tag(head)
-        write_atomic(b, marshal.dumps((FORMAT, tag, body.pages)), durable=False)
         index = RowIndex(body.files, body.lines, body.customer_lines, body.date_orders)
-        write_atomic(index_path(state_dir), marshal.dumps((FORMAT, tag, astuple_shallow(index))), durable=False)
+        if deltas is not None:
+            write_atomic(_delta_path(b), marshal.dumps((FORMAT, tag, deltas.pages_base, deltas.pages)),
+                         durable=False)
+            small = (body.files, deltas.lines, body.date_orders)  # customer_lines: as in the whole file
+            write_atomic(_delta_path(index_path(state_dir)), marshal.dumps((FORMAT, tag, deltas.index_base, small)),
+                         durable=False)
+        else:
+            write_atomic(b, marshal.dumps((FORMAT, tag, body.pages)), durable=False)
+            write_atomic(index_path(state_dir), marshal.dumps((FORMAT, tag, astuple_shallow(index))), durable=False)
+            for path in (b, index_path(state_dir)):
+                _delta_path(path).unlink(missing_ok=True)
     write_atomic(h, pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
 
 
@@ -297,17 +356,56 @@ def text_totals(totals: dict) -> dict:
     return {cur: tuple(str(x) if x else "" for x in v) for cur, v in sorted(totals.items())}
 
 
-def _load_marshal(path: Path, head: Head) -> Any:
-    """What is stored in a marshal file written with this head (the page records' dict, the row
-    index's fields), or None. Any: marshal gives back what it was given, and the tag vouches for it."""
+def _load_marshal(path: Path, head: Head, apply, layers: Layers | None = None) -> Any:
+    """What is stored in a body file as of this head (the page records' dict, the row index's
+    fields): the file itself when it was written whole with this head, else the file with the delta
+    beside it applied when that delta was written with this head, on that file; or None. Any:
+    marshal gives back what it was given, and the tag vouches for it."""
+    tag = _tag(head)
+    whole = _read_marshal(path, 3)
+    if whole is None:
+        return None
+    if whole[1] == tag:
+        if layers is not None:
+            layers.base_tag, layers.delta = whole[1], {}
+        return whole[2]
+    delta = _read_marshal(_delta_path(path), 4)
+    if delta is None or delta[1] != tag or delta[2] != whole[1]:
+        return None
+    if layers is not None:
+        layers.base_tag = whole[1]
+        layers.delta = delta[3] if apply is _apply_pages else delta[3][1]
+    return apply(whole[2], delta[3])
+
+
+def _read_marshal(path: Path, size: int) -> tuple | None:
     try:
         with open(path, "rb") as f:
             found = marshal.loads(f.read())  # marshal.load(f) reads in small pieces: 4x slower
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if not (isinstance(found, tuple) and len(found) == 3 and found[0] == FORMAT and found[1] == _tag(head)):
+    if not (isinstance(found, tuple) and len(found) == size and found[0] == FORMAT):
         return None
-    return found[2]
+    return found
+
+
+def _apply_pages(pages: dict, delta: dict) -> dict:
+    for cid, record in delta.items():
+        if record is None:
+            pages.pop(cid, None)
+        else:
+            pages[cid] = record
+    return pages
+
+
+def _apply_index(whole: tuple, delta: tuple) -> tuple:
+    files, lines, date_orders = delta
+    _apply_pages(whole[1], lines)
+    return files, whole[1], whole[2], date_orders
+
+
+def _delta_path(path: Path) -> Path:
+    return path.with_name(path.name + ".delta")
 
 
 def _load(path: Path, kind):
