@@ -440,3 +440,28 @@ def test_templates_compiled_once_are_kept_and_an_edited_one_is_compiled_again(pr
     template.write_text(template.read_text().replace("Statement reference", "Edited after a build", 1))
     project.build()
     assert "Edited after a build" in project.page_for("C1")
+
+
+def test_the_cycle_collector_is_off_during_a_build_and_as_it_was_after(project, monkeypatch):
+    import gc
+
+    from portal.build import run
+    project.write("customers.csv", "customer_id,name,email,currency\nC1,First,a@x.example,USD\n")
+    project.write("ledger.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                                "2026-11-01,C1,invoice,I-1,10.00,,2026-12-01,,\n")
+    seen = []
+    real = run._build
+
+    def spy(*a, **kw):
+        seen.append(gc.isenabled())
+        return real(*a, **kw)
+
+    monkeypatch.setattr(run, "_build", spy)
+    project.build()
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        project.build()
+        assert not gc.isenabled()  # a caller's choice is left as it was
+    finally:
+        gc.enable()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import logging
 import os
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -62,9 +64,23 @@ def build(settings: Settings, as_of: date | None = None, full_build: bool = Fals
     One build at a time per project: staff builds and the payment service's rebuilds take turns.
     """
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.state_dir / "build.lock", "w") as lock:
+    with open(settings.state_dir / "build.lock", "w") as lock, _no_cycle_collection():
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _build(settings, as_of, full_build, workers, progress)
+
+
+@contextmanager
+def _no_cycle_collection():
+    """The cyclic garbage collector off for a build: its state is ~10^6 objects without cycles,
+    which each full collection walks (measured at 100,000 customers: 0.07 s of a 1.4 s incremental
+    build, in 266 collections). What few cycles a build makes are collected once it is on again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _build(settings, as_of, full_build, workers, progress) -> Result:
