@@ -34,6 +34,13 @@ def pages(project) -> dict[str, bytes]:
             if p.is_file() and p.name != ".publish-id"}  # which publish made it: not the site
 
 
+def assert_a_full_build_makes_the_same(project) -> None:
+    """The site and staff files as the incremental builds left them are what a full build makes."""
+    incremental = pages(project), staff(project)
+    project.build(full_build=True)
+    assert (pages(project), staff(project)) == incremental
+
+
 def page_mtimes(project) -> dict[str, int]:
     out = project.settings().out / "s"
     return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("index.html")}
@@ -147,9 +154,7 @@ def test_an_incremental_build_after_any_edits_gives_the_site_a_full_build_gives(
         for f, rs in files.items():
             project.write(f, HEADER + "".join(rs))
         project.build()  # incremental after each edit
-    incremental = pages(project), staff(project)
-    project.build(full_build=True)
-    assert (pages(project), staff(project)) == incremental
+    assert_a_full_build_makes_the_same(project)
 
 
 def test_the_payment_service_file_growing_renders_only_the_payers(project):
@@ -211,9 +216,7 @@ def test_a_whole_ledger_re_exported_with_rows_edited_in_place_is_read_by_compari
         write()
         r = project.build()
         assert r.mode == "incremental" and r.compared == ["content/ledger/export.csv"]
-    incremental = pages(project), staff(project)
-    project.build(full_build=True)
-    assert (pages(project), staff(project)) == incremental
+    assert_a_full_build_makes_the_same(project)
 
 
 def test_a_re_export_with_a_row_inserted_is_scanned_and_still_right(project):
@@ -255,9 +258,7 @@ def test_a_changed_line_opening_a_record_over_two_lines_is_scanned_and_still_rig
     project.write("export.csv", HEADER + "".join(rows))
     r = project.build()
     assert r.mode == "incremental" and r.compared == []
-    incremental = pages(project), staff(project)
-    project.build(full_build=True)
-    assert (pages(project), staff(project)) == incremental
+    assert_a_full_build_makes_the_same(project)
 
 
 def test_a_full_build_leaves_a_spare_file_the_next_build_stages_a_page_in(project):
@@ -314,9 +315,7 @@ def test_every_monthly_file_re_exported_is_read_by_comparing_lines(tmp_path_fact
     r = project.build()
     names = [f"content/ledger/2026-{k + 1:02d}.csv" for k in sorted(touched)]
     assert r.mode == "incremental" and r.compared == ([] if insert_into is not None else names)
-    incremental = pages(project), staff(project)
-    project.build(full_build=True)
-    assert (pages(project), staff(project)) == incremental
+    assert_a_full_build_makes_the_same(project)
 
 
 def test_a_file_with_a_record_over_two_lines_gets_no_copy_and_is_scanned(project):
@@ -331,9 +330,7 @@ def test_a_file_with_a_record_over_two_lines_gets_no_copy_and_is_scanned(project
     project.write("export.csv", HEADER + "".join(rows))
     r = project.build()
     assert r.mode == "incremental" and r.compared == []
-    incremental = pages(project), staff(project)
-    project.build(full_build=True)
-    assert (pages(project), staff(project)) == incremental
+    assert_a_full_build_makes_the_same(project)
 
 
 def test_a_small_change_saves_the_state_as_deltas_until_they_grow_past_a_tenth(project):

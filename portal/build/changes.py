@@ -19,6 +19,8 @@ class Changes:
     removed: list[str] = field(default_factory=list)  # entry files the last build read that are gone
     customers: bool = False  # customers.csv changed
     grown: dict[str, int] = field(default_factory=dict)  # changed file -> its old size: only appended to
+    # changed entry file -> the bytes its digest was taken from (what linediff compares with the copy)
+    data: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def any(self) -> bool:
@@ -34,10 +36,12 @@ def changed_inputs(settings, head: st.Head) -> Changes:
     cpath = ledger.customers_path(settings)
     cname = ledger.rel(cpath, settings)
     names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
-    sigs = {name: st.file_sig(p, head.files.get(name)) for name, p in names.items()}
+    hashed: dict[Path, bytes] = {}
+    sigs = {name: st.file_sig(p, head.files.get(name), hashed) for name, p in names.items()}
     sigs[cname] = st.file_sig(cpath, head.files.get(cname))
     found = Changes(sigs, names)
     found.changed = sorted(n for n in names if head.files.get(n, (0, 0, ""))[2] != sigs[n][2])
+    found.data = {n: hashed[names[n]] for n in found.changed if names[n] in hashed}
     # (a customers.csv is none of them: the ledger folder's, or the one imported when there is none)
     found.removed = sorted(n for n in head.files if n.rsplit("/", 1)[-1] != ledger.CUSTOMERS and n not in names)
     found.customers = head.files.get(cname, (0, 0, ""))[2] != sigs[cname][2]

@@ -67,6 +67,7 @@ def incremental(ctx: Context, stored: st.Stored, totals: dict, changes: Changes)
     known = customers if changes.customers else index.customer_lines
     with phase("incremental: compare lines with the copy as last indexed"):
         diffed = _line_diff(ctx, stored, changes, reader, fno, grown, known)
+    changes.data.clear()  # the scan reads the files as text; ctx.read keeps what was compared
     if diffed is not None:
         stale -= {fno[name] for name in changes.changed}
     with phase("incremental: scan changed files (and load the page records)"):
@@ -147,7 +148,7 @@ def _line_diff(ctx: Context, stored: st.Stored, changes: Changes, reader, fno: d
         if name == reader.payments_file or name in grown or old_sig is None or fno[name] >= len(stored.index.files):
             return None
         old = linediff.read_copy(ctx.settings.state_dir, old_sig[2])
-        new = linediff.read_current(changes.names[name], changes.sigs[name]) if old is not None else None
+        new = changes.data.get(name)  # the bytes its digest names (a copy is kept under that digest)
         if old is None or new is None:
             return None
         cols = reader.columns(record_at_offset(new, 3 if new[:3] == b"\xef\xbb\xbf" else 0), name)

@@ -255,16 +255,3 @@ def read_copy(state_dir: Path, digest: str) -> bytes | mmap.mmap | None:
             return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):
         return None
-
-
-def read_current(path: Path, sig: tuple) -> bytes | None:
-    """A file's bytes now, if they are what change detection described (size and time unchanged)."""
-    try:
-        with open(path, "rb") as f:
-            stat = os.fstat(f.fileno())
-            if (stat.st_size, stat.st_mtime_ns) != (sig[0], sig[1]):
-                return None
-            data = f.read()
-    except OSError:
-        return None
-    return data if len(data) == sig[0] else None

@@ -90,19 +90,9 @@ class Publisher:
                 os.rename(self.spares / self._ready.pop(), path)
             except OSError:
                 continue  # gone since it was listed
-            fd = os.open(path, os.O_WRONLY)
-            try:  # rewritten in place: its blocks reused, none freed (a page is about as long as the last)
-                os.write(fd, data)
-                os.ftruncate(fd, len(data))
-                return os.fstat(fd).st_ino
-            finally:
-                os.close(fd)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            os.write(fd, data)
-            return os.fstat(fd).st_ino
-        finally:
-            os.close(fd)
+            # rewritten in place: its blocks reused, none freed (a page is about as long as the last)
+            return _write(path, data, os.O_WRONLY, cut=True)
+        return _write(path, data, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 
     def make_spares(self, count: int, tag: str) -> None:
         """Leave `count` empty spare files (a full build's worker: `tag` keeps their names apart)."""
@@ -344,6 +334,18 @@ def write_page(pages_fd: int, token: str, html: str) -> None:
     fd = os.open(f"{token}/index.html", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=pages_fd)
     try:
         os.write(fd, html.encode())
+    finally:
+        os.close(fd)
+
+
+def _write(path: Path, data: bytes, flags: int, cut: bool = False) -> int:
+    """Write `data` to a file opened with `flags` (cut to its length when `cut`); its inode number."""
+    fd = os.open(path, flags, 0o644)
+    try:
+        os.write(fd, data)
+        if cut:
+            os.ftruncate(fd, len(data))
+        return os.fstat(fd).st_ino
     finally:
         os.close(fd)
 

@@ -45,13 +45,16 @@ def entry_files(settings: Settings) -> list[Path]:
     return own + sorted(p for p in imported_dir(settings).glob("*.csv") if p.name != CUSTOMERS)
 
 
-def file_sig(path: Path, old: Sequence[Any] | None) -> tuple[int, int, str]:
+def file_sig(path: Path, old: Sequence[Any] | None, keep: dict[Path, bytes] | None = None) -> tuple[int, int, str]:
     """(size, mtime_ns, sha256) of a file, hashing only when size or mtime moved (as git does).
-    The size is that of the bytes hashed: a file appended to meanwhile is described as it was read."""
+    The size is that of the bytes hashed: a file appended to meanwhile is described as it was read.
+    The bytes hashed go into `keep`, if given: exactly those the digest names."""
     st = path.stat()
     if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
         return (int(old[0]), int(old[1]), str(old[2]))
     data = path.read_bytes()
+    if keep is not None:
+        keep[path] = data
     return (len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
 
