@@ -242,8 +242,8 @@ def test_rows_appended_while_a_build_reads_are_read_by_the_next_build_once(proje
     j.record([Row(D, "C1", "payment", "pi_2", Decimal("20.00"), "USD")])
     real = run.changed_inputs
 
-    def then_a_payment(settings, head):  # the service appends just after the build looked at the files
-        found = real(settings, head)
+    def then_a_payment(settings, head, meanwhile=None):  # the service appends just after the build looked at the files
+        found = real(settings, head, meanwhile)
         j.record([Row(D, "C1", "payment", "pi_3", Decimal("30.00"), "USD")])
         return found
     monkeypatch.setattr(run, "changed_inputs", then_a_payment)

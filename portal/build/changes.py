@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,14 +33,41 @@ class Changes:
         return self.changed + self.removed + (["customers.csv"] if self.customers else [])
 
 
-def changed_inputs(settings, head: st.Head) -> Changes:
-    """What changed since the last build (content hashes; a file only touched has not changed)."""
+def changed_inputs(settings, head: st.Head, meanwhile: Callable[[], object] | None = None) -> Changes:
+    """What changed since the last build (content hashes; a file only touched has not changed).
+
+    When a file must be hashed (its size or time moved), `meanwhile()` runs while it is, in another
+    thread: reading and sha256 release the GIL, so a re-exported ledger's ~0.1 s of hashing runs on
+    another core beside what the caller loads then (run.py: the last build's state)."""
     cpath = ledger.customers_path(settings)
     cname = ledger.rel(cpath, settings)
     names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
     hashed: dict[Path, bytes] = {}
-    sigs = {name: st.file_sig(p, head.files.get(name), hashed) for name, p in names.items()}
-    sigs[cname] = st.file_sig(cpath, head.files.get(cname))
+    sigs: dict = {}
+
+    def sign() -> None:
+        sigs.update({name: st.file_sig(p, head.files.get(name), hashed) for name, p in names.items()})
+        sigs[cname] = st.file_sig(cpath, head.files.get(cname))
+
+    if meanwhile is None or not _moved(head, {**names, cname: cpath}):
+        sign()
+    else:
+        failed: list[BaseException] = []
+
+        def hashing() -> None:
+            try:
+                sign()
+            except BaseException as e:  # said in the caller's thread
+                failed.append(e)
+
+        thread = threading.Thread(target=hashing, name="portal-hash")
+        thread.start()
+        try:
+            meanwhile()
+        finally:
+            thread.join()
+        if failed:
+            raise failed[0]
     found = Changes(sigs, names)
     found.changed = sorted(n for n in names if head.files.get(n, (0, 0, ""))[2] != sigs[n][2])
     found.data = {n: hashed[names[n]] for n in found.changed if names[n] in hashed}
@@ -53,3 +82,16 @@ def changed_inputs(settings, head: st.Head) -> Changes:
             if prefix.endswith(b"\n") and hashlib.sha256(prefix).hexdigest() == old[2]:
                 found.grown[n] = old[0]  # only appended to: the rows before are where they were
     return found
+
+
+def _moved(head: st.Head, paths: dict[str, Path]) -> bool:
+    """Whether any file's size or time differs from the last build's record (or it is new or gone)."""
+    for name, path in paths.items():
+        old = head.files.get(name)
+        try:
+            stat = path.stat()
+        except OSError:
+            return True
+        if not old or (old[0], old[1]) != (stat.st_size, stat.st_mtime_ns):
+            return True
+    return False

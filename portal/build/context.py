@@ -7,6 +7,7 @@ from datetime import date
 
 from ..core.signing import Signer
 from ..ledger.settings import Settings
+from .linediff import CopyWriter
 from .publish import Publisher
 
 
@@ -24,3 +25,5 @@ class Context:
     # Entry files this build read whole as bytes ({rel path: bytes}): kept as the copies linediff
     # compares the next version of each with.
     read: dict = field(default_factory=dict)
+    # Writes the copies of those files in a thread as soon as they are compared (None: at the end).
+    copies: CopyWriter | None = None

@@ -162,6 +162,8 @@ def _line_diff(ctx: Context, stored: st.Stored, changes: Changes, reader, fno: d
         out.digests.update(found.digests)  # computed from all of a customer's rows as they now are
         read[name] = new
     ctx.read.update(read)
+    if ctx.copies is not None:  # the next build compares with these: written while this one renders
+        ctx.copies.start({changes.sigs[name][2]: data for name, data in read.items()})
     return out
 
 

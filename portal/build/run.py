@@ -93,14 +93,27 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     result.warnings += imported
     signer = Signer(load_keys(settings.state_dir))
     gdigest = global_digest(settings, as_of, signer)
-    ctx = Context(settings, as_of, signer, gdigest, content_pages(settings), publisher, workers, result.warnings)
+    copy_writer = linediff.CopyWriter(settings.state_dir)
+    ctx = Context(settings, as_of, signer, gdigest, content_pages(settings), publisher, workers, result.warnings,
+                  copies=copy_writer)
     head = None if full_build else st.load_head(settings.state_dir)
     if head and (head.global_digest != gdigest or head.out != str(settings.out) or not settings.out.is_dir()
                  or head.refreshed_as_of):  # some pages are as of a later day than the others: all again
         head = None
     body = stored = deltas = None
     if head is not None:
-        changes = changed_inputs(settings, head)
+        last = head
+        loaded: list[st.Stored | None] = []
+
+        def load_state() -> None:  # while a changed file is hashed: it is wanted unless nothing changed
+            with phase("load state"):
+                loaded.append(st.Stored.load(settings.state_dir, last))
+                if loaded[0] is not None:
+                    try:
+                        loaded[0].load_pages()
+                    except st.Incomplete:
+                        pass  # incremental() asks again and does a full build
+        changes = changed_inputs(settings, head, load_state)
         sigs = changes.sigs
         if not changes.any:
             contacts = report.inputs_signature(settings)
@@ -115,8 +128,9 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
                 head.files, head.contacts = sigs, contacts
                 st.save(settings.state_dir, head, None)  # the body stays valid: see load_body
             return _done(result, head, started, "no change")
-        with phase("load state"):
-            stored = st.Stored.load(settings.state_dir, head)
+        if not loaded:
+            load_state()
+        stored = loaded[0]
     if stored is not None:
         assert head is not None  # stored is the state this head was written with
         result.mode = "incremental"
@@ -126,6 +140,8 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
             result.compared = sorted(ctx.read)
         except (TooManyChanged, st.Incomplete):  # most pages change (or the state lacks a part): in full
             body, result.mode, result.warnings[:] = None, "full", imported
+        finally:
+            copy_writer.join()  # no thread may run when the save forks
     if body is None:
         body, sigs, result.written, totals = full(ctx, progress)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,

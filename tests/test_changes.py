@@ -1,0 +1,99 @@
+"""What changed since the last build, and the work done beside finding it out (hashing, copies)."""
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import pytest
+
+from portal.build import linediff
+from portal.build import state as st
+from portal.build.changes import changed_inputs
+
+CUSTOMERS = "customer_id,name,email,currency\nA1,Ann,a@x.example,USD\nB2,Bob,b@x.example,USD\n"
+HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+ROWS = ("2026-10-01,A1,invoice,I-1,100.00,,2026-11-30,,\n"
+        "2026-10-02,B2,invoice,I-2,200.00,,2026-11-30,,\n"
+        + "".join(f"2026-10-{d:02d},A1,invoice,I-1{d},{d}.00,,2026-11-30,,\n" for d in range(3, 28)))
+
+
+def built(project):
+    project.write("customers.csv", CUSTOMERS)
+    project.write("entries.csv", HEADER + ROWS)
+    project.build()
+    s = project.settings()
+    return s, st.load_head(s.state_dir)
+
+
+def test_a_changed_file_is_hashed_in_another_thread_while_meanwhile_runs(project):
+    s, head = built(project)
+    project.write("entries.csv", HEADER + ROWS.replace("100.00", "150.00"))
+    seen = []
+
+    def meanwhile():
+        seen.append([t.name for t in threading.enumerate()])
+
+    changes = changed_inputs(s, head, meanwhile)
+    assert len(seen) == 1 and "portal-hash" in seen[0]
+    assert changes.changed == ["content/ledger/entries.csv"]
+    assert changes.sigs == changed_inputs(s, head).sigs  # the same answer as hashing in this thread
+    assert changes.data == changed_inputs(s, head).data
+    assert threading.active_count() == 1
+
+
+def test_nothing_moved_means_no_thread_and_meanwhile_is_not_run(project):
+    s, head = built(project)
+    calls = []
+    changes = changed_inputs(s, head, lambda: calls.append(1))
+    assert calls == [] and not changes.any
+
+
+def test_a_failure_meanwhile_is_raised_after_the_hashing_thread_ends(project):
+    s, head = built(project)
+    project.write("entries.csv", HEADER + ROWS + "2026-10-03,A1,payment,P-1,10.00,,,I-1,\n")
+
+    def meanwhile():
+        raise OSError("the state could not be read")
+
+    with pytest.raises(OSError, match="the state could not be read"):
+        changed_inputs(s, head, meanwhile)
+    assert threading.active_count() == 1
+
+
+def test_a_failure_while_hashing_is_raised_in_the_callers_thread(project):
+    s, head = built(project)
+    (project.ledger / "entries.csv").unlink()
+    (project.ledger / "entries.csv").mkdir()  # listed as an entry file, but not one to read
+    with pytest.raises(OSError):
+        changed_inputs(s, head, lambda: None)
+    assert threading.active_count() == 1
+
+
+def test_the_copy_writer_writes_each_copy_under_its_digest(tmp_path):
+    data = (HEADER + ROWS).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    writer = linediff.CopyWriter(tmp_path / "state")
+    writer.start({digest: data})
+    writer.join()
+    assert linediff.copy_of(tmp_path / "state", digest).read_bytes() == data
+    assert threading.active_count() == 1
+
+
+def test_a_copy_the_writer_cannot_write_is_left_to_keep_copies(tmp_path):
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    writer = linediff.CopyWriter(tmp_path / "state")
+    writer.start({"0" * 64: b"x\n"})
+    writer.join()  # no exception from the thread: keep_copies writes it at the end and says what stops it
+    assert (tmp_path / "state").is_file()
+
+
+def test_an_incremental_build_that_compared_lines_leaves_the_new_copy_and_no_thread(project):
+    built(project)
+    new = HEADER + ROWS.replace("200.00", "250.00")  # one line of 28: compared, not scanned
+    project.write("entries.csv", new)
+    r = project.build()
+    assert r.mode == "incremental" and r.compared == ["content/ledger/entries.csv"]
+    copies = linediff.copies_dir(project.settings().state_dir)
+    assert [p.name for p in copies.iterdir()] == [hashlib.sha256(new.encode()).hexdigest() + ".lines"]
+    assert (copies / f"{hashlib.sha256(new.encode()).hexdigest()}.lines").read_bytes() == new.encode()
+    assert threading.active_count() == 1
