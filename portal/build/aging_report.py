@@ -263,11 +263,17 @@ def set_aside(settings, body: st.Body) -> tuple[list, str]:
     return sorted((a for a in live if a.payment_intent not in done), key=lambda a: (a.day, a.payment_intent)), ""
 
 
-def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = False, ids=None) -> tuple[Path, Path]:
-    """Write the report (HTML and CSV) into the staff folder; returns their paths. `ids`: the
-    customers sorted, when the caller has them."""
+@dataclass
+class Contacts:
+    """What the report says of the contact log: the log, and each customer's summary of it."""
+
+    log: list[Contact]
+    known: dict[str, ContactSummary]
+
+
+def contacts(settings, as_of: date, body: st.Body) -> Contacts:
+    """The contact log read, and summed up per customer (a promise's status from their payments)."""
     from .lookup import entries_of
-    from .render import environment
     pages = body.pages
     log = read_contacts(settings.ledger_dir)
     summary = summarise_contacts(log)
@@ -284,10 +290,30 @@ def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = Fals
             status = promise_status(promise, payments.get(cid, []), figures[aging.BALANCE] if figures else aging.ZERO,
                                     as_of)
         known[cid] = ContactSummary(last, promise, status)
+    return Contacts(log, known)
+
+
+def write(settings, as_of: date, totals: dict, body: st.Body, dated: bool = False, ids=None) -> tuple[Path, Path]:
+    """Write the report (HTML and CSV) into the staff folder; returns their paths. `ids`: the
+    customers sorted, when the caller has them."""
+    found = contacts(settings, as_of, body)
+    return write_html(settings, as_of, totals, body, found, dated), write_csv(settings, as_of, body, found, dated, ids)
+
+
+def write_csv(settings, as_of: date, body: st.Body, found: Contacts, dated: bool = False, ids=None) -> Path:
+    """The report's CSV, every customer (a build writes it beside the HTML, in another process)."""
+    csv_path = report_path(settings.staff_dir, as_of if dated else None)[1]
+    write_atomic(csv_path, csv_text(body.pages, found.known, ids))
+    return csv_path
+
+
+def write_html(settings, as_of: date, totals: dict, body: st.Body, found: Contacts, dated: bool = False) -> Path:
+    """The report's HTML page: the summary, the customers to chase first, set-aside payments, messages."""
+    from .render import environment
     html_path, csv_path = report_path(settings.staff_dir, as_of if dated else None)
-    write_atomic(csv_path, csv_text(pages, known, ids))
-    page = view(settings.company.get("name", ""), as_of, st.read_totals(totals), pages, known, csv_path.name)
+    page = view(settings.company.get("name", ""), as_of, st.read_totals(totals), body.pages, found.known,
+                csv_path.name)
     page.set_aside, page.set_aside_problem = set_aside(settings, body)
-    page.messages = waiting_messages(log, as_of, pages)
+    page.messages = waiting_messages(found.log, as_of, body.pages)
     write_atomic(html_path, html(environment(settings), page))
-    return html_path, csv_path
+    return html_path

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from datetime import date
 from functools import lru_cache
@@ -10,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TypeGuard
 
-import markdown
 from jinja2 import (
     Environment,
     FileSystemBytecodeCache,
@@ -29,6 +29,7 @@ from ..core.methods import clearing_in_words, methods_in_words
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
 from ..core.records import Customer, InputError, Problem
 from ..ledger.settings import Settings
+from .publish import write_atomic
 
 # Each currency's account section (tables of rows, the pay form) repeats on every page: it is
 # composed here, which measured ~3x faster than the same markup in the template (see _section).
@@ -116,15 +117,34 @@ def environment(settings: Settings) -> Environment:
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, bytecode_cache=cache)
 
 
-def content_pages(settings: Settings) -> list[dict]:
-    """Markdown pages in content/pages/: slug, title (the first heading) and HTML."""
-    out = []
-    for path in sorted((settings.content_dir / "pages").glob("*.md")):
-        text = path.read_text(encoding="utf-8-sig")
-        title = next((ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("# ")), path.stem.title())
-        html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
-        out.append({"slug": path.stem, "title": title, "html": html})
+def content_pages(settings: Settings, kept_as: str = "", fresh: bool = False) -> list[dict]:
+    """Markdown pages in content/pages/: slug, title (the first heading) and HTML.
+
+    A build passes `kept_as`, its global digest (run.global_digest: of the pages' sources, the
+    code, the settings): the pages are kept in the state folder under it, and a build with the same
+    digest (every incremental one) takes them from there instead of converting them and importing
+    Markdown (~0.04 s). `fresh` (a full build asked for) converts them all the same."""
+    kept = settings.state_dir / "pages" / f"{kept_as}.json"
+    if kept_as and not fresh:
+        try:
+            return json.loads(kept.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+    out = [_content_page(path.stem, path.read_text(encoding="utf-8-sig"))
+           for path in sorted((settings.content_dir / "pages").glob("*.md"))]
+    if kept_as and settings.state_dir.is_dir():
+        kept.parent.mkdir(exist_ok=True)
+        for old in kept.parent.glob("*.json"):
+            old.unlink(missing_ok=True)
+        write_atomic(kept, json.dumps(out), durable=False)
     return out
+
+
+def _content_page(slug: str, text: str) -> dict:
+    import markdown  # here: most builds take their pages from the state folder (content_pages)
+    title = next((ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("# ")), slug.title())
+    html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
+    return {"slug": slug, "title": title, "html": html}
 
 
 def input_files(settings: Settings) -> list[Path]:
