@@ -583,7 +583,6 @@ def _origin(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-@lru_cache(maxsize=4096)
 @lru_cache(maxsize=8192)
 def _day(d: date) -> Markup:
     """A date as the pages print it; the few hundred dates of a ledger made once each (strftime
