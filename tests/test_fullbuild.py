@@ -150,3 +150,22 @@ def test_rows_quoted_or_not_read_the_same(project, workers):
     minimal = pages(csv.QUOTE_MINIMAL, "\n")
     assert "memo, with a comma" in minimal["K2"] and "over two lines" in minimal["K3"] and "120.50" in minimal["K20"]
     assert pages(csv.QUOTE_ALL, "\r\n") == minimal
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_page_is_written_whole_across_write_batches(project, workers):
+    """Pages are written WRITE_BATCH at a time: full batches and the last, short one all land,
+    each customer's page whole (it ends its document) and at its own address."""
+    from portal.build.full import WRITE_BATCH
+    n = 2 * WRITE_BATCH + 7
+    project.write("customers.csv", "customer_id,name,email,currency\n"
+                  + "".join(f"K{c},Customer {c},k{c}@x.example,USD\n" for c in range(n)))
+    project.write("entries.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                  + "".join(f"2026-10-01,K{c},invoice,I-{c},{c + 1}.00,,2026-11-30,,\n" for c in range(n)))
+    r = project.build(full_build=True, workers=workers)
+    assert r.written == n
+    pages = sorted((project.settings().out / "s").glob("*/index.html"))
+    assert len(pages) == n
+    assert all(p.read_text().rstrip().endswith("</html>") for p in pages)
+    for c in (0, WRITE_BATCH - 1, WRITE_BATCH, n - 1):
+        assert f"Customer {c}<" in project.page_for(f"K{c}") and f"${c + 1}.00" in project.page_for(f"K{c}")
