@@ -383,3 +383,19 @@ def test_a_returned_bank_debit_counts_for_nothing_and_is_listed_as_returned_unde
     assert [(e.ref, e.amount, e.applies_to) for e in acct.returned] == [
         (receipt_number("pi_A"), Decimal("100.00"), "INV-1")]
     assert all(a.entry.status != "failed" for a in acct.activity)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers(), st.randoms(use_true_random=False))
+def test_open_items_are_oldest_due_first_ties_in_entry_order_whatever_the_rows_order(ledger, rnd):
+    """Items are paid and listed by due date, ties by what the entries say (accounts.order): the
+    stable sort by due alone that _account does gives that, and a reordered ledger the same."""
+    from portal.core.accounts import order
+    entries, as_of = ledger
+    result = accounts(entries, as_of, 120)
+    for acct in result:
+        assert acct.items == sorted(acct.items, key=lambda i: (i.due, order(i.entry)))
+    shuffled = list(entries)
+    rnd.shuffle(shuffled)
+    assert [(a.items, a.buckets, a.unapplied, a.invoices) for a in accounts(shuffled, as_of, 120)] == \
+        [(a.items, a.buckets, a.unapplied, a.invoices) for a in result]

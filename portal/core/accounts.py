@@ -137,7 +137,9 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
             invoice.open -= used
             amount -= used
         pool += amount
-    items.sort(key=lambda i: (i.due, order(i.entry)))
+    # The oldest due first, ties in the entries' order: the items were made in that order, so a
+    # stable sort by due alone gives what sorting by (due, order(entry)) gives, without the keys.
+    items.sort(key=_due)
     for item in items:
         if not pool:
             break
@@ -161,6 +163,10 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     acct.recent = one_row_per_payment(acct.recent[::-1])
     acct.since, acct.opening, acct.activity = since, opening, _activity(opening, window)
     return acct
+
+
+def _due(item: OpenItem) -> date:
+    return item.due
 
 
 def _activity(opening: Decimal, window: list[Entry]) -> list[Activity]:
