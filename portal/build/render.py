@@ -268,7 +268,9 @@ class SiteRenderer:
                     value = getattr(value, a)
                 except AttributeError:
                     value = self.env.getattr(value, a)
-            out.append(value if isinstance(value, Markup) else escape(value))  # what autoescape prints
+            # what autoescape prints (esc: the same text, returned as it is when there is nothing
+            # to escape, as for the tokens, printed three times a page)
+            out.append(value if isinstance(value, Markup) else esc(value) if type(value) is str else escape(value))
             out.append(text)
         return "".join(out)
 

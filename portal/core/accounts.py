@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 from .receipts import receipt_number
 from .records import ENTRY_TYPES, Entry
@@ -72,9 +73,10 @@ class Account:
     opening: Decimal = ZERO
     activity: list[Activity] = field(default_factory=list)
 
-    @property
+    @cached_property
     def overdue(self) -> Decimal:
-        """What is past due."""
+        """What is past due (worked out once: a page reads it four times; buckets are settled by
+        then, in _account)."""
         return sum((v for k, v in self.buckets.items() if k != "current"), ZERO)
 
 
