@@ -471,34 +471,38 @@ def kept_pages(project) -> list[Path]:
     return sorted((project.settings().state_dir / "pages").glob("*.json"))
 
 
-def test_content_pages_are_converted_once_and_again_when_one_is_edited(project):
-    """A build keeps the help pages' HTML in the state under its global digest: an incremental
-    build takes them from there; an edited page (a new digest) is converted again."""
+NEW_BILLING_RUN = ENTRIES.splitlines()[0] + "\n2026-11-02,C1,invoice,INV-9,10.00,,2026-12-02,,\n"
+
+
+def built_with_contact_page(project, markdown: str) -> Path:
+    """A build of ENTRIES with content/pages/contact.md (shown on each statement); the kept HTML's file."""
     pages = project.root / "content" / "pages"
     pages.mkdir(parents=True, exist_ok=True)
-    (pages / "contact.md").write_text("# Contact\n\nCall us **online**.\n")  # shown on each statement
+    (pages / "contact.md").write_text(markdown)
     project.write("2026-q3.csv", ENTRIES)
     project.build()
     (kept,) = kept_pages(project)
+    return kept
+
+
+def test_content_pages_are_converted_once_and_again_when_one_is_edited(project):
+    """A build keeps the help pages' HTML in the state under its global digest: an incremental
+    build takes them from there; an edited page (a new digest) is converted again."""
+    kept = built_with_contact_page(project, "# Contact\n\nCall us **online**.\n")
     assert "<strong>online</strong>" in project.page_for("C1")
     # What an incremental build shows is what was kept (this marker is in no Markdown source)
     kept.write_text(kept.read_text().replace("<strong>online</strong>", "<strong>KEPT</strong>"))
-    project.write("2026-q4.csv", ENTRIES.splitlines()[0] + "\n2026-11-02,C1,invoice,INV-9,10.00,,2026-12-02,,\n")
+    project.write("2026-q4.csv", NEW_BILLING_RUN)
     assert project.build().mode == "incremental"
     assert "<strong>KEPT</strong>" in project.page_for("C1")
-    (pages / "contact.md").write_text("# Contact\n\nCall us *by phone*.\n")
+    (project.root / "content" / "pages" / "contact.md").write_text("# Contact\n\nCall us *by phone*.\n")
     assert project.build().mode == "full"  # a page's source is in the global digest
     assert "<em>by phone</em>" in project.page_for("C1") and "KEPT" not in project.page_for("C1")
     assert len(kept_pages(project)) == 1 and kept_pages(project) != [kept]
 
 
 def test_a_full_build_asked_for_converts_the_content_pages_again(project):
-    pages = project.root / "content" / "pages"
-    pages.mkdir(parents=True, exist_ok=True)
-    (pages / "contact.md").write_text("# Contact\n\nNet **30**.\n")
-    project.write("2026-q3.csv", ENTRIES)
-    project.build()
-    (kept,) = kept_pages(project)
+    kept = built_with_contact_page(project, "# Contact\n\nNet **30**.\n")
     kept.write_text(kept.read_text().replace("<strong>30</strong>", "<strong>KEPT</strong>"))
     project.build(full_build=True)  # a new Markdown, say: --full renders from the sources
     assert "<strong>30</strong>" in project.page_for("C1")
@@ -506,13 +510,8 @@ def test_a_full_build_asked_for_converts_the_content_pages_again(project):
 
 
 def test_unreadable_kept_pages_are_converted_again(project):
-    pages = project.root / "content" / "pages"
-    pages.mkdir(parents=True, exist_ok=True)
-    (pages / "contact.md").write_text("# Contact\n\nNet **30**.\n")
-    project.write("2026-q3.csv", ENTRIES)
-    project.build()
-    (kept,) = kept_pages(project)
+    kept = built_with_contact_page(project, "# Contact\n\nNet **30**.\n")
     kept.write_text('[{"slug": "terms", "ti')  # cut short
-    project.write("2026-q4.csv", ENTRIES.splitlines()[0] + "\n2026-11-02,C1,invoice,INV-9,10.00,,2026-12-02,,\n")
+    project.write("2026-q4.csv", NEW_BILLING_RUN)
     assert project.build().mode == "incremental"
     assert "<strong>30</strong>" in project.page_for("C1")

@@ -87,11 +87,9 @@ def changed_inputs(settings, head: st.Head, meanwhile: Callable[[], object] | No
 def _moved(head: st.Head, paths: dict[str, Path]) -> bool:
     """Whether any file's size or time differs from the last build's record (or it is new or gone)."""
     for name, path in paths.items():
-        old = head.files.get(name)
         try:
-            stat = path.stat()
+            if not ledger.sig_holds(head.files.get(name), path.stat()):
+                return True
         except OSError:
-            return True
-        if not old or (old[0], old[1]) != (stat.st_size, stat.st_mtime_ns):
             return True
     return False

@@ -27,6 +27,7 @@ from operator import add, sub
 from pathlib import Path
 from typing import NamedTuple
 
+from ..ledger import reading as ledger
 from . import state as st
 from .publish import write_atomic
 from .rows import rowhash
@@ -80,8 +81,7 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
         data = read.get(name)
         if data is None:
             try:
-                stat = path.stat()
-                if (stat.st_size, stat.st_mtime_ns) != (sig[0], sig[1]):
+                if not ledger.sig_holds(sig, path.stat()):
                     continue  # changed since it was indexed: no copy, the next build scans it
                 data = path.read_bytes()
             except OSError:
@@ -90,8 +90,7 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
                 continue  # the scan reads it next time
         if len(data) != sig[0]:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data, durable=False)
+        write_atomic(target, data, durable=False)  # (it makes the folder)
         wanted.add(target.name)
     if folder.is_dir():
         for old in folder.iterdir():
@@ -115,7 +114,6 @@ class CopyWriter:
         def write() -> None:
             for digest, data in copies.items():
                 try:
-                    copies_dir(self.state_dir).mkdir(parents=True, exist_ok=True)
                     write_atomic(copy_of(self.state_dir, digest), data, durable=False)
                 except OSError:
                     return  # keep_copies writes it again, and says what stops it

@@ -75,7 +75,7 @@ class LedgerView:
         for name, path in now.items():
             old = head.files.get(name)
             stat = path.stat()
-            if old is not None and (old[0], old[1]) == (stat.st_size, stat.st_mtime_ns):
+            if ledger.sig_holds(old, stat):
                 unchanged.append(name)
             elif old is not None and name == self._payments_name and stat.st_size > old[0] > 0:
                 grown[name] = old[0]  # the payment file only grows: read what was appended
@@ -126,7 +126,7 @@ class LedgerView:
             stat = path.stat()
         except FileNotFoundError:
             return False
-        return old is not None and (old[0], old[1]) == (stat.st_size, stat.st_mtime_ns)
+        return ledger.sig_holds(old, stat)
 
     def _customer(self, head: st.Head, index: st.RowIndex, customer_id: str) -> Customer | None:
         s = self.settings

@@ -163,7 +163,10 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
     def report_page_and_more():
         with phase("aging report"):
             report.write_html(settings, as_of, totals, body, found)
-        copies() if deltas is None else links()
+        if deltas is None:
+            copies()
+        else:
+            links()
 
     def state_and_more():
         st.save(settings.state_dir, head, body, deltas)
@@ -171,7 +174,10 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
             report.write_csv(settings, as_of, body, found, ids=ids)
         # A state saved as deltas takes ~0.03 s, and an incremental build's copies were written
         # while it rendered (linediff.CopyWriter): then links.csv goes to the other half.
-        links() if deltas is None else copies()
+        if deltas is None:
+            links()
+        else:
+            copies()
 
     # Two halves of a similar time (0.1-0.5 s each at 100,000 customers): the aging report's page
     # beside the state and aging.csv, links.csv and the copies to whichever is shorter.

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -45,12 +46,18 @@ def entry_files(settings: Settings) -> list[Path]:
     return own + sorted(p for p in imported_dir(settings).glob("*.csv") if p.name != CUSTOMERS)
 
 
+def sig_holds(sig: Sequence[Any] | None, stat: os.stat_result) -> bool:
+    """Whether a recorded file signature (size, mtime_ns, …) still describes a file as stat() sees
+    it: then its digest is taken as it was, unhashed (as git does)."""
+    return sig is not None and len(sig) >= 2 and sig[0] == stat.st_size and sig[1] == stat.st_mtime_ns
+
+
 def file_sig(path: Path, old: Sequence[Any] | None, keep: dict[Path, bytes] | None = None) -> tuple[int, int, str]:
     """(size, mtime_ns, sha256) of a file, hashing only when size or mtime moved (as git does).
     The size is that of the bytes hashed: a file appended to meanwhile is described as it was read.
     The bytes hashed go into `keep`, if given: exactly those the digest names."""
     st = path.stat()
-    if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+    if old is not None and sig_holds(old, st):
         return (int(old[0]), int(old[1]), str(old[2]))
     data = path.read_bytes()
     if keep is not None:
