@@ -19,6 +19,17 @@ DUE = (TODAY - timedelta(days=40)).isoformat()  # well overdue
 LATER = (TODAY + timedelta(days=20)).isoformat()
 
 
+@pytest.fixture(autouse=True)
+def today():
+    """Today as the code under test sees it while this test runs, not when the module was collected
+    (a suite running across midnight compared with yesterday: seen at 00:00 UTC)."""
+    global TODAY, DUE, LATER
+    TODAY = date.today()
+    DUE = (TODAY - timedelta(days=40)).isoformat()
+    LATER = (TODAY + timedelta(days=20)).isoformat()
+    return TODAY
+
+
 @pytest.fixture
 def mailbox(project):
     """A local SMTP server and [smtp] pointing at it."""
@@ -33,7 +44,7 @@ def mailbox(project):
 
 
 @pytest.fixture(autouse=True)
-def ledger(project):
+def ledger(project, today):
     project.write("e.csv", f"""\
         date,customer_id,type,ref,amount,currency,due_date,applies_to
         {DUE},C1,invoice,INV-1,100.00,USD,{DUE},

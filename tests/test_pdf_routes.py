@@ -14,12 +14,21 @@ from portal.core.signing import Signer
 KEY = "test-key-0123456789abcdef"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
 TODAY = date.today()
+
+
+@pytest.fixture(autouse=True)
+def today():
+    """Today as the code under test sees it while this test runs, not when the module was collected
+    (a suite running across midnight compared with yesterday: seen at 00:00 UTC)."""
+    global TODAY
+    TODAY = date.today()
+    return TODAY
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
 @pytest.fixture(autouse=True)
-def ledger(project):
+def ledger(project, today):
     """C1: two open USD invoices (one overdue, with a memo), one paid in part, and one in EUR.
     C2 (EUR): paid more than it owes, so a credit."""
     project.write("customers.csv", """\
@@ -36,8 +45,8 @@ def ledger(project):
                                     "2026-10-10,C2,payment,E-P,35.00,,,,\n")
 
 
-def pay_token(cid="C1", version=1, day=TODAY, key=KEY) -> str:
-    return Signer([key]).pay_token(cid, version, day)
+def pay_token(cid="C1", version=1, day=None, key=KEY) -> str:
+    return Signer([key]).pay_token(cid, version, day or TODAY)
 
 
 def post(app, token: str, addr: str = "127.0.0.1"):

@@ -39,6 +39,16 @@ JOURNAL_HEADER = "date,journal,account,debit,credit,currency,memo\n"
 MARK = "test-portal-mark"  # what the pure tests put on a portal payment (reconcile checks only that one is there)
 TODAY = date.today()
 SINCE, UNTIL = TODAY - timedelta(days=1), TODAY + timedelta(days=30)
+
+
+@pytest.fixture(autouse=True)
+def today():
+    """Today as the code under test sees it while this test runs, not when the module was collected
+    (a suite running across midnight compared with yesterday: seen at 00:00 UTC)."""
+    global TODAY, SINCE, UNTIL
+    TODAY = date.today()
+    SINCE, UNTIL = TODAY - timedelta(days=1), TODAY + timedelta(days=30)
+    return TODAY
 DAY = 86_400
 
 
@@ -85,8 +95,8 @@ class Shop:
     def payout(self, currency: str = "usd") -> dict:
         return self.fake.create_payout(currency, include_pending=True)
 
-    def reconcile(self, since=SINCE, until=UNTIL, page_size=100):
-        return run(self.project.settings(), self.gateway, since, until, page_size)
+    def reconcile(self, since=None, until=None, page_size=100):
+        return run(self.project.settings(), self.gateway, since or SINCE, until or UNTIL, page_size)
 
     def rows(self) -> list[dict]:
         path = self.project.ledger / FILE
@@ -98,7 +108,7 @@ class Shop:
 
 
 @pytest.fixture
-def shop(project, live_server, make_app):
+def shop(project, live_server, make_app, today):
     project.write("customers.csv", CUSTOMERS)
     project.write("a.csv", HEADER + "2026-10-01,C1,invoice,INV-1,5000.00,,2030-10-31,,\n"
                                     "2026-10-01,C2,invoice,INV-2,5000.00,,2030-10-31,,\n"
