@@ -158,25 +158,6 @@ def test_build_process_killed_while_rendering_leaves_the_old_site(project):
     assert r.mode == "full" and r.written == 3000 and not staging.exists()
 
 
-def test_pages_folder_is_made_and_the_staging_folder_keeps_its_flags(tmp_path):
-    staging = tmp_path / ".site.staging"
-    staging.mkdir()
-    fd = os.open(staging, os.O_RDONLY)
-    try:
-        before = publish._flags(fd)
-        publish.make_pages_folder(staging)
-        assert publish._flags(fd) == before
-    finally:
-        os.close(fd)
-    assert [p.name for p in staging.iterdir()] == ["s"] and (staging / "s").is_dir()
-
-
-def test_pages_folder_is_a_plain_folder_where_flags_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(publish, "_set_flags", lambda fd, flags: False)
-    publish.make_pages_folder(tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["s"]
-
-
 def test_a_tree_already_being_removed_gets_no_second_rm(tmp_path):
     """remove_later runs `rm` under `flock -n` on the tree: while one holds it, another is not started."""
     import fcntl

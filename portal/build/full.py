@@ -29,7 +29,8 @@ from ..ledger.settings import Settings
 from . import state as st
 from .context import Context
 from .page import Job, render_customer
-from .publish import make_pages_folder, write_file, write_page
+from .placement import PageWriter, finish, make_pages_folder
+from .publish import write_file
 from .render import SiteRenderer
 from .rows import LinesFrom, bom, line_offsets, rowhash
 
@@ -61,8 +62,7 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
     # The parent reads no customers itself: each worker reads customers.csv and keeps only its
     # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
     staging = publisher.begin() if publisher else None
-    if staging is not None:
-        make_pages_folder(staging)
+    spreads = make_pages_folder(staging) if staging is not None else False
     # The files as they are now, recorded before they are read: every worker reads exactly those
     # bytes (the payment service may append to its file meanwhile; the next build reads the rest).
     sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [cpath, *files] if p.exists()}
@@ -70,7 +70,7 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
     job = Job(ctx, shards, files, staging, estimate=estimate, figures_only=figures_only,
               limits={name: sig[0] for name, sig in sigs.items() if name.endswith(online_payments.FILE)},
               spares=publisher.spares_wanted(estimate) if staging is not None and publisher else 0,
-              tag=secrets.token_hex(4))
+              tag=secrets.token_hex(4), spreads=spreads)
     problems = Problems()
     try:
         with phase("workers"):
@@ -107,6 +107,7 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
             return body, sigs, 0, totals
         assert staging is not None  # publisher.begin() gave it
         with phase("publish"):
+            finish(staging)
             stage_shared(settings, ctx.pages, staging)
             publisher.swap()
     except BaseException:
@@ -262,7 +263,7 @@ def _shard(w: int) -> dict:
         pages, lines, totals = out["pages"], out["lines"], out["totals"]
         clock = time.perf_counter
         rendering = 0.0
-        pages_fd = os.open(staging / "s", os.O_RDONLY | os.O_DIRECTORY) if staging is not None else -1
+        writer = PageWriter(staging, job.spreads) if staging is not None else None
         writing = 0.0
         batch: list[tuple[str, str]] = []
         try:
@@ -276,22 +277,25 @@ def _shard(w: int) -> dict:
                 if html is not None:
                     batch.append((record[st.TOKEN], html))
                     if len(batch) == WRITE_BATCH:
-                        write_pages(pages_fd, batch)
+                        assert writer is not None  # pages are rendered only into a staging folder
+                        writer.write(batch)
                     writing += clock() - t2
                 pages[c.id] = record
                 lines[c.id] = packed.tobytes() if packed is not None else b""
                 if n % 500 == 0 and _PROGRESS is not None:
                     _PROGRESS.add(500)
-            t = clock()
-            write_pages(pages_fd, batch)
-            writing += clock() - t
+            if writer is not None:
+                t = clock()
+                writer.write(batch)
+                writing += clock() - t
         finally:
-            if pages_fd >= 0:
-                os.close(pages_fd)
+            if writer is not None:
+                writer.close()
         if job.spares and job.ctx.publisher is not None:  # for the next incremental build (publish.py)
             job.ctx.publisher.make_spares(job.spares // shards + (job.spares % shards if w == 0 else 0),
                                           f"{job.tag}-{w}")
-    note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages")
+    moved = f" (moved {writer.moves} times: the disk was slow)" if writer is not None and writer.moves else ""
+    note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages{moved}")
     report_memory(f"shard {w}")
     return out
 
@@ -377,13 +381,6 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
 
 _UNSEEN = object()
 MASK = st.ROW_HASH_MASK
-
-
-def write_pages(pages_fd: int, batch: list[tuple[str, str]]) -> None:
-    """Write a batch of (token, html) statement pages (publish.write_page) and empty it."""
-    for token, html in batch:
-        write_page(pages_fd, token, html)
-    batch.clear()
 
 
 def shard_of(customer_id: str, shards: int) -> int:

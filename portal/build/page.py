@@ -29,6 +29,7 @@ class Job:
     figures_only: bool = False  # no staging: still compute the page records (for a report as of a date)
     spares: int = 0  # spare files for the next incremental build to stage pages in (publish.py), over the workers
     tag: str = ""  # this build's, in the spares' names
+    spreads: bool = False  # page folders can be placed afresh on this disk (placement.py)
 
 
 def render_customer(ctx: Context, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,

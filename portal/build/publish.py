@@ -23,12 +23,10 @@ reader who opened the old page just before the exchange still reads it whole.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import json
 import os
 import secrets
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -277,65 +275,6 @@ def write_file(root: Path, rel: str, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
-
-
-# ext4 inode flag: new subfolders are placed as top-level ones are (see make_pages_folder).
-_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
-
-
-def make_pages_folder(staging: Path) -> None:
-    """Make the staging tree's s/, where a full build writes its page folders, on fresh disk.
-
-    ext4 without a journal (as here) does not reuse an inode freed in the last minutes, and scans
-    past every such inode for each new file or folder: made next to where the previous site was
-    just deleted, pages cost 150-250 us each to write instead of ~20 (measured at 50k pages).
-    New folders go next to their parent, so s/ is made as a top-level folder is: in the least used
-    part of the disk, searched from a point the name's hash picks (TOPDIR on staging, a random
-    name, then renamed). Where the flag is refused (other filesystems) this is a plain mkdir.
-    """
-    target = staging / "s"
-    fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        flags = _flags(fd)
-        if flags is not None and _set_flags(fd, flags | _FS_TOPDIR_FL):
-            try:
-                spread = staging / f"s-{secrets.token_hex(8)}"
-                os.mkdir(spread)
-                os.rename(spread, target)
-                return
-            finally:
-                _set_flags(fd, flags)
-        os.mkdir(target)
-    finally:
-        os.close(fd)
-
-
-def _flags(fd: int) -> int | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return struct.unpack("I", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(4)))[0]
-    except OSError:
-        return None
-
-
-def _set_flags(fd: int, flags: int) -> bool:
-    try:
-        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("I", flags))
-        return True
-    except OSError:
-        return False
-
-
-def write_page(pages_fd: int, token: str, html: str) -> None:
-    """Write one statement page, <token>/index.html, into the staging s/ folder open as pages_fd
-    (the hot path: relative to that folder, no long path to walk twice per page)."""
-    os.mkdir(token, dir_fd=pages_fd)
-    fd = os.open(f"{token}/index.html", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=pages_fd)
-    try:
-        os.write(fd, html.encode())
-    finally:
-        os.close(fd)
 
 
 def _write(path: Path, data: bytes, flags: int, cut: bool = False) -> int:

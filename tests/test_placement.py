@@ -1,0 +1,141 @@
+"""Where a full build's page folders are made, and the page writer moving on from slow disk."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from portal.build import placement
+from portal.build.placement import PageWriter, finish, make_pages_folder
+
+
+def topdir(path: Path) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        flags = placement._flags(fd)
+    finally:
+        os.close(fd)
+    return flags is not None and bool(flags & placement._FS_TOPDIR_FL)
+
+
+def test_pages_folder_is_made_beside_a_spread_folder_that_finish_removes(tmp_path):
+    spreads = make_pages_folder(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == [placement.SPREAD, "s"]
+    assert (tmp_path / "s").is_dir() and os.listdir(tmp_path / "s") == []
+    assert topdir(tmp_path / placement.SPREAD) == spreads  # the flag, where the filesystem takes it
+    assert not topdir(tmp_path / "s")  # not inherited: page folders follow s/ as usual
+    assert os.listdir(tmp_path / placement.SPREAD) == []  # the probes and the tried places are gone
+    finish(tmp_path)
+    assert os.listdir(tmp_path) == ["s"]
+
+
+def test_pages_folder_is_a_plain_folder_where_flags_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(placement, "_set_flags", lambda fd, flags: False)
+    assert make_pages_folder(tmp_path) is False
+    finish(tmp_path)
+    assert os.listdir(tmp_path) == ["s"]
+
+
+def test_where_every_probe_is_slow_the_fastest_place_is_kept_and_the_others_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(placement, "PROBE_SLOW", -1.0)
+    (tmp_path / placement.SPREAD).mkdir()
+    tried = []
+    real = placement._probe
+    monkeypatch.setattr(placement, "_probe", lambda folder: tried.append(folder.name) or real(folder))
+    name = placement.spread_folder(tmp_path, "w")
+    assert len(tried) == placement.TRIES
+    assert os.listdir(tmp_path / placement.SPREAD) == [name.split("/")[1]]
+    assert name.split("/")[1] in tried and os.listdir(tmp_path / name) == []
+
+
+def pages(n: int, start: int = 0) -> list[tuple[str, str]]:
+    return [(f"tok{k}", f"<p>page {k}</p>" * (k % 7 + 1)) for k in range(start, start + n)]
+
+
+def written(staging: Path) -> dict[str, str]:
+    s = staging / "s"
+    assert all((s / name).is_dir() for name in os.listdir(s))
+    return {name: (s / name / "index.html").read_text() for name in os.listdir(s)}
+
+
+def write_batches(staging: Path, spreads: bool, batches: int, size: int = 5) -> PageWriter:
+    writer = PageWriter(staging, spreads)
+    try:
+        for b in range(batches):
+            batch = pages(size, b * size)
+            writer.write(batch)
+            assert batch == []  # emptied for the next
+    finally:
+        writer.close()
+    return writer
+
+
+def test_a_writer_whose_batches_are_slow_moves_and_every_page_still_lands_in_s(tmp_path, monkeypatch):
+    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)  # every batch is slow
+    make_pages_folder(tmp_path)
+    writer = write_batches(tmp_path, spreads=True, batches=3)
+    assert writer.moves == 3  # after each batch (the pages of the 2nd and 3rd made elsewhere, renamed in)
+    assert written(tmp_path) == dict(pages(15))
+    assert os.listdir(tmp_path / placement.SPREAD) == []  # the folders moved to are gone
+    finish(tmp_path)
+    assert os.listdir(tmp_path) == ["s"]
+
+
+def test_a_writer_moves_at_most_MOVES_times(tmp_path, monkeypatch):
+    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)
+    monkeypatch.setattr(placement, "MOVES", 2)
+    make_pages_folder(tmp_path)
+    writer = write_batches(tmp_path, spreads=True, batches=4)
+    assert writer.moves == 2 and written(tmp_path) == dict(pages(20))
+
+
+def test_a_writer_does_not_move_where_folders_cannot_be_spread_or_the_disk_is_fast(tmp_path, monkeypatch):
+    make_pages_folder(tmp_path)
+    monkeypatch.setattr(placement, "PAGE_SLOW", 10.0)  # no batch of five takes 50 s
+    assert write_batches(tmp_path, spreads=True, batches=2).moves == 0
+    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)
+    writer = PageWriter(tmp_path, spreads=False)
+    writer.write(pages(5, 10))
+    writer.close()
+    assert writer.moves == 0 and written(tmp_path) == dict(pages(15))
+
+
+def site_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != ".publish-id"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_build_whose_writers_move_makes_the_same_site(project, monkeypatch, tmp_path, workers):
+    from portal.build.full import WRITE_BATCH, shard_of
+    n = 2 * WRITE_BATCH + 3
+    project.write("customers.csv", "customer_id,name,email,currency\n"
+                  + "".join(f"K{c},Customer {c},k{c}@x.example,USD\n" for c in range(n)))
+    project.write("entries.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                  + "".join(f"2026-10-01,K{c},invoice,I-{c},{c + 1}.00,,2026-11-30,,\n" for c in range(n)))
+    project.build(full_build=True, workers=workers)
+    out = project.settings().out
+    before = site_files(out)
+    moves = tmp_path / "moves"  # the workers are other processes: each move leaves a line here
+    real = placement.spread_folder
+
+    def counted(staging, prefix):
+        with open(moves, "a") as f:
+            f.write(prefix + "\n")
+        return real(staging, prefix)
+
+    monkeypatch.setattr(placement, "spread_folder", counted)
+    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)
+    (tmp_path / "probe").mkdir()
+    if not make_pages_folder(tmp_path / "probe"):  # a filesystem without the flag (tmpfs): moves all the same
+        monkeypatch.setattr(placement, "_flags", lambda fd: 0)
+        monkeypatch.setattr(placement, "_set_flags", lambda fd, flags: True)
+    moves.unlink(missing_ok=True)
+    r = project.build(full_build=True, workers=workers)
+    assert r.written == n
+    shards = [sum(1 for c in range(n) if shard_of(f"K{c}", workers) == w) for w in range(workers)]
+    batches = sum(-(-count // WRITE_BATCH) for count in shards)  # 3 for one worker, 4 for two
+    assert moves.read_text().split() == ["s"] + ["w"] * batches  # s/ made once; a move after every batch
+    assert site_files(out) == before
+    assert not any(name.startswith(".") and name != ".publish-id" for name in os.listdir(out))
