@@ -106,24 +106,44 @@ def test_tokens_match_plain_itsdangerous_and_compressed_ones_still_verify():
     assert Signer([OLD]).read_link(plain.dumps([long_id, 1])) == (long_id, 1)
 
 
+def test_compact_json_is_what_itsdangerous_writes():
+    import random
+
+    from itsdangerous._json import _CompactJSON
+
+    from portal.core.signing import compact_json
+    rng = random.Random(5)
+    pieces = ["C1", "", "é", 'a"b', "a\\b", "tab\there", "\x00", "\x7f", "\u2028", "😀", 0, -7, 10**20, True,
+              None, 1.5, ["x"], {"k": 1}]
+    for _ in range(3000):
+        obj = [rng.choice(pieces) for _ in range(rng.randint(0, 4))]
+        assert compact_json(obj) == _CompactJSON.dumps(obj)
+    for obj in ({"a": [1, "b"]}, "text", 3, ("C1", 1)):
+        assert compact_json(obj) == _CompactJSON.dumps(obj)
+
+
 def test_tokens_are_exactly_what_itsdangerous_makes_with_the_key_derived_once():
     import random
     from datetime import timedelta
 
     from itsdangerous import URLSafeSerializer
+    from itsdangerous.encoding import base64_encode
 
     from portal.core.signing import LINK_SALT, PAY_SALT, _Serializer
 
-    class Plain(_Serializer):  # itsdangerous' own dumps: a signer and a derived key per token
+    class Plain(_Serializer):  # itsdangerous' own: its JSON (never compressed), a signer and a key per token
         def dumps(self, obj, salt=None):
             return URLSafeSerializer.dumps(self, obj, salt)
+
+        def dump_payload(self, obj):
+            return base64_encode(self.serializer.dumps(obj).encode("utf-8"))
 
     keys = ["old-key-0123456789abcdef", "new-key-0123456789abcdef"]
     fast, ref = Signer(keys), Signer(keys)
     ref._links, ref._pay = Plain(keys[::-1], salt=LINK_SALT), Plain(keys[::-1], salt=PAY_SALT)
     rng = random.Random(3)
     for _ in range(2000):
-        cid = "".join(rng.choice("AZaz09-_é\"'<>&") for _ in range(rng.randint(1, 12)))
+        cid = "".join(rng.choice("AZaz09-_é\"'<>&\\\n\x01\x7f\u2028 ") for _ in range(rng.randint(1, 12)))
         version, day = rng.randint(1, 10**6), date(2026, 1, 1) + timedelta(days=rng.randint(0, 3000))
         assert fast.link_token(cid, version) == ref.link_token(cid, version)
         assert fast.pay_token(cid, version, day) == ref.pay_token(cid, version, day)

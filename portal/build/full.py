@@ -292,8 +292,9 @@ def _shard(w: int) -> dict:
             if writer is not None:
                 writer.close()
         if job.spares and job.ctx.publisher is not None:  # for the next incremental build (publish.py)
-            job.ctx.publisher.make_spares(job.spares // shards + (job.spares % shards if w == 0 else 0),
-                                          f"{job.tag}-{w}")
+            with phase(f"shard {w} spares"):
+                job.ctx.publisher.make_spares(job.spares // shards + (job.spares % shards if w == 0 else 0),
+                                              f"{job.tag}-{w}")
     moved = f" (moved {writer.moves} times: the disk was slow)" if writer is not None and writer.moves else ""
     note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages{moved}")
     report_memory(f"shard {w}")

@@ -8,6 +8,7 @@ verify with any of the others while they stay listed.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -56,15 +57,38 @@ def load_keys(state_dir: Path, environ: Mapping[str, str] = os.environ) -> list[
     return [path.read_text().strip()]
 
 
+# The JSON itsdangerous' URL-safe serializers write (its _CompactJSON), with the encoder made once:
+# json.dumps with options makes a new one for every call (1.5 of a token's 5 us).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def compact_json(obj: Any) -> str:
+    """A token's payload as itsdangerous writes it. A list of ints and printable strings with no
+    quote or backslash (every link and pay token) is put together directly: such a string is its
+    JSON between quotes (json escapes only quotes, backslashes and control characters)."""
+    if type(obj) is not list:
+        return _COMPACT(obj)
+    parts = []
+    for v in obj:
+        if type(v) is str and v.isprintable() and '"' not in v and "\\" not in v:
+            parts.append(f'"{v}"')
+        elif type(v) is int:
+            parts.append(str(v))
+        else:
+            return _COMPACT(obj)
+    return f"[{','.join(parts)}]"
+
+
 class _Serializer(URLSafeSerializer):
-    """URLSafeSerializer that never tries zlib on our few-byte payloads (it never wins there).
+    """URLSafeSerializer that never tries zlib on our few-byte payloads (it never wins there),
+    writing their JSON with compact_json.
 
     Profiled: the compression attempt was 9 of a token's 18 µs, at two tokens per customer.
     Tokens it reads may still be compressed ones: loading is unchanged.
     """
 
     def dump_payload(self, obj: Any) -> bytes:
-        return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode("utf-8"))
+        return base64_encode(compact_json(obj).encode("utf-8"))
 
     def dumps(self, obj: Any, salt: str | bytes | None = None) -> str:
         """The same token itsdangerous makes, HMAC-keyed once: it builds a signer and derives the
