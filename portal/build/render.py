@@ -225,6 +225,7 @@ class SiteRenderer:
             raise template_problem(settings, e) from None
         self.money: dict[str, tuple] = {}  # currency -> (formatter, zero, minimum payment), made once
         self.memos: dict[str, str] = {}  # memo -> escaped: a few texts repeat on most rows
+        self.hints: dict[str, str] = {}  # currency -> how one can pay in it (_methods)
 
     def _frame(self) -> tuple[list[str], list[tuple]] | None:
         """statement.html rendered once for the build, with a marker where each per-page value goes.
@@ -315,10 +316,14 @@ class SiteRenderer:
         return m
 
     def _methods(self, currency: str) -> str:
-        """How one can pay in a currency, and how long its bank debits take (core.methods), as the hint says it."""
-        s = self.settings.payment_methods
-        clears = clearing_in_words(currency, s)
-        return methods_in_words(currency, s) + (f". {clears}" if clears else "")
+        """How one can pay in a currency, and how long its bank debits take (core.methods), as the
+        hint says it (worked out once a currency: the same on every page)."""
+        hint = self.hints.get(currency)
+        if hint is None:
+            s = self.settings.payment_methods
+            clears = clearing_in_words(currency, s)
+            hint = self.hints[currency] = methods_in_words(currency, s) + (f". {clears}" if clears else "")
+        return hint
 
     def _memo(self, memo: str) -> str:
         text = self.memos.get(memo)
