@@ -71,19 +71,49 @@ def write_batches(staging: Path, spreads: bool, batches: int, size: int = 5) -> 
     return writer
 
 
-def test_a_writer_whose_batches_are_slow_moves_and_every_page_still_lands_in_s(tmp_path, monkeypatch):
-    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)  # every batch is slow
+def test_a_writer_whose_pages_are_slow_moves_and_every_page_still_lands_in_s(tmp_path, monkeypatch):
+    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)  # every run of pages is slow
+    monkeypatch.setattr(placement, "CHECK", 1)  # a run is a page
     make_pages_folder(tmp_path)
     writer = write_batches(tmp_path, spreads=True, batches=3)
-    assert writer.moves == 3  # after each batch (the pages of the 2nd and 3rd made elsewhere, renamed in)
+    assert writer.moves == 7  # after every second page: most pages made elsewhere and renamed in
     assert written(tmp_path) == dict(pages(15))
     assert os.listdir(tmp_path / placement.SPREAD) == []  # the folders moved to are gone
     finish(tmp_path)
     assert os.listdir(tmp_path) == ["s"]
 
 
+class Clock:
+    """thread_time for placement: each run of pages takes the next of `runs` CPU seconds."""
+
+    def __init__(self, runs):
+        self.runs, self.now, self.started = list(runs), 0.0, False
+
+    def thread_time(self):
+        if self.started:  # the end of a run
+            self.now += self.runs.pop(0)
+        self.started = not self.started
+        return self.now
+
+
+def test_one_slow_run_is_not_a_reason_to_move_two_in_a_row_are(tmp_path, monkeypatch):
+    monkeypatch.setattr(placement, "CHECK", 2)
+    make_pages_folder(tmp_path)
+    slow, fast = 1.0, 0.0
+    monkeypatch.setattr(placement, "time", Clock([fast, slow, fast, slow, slow, fast, slow]))
+    monkeypatch.setattr(placement, "_probe", lambda folder: 0.0)  # places are probed with no clock here
+    writer = PageWriter(tmp_path, spreads=True)
+    writer.write(pages(6))  # runs of 2: fast, slow, fast
+    assert writer.moves == 0
+    writer.write(pages(8, 6))  # slow, slow (moves), fast, slow
+    writer.close()
+    assert writer.moves == 1 and writer.slow_runs == 1
+    assert written(tmp_path) == dict(pages(14))
+
+
 def test_a_writer_moves_at_most_MOVES_times(tmp_path, monkeypatch):
     monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)
+    monkeypatch.setattr(placement, "CHECK", 1)
     monkeypatch.setattr(placement, "MOVES", 2)
     make_pages_folder(tmp_path)
     writer = write_batches(tmp_path, spreads=True, batches=4)
@@ -92,7 +122,8 @@ def test_a_writer_moves_at_most_MOVES_times(tmp_path, monkeypatch):
 
 def test_a_writer_does_not_move_where_folders_cannot_be_spread_or_the_disk_is_fast(tmp_path, monkeypatch):
     make_pages_folder(tmp_path)
-    monkeypatch.setattr(placement, "PAGE_SLOW", 10.0)  # no batch of five takes 50 s
+    monkeypatch.setattr(placement, "PAGE_SLOW", 10.0)  # no run of pages takes 10 s a page
+    monkeypatch.setattr(placement, "CHECK", 1)
     assert write_batches(tmp_path, spreads=True, batches=2).moves == 0
     monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)
     writer = PageWriter(tmp_path, spreads=False)
@@ -135,7 +166,10 @@ def test_a_full_build_whose_writers_move_makes_the_same_site(project, monkeypatc
     r = project.build(full_build=True, workers=workers)
     assert r.written == n
     shards = [sum(1 for c in range(n) if shard_of(f"K{c}", workers) == w) for w in range(workers)]
-    batches = sum(-(-count // WRITE_BATCH) for count in shards)  # 3 for one worker, 4 for two
-    assert moves.read_text().split() == ["s"] + ["w"] * batches  # s/ made once; a move after every batch
+    runs = [sum(-(-min(WRITE_BATCH, count - b) // placement.CHECK) for b in range(0, count, WRITE_BATCH))
+            for count in shards]  # 17 for one worker (256 + 256 + 3 pages), 9 each for two
+    expected = sum(min(placement.MOVES, r // 2) for r in runs)  # a move after every second run
+    assert expected >= 8
+    assert moves.read_text().split() == ["s"] + ["w"] * expected  # s/ made once
     assert site_files(out) == before
     assert not any(name.startswith(".") and name != ".publish-id" for name in os.listdir(out))

@@ -12,7 +12,7 @@ flagged TOPDIR is placed as a top-level folder is: in a lightly used part of the
 from a point its name's hash picks. So the pages folder s/ is made in such a spread folder (then
 renamed into place), after one probe folder and file made in it came back fast; where the probe
 is slow (a group of freed inodes scanned), it is made again under another name. And a writer whose
-batch of pages runs slow (its folders reached freed groups part-way) moves to a new probed spread
+pages run slow (its folders reached freed groups part-way) moves to a new probed spread
 folder, makes its page folders there and renames each into s/ (16 us a page, where the slow place
 cost hundreds). Where the flag is refused (other filesystems, other systems) s/ is a plain folder
 and nothing moves.
@@ -30,9 +30,10 @@ from pathlib import Path
 
 SPREAD = ".spread"  # in staging, flagged TOPDIR: folders made in it are spread over the disk
 PROBE_SLOW = 0.0003  # CPU seconds for a probe folder and file: above it, try another place (clean: ~0.03 ms)
-# A batch is slow above PAGE_SLOW CPU seconds a page plus BYTE_SLOW a byte of them: a 9 KB page
+# Pages are slow above PAGE_SLOW CPU seconds a page plus BYTE_SLOW a byte of them: a 9 KB page
 # takes ~0.05 ms on clean disk (0.02 ms on tmpfs), 0.2-1 ms among freed inodes.
 PAGE_SLOW, BYTE_SLOW = 0.00015, 5e-9
+CHECK = 32  # pages a writer times together
 TRIES = 6  # places tried for one folder
 MOVES = 32  # a writer moves at most this often
 
@@ -107,7 +108,8 @@ def finish(staging: Path) -> None:
 
 class PageWriter:
     """Writes statement pages, <token>/index.html, into staging/s a batch at a time; moves on
-    (see the module's note) when a batch took more CPU time than PAGE_SLOW a page and BYTE_SLOW a byte."""
+    (see the module's note) when two runs of CHECK pages in a row each took more CPU time than
+    PAGE_SLOW a page and BYTE_SLOW a byte (one slow run can be a page that waited for memory)."""
 
     def __init__(self, staging: Path, spreads: bool):
         self.staging, self.spreads = staging, spreads
@@ -115,27 +117,38 @@ class PageWriter:
         self.fd = self.pages_fd  # where page folders are made: s/, or the folder moved to
         self.folder: str | None = None  # that folder, relative to staging
         self.moves = 0
+        self.slow_runs = 0  # slow runs in a row where the writer is
 
     def write(self, batch: list[tuple[str, str]]) -> None:
         """Write the batch's (token, html) pages and empty it."""
+        for k in range(0, len(batch), CHECK):
+            self._write(batch[k:k + CHECK])
+        batch.clear()
+
+    def _write(self, run: list[tuple[str, str]]) -> None:
         start = time.thread_time()
         fd, size = self.fd, 0
-        for token, html in batch:
+        for token, html in run:
             write_page(fd, token, html)
             size += len(html)
         if fd != self.pages_fd:
-            for token, _ in batch:
+            for token, _ in run:
                 os.rename(token, token, src_dir_fd=fd, dst_dir_fd=self.pages_fd)
-        if (self.spreads and self.moves < MOVES and batch
-                and time.thread_time() - start > PAGE_SLOW * len(batch) + BYTE_SLOW * size):
+        if not self.spreads or self.moves >= MOVES:
+            return
+        if time.thread_time() - start <= PAGE_SLOW * len(run) + BYTE_SLOW * size:
+            self.slow_runs = 0
+            return
+        self.slow_runs += 1
+        if self.slow_runs == 2:
             self._move()
-        batch.clear()
 
     def _move(self) -> None:
         folder = spread_folder(self.staging, "w")
         self._leave()
         self.folder, self.fd = folder, os.open(self.staging / folder, os.O_RDONLY | os.O_DIRECTORY)
         self.moves += 1
+        self.slow_runs = 0
 
     def _leave(self) -> None:
         if self.folder is not None:
