@@ -187,7 +187,8 @@ def _run(job: Job, progress) -> list[dict]:
                 for conn in ready:
                     w, p = workers.pop(conn)
                     try:
-                        ok, value = conn.recv()
+                        with phase(f"shard {w} result received"):
+                            ok, value = conn.recv()
                     except EOFError:
                         p.join()
                         raise RuntimeError(f"build worker {w} died (exit code {p.exitcode})") from None
@@ -214,7 +215,8 @@ def _worker(w: int, conn) -> None:
     except BaseException as e:
         result = (False, e)
     try:
-        conn.send(result)
+        with phase(f"shard {w} result sent"):
+            conn.send(result)
     except Exception as e:  # an exception that does not pickle
         conn.send((False, RuntimeError(f"build worker {w}: {result[1]!r} ({e})")))
     conn.close()
