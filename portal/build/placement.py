@@ -65,23 +65,18 @@ def make_pages_folder(staging: Path) -> bool:
 def spread_folder(staging: Path, prefix: str) -> str:
     """A new empty folder in staging's spread folder where a probe folder and file were made fast
     (or the fastest of TRIES places); its path relative to staging."""
-    best: tuple[float, str] | None = None
+    tried: list[tuple[float, str]] = []  # (probe's CPU seconds, folder)
     for _ in range(TRIES):
         name = f"{SPREAD}/{prefix}-{secrets.token_hex(8)}"
         os.mkdir(staging / name)
-        spent = _probe(staging / name)
-        if spent <= PROBE_SLOW:
-            if best is not None:
-                os.rmdir(staging / best[1])
-            return name
-        if best is None or spent < best[0]:
-            if best is not None:
-                os.rmdir(staging / best[1])
-            best = (spent, name)
-        else:
+        tried.append((_probe(staging / name), name))
+        if tried[-1][0] <= PROBE_SLOW:
+            break
+    keep = min(tried)[1]
+    for _, name in tried:
+        if name != keep:
             os.rmdir(staging / name)
-    assert best is not None
-    return best[1]
+    return keep
 
 
 def _probe(folder: Path) -> float:
