@@ -92,13 +92,7 @@ def _probe(folder: Path) -> float:
 
 def finish(staging: Path) -> None:
     """Remove the spread folder (empty once every writer closed) before the staging tree is published."""
-    spread = staging / SPREAD
-    try:
-        os.rmdir(spread)
-    except FileNotFoundError:
-        pass
-    except OSError:  # a writer's folder left behind: never part of the site
-        shutil.rmtree(spread)
+    shutil.rmtree(staging / SPREAD)  # empty, unless a writer's folder was left: never part of the site
 
 
 class PageWriter:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
+from operator import attrgetter
 
 from .receipts import receipt_number
 from .records import ENTRY_TYPES, Entry
@@ -101,6 +102,9 @@ def accounts(entries: list[Entry], as_of: date, recent_days: int = 120) -> list[
     return out
 
 
+_DUE = attrgetter("due")  # an open item's due day, its sort key
+
+
 def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int) -> Account:
     acct = Account(currency)
     items: list[OpenItem] = []
@@ -141,7 +145,7 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
         pool += amount
     # The oldest due first, ties in the entries' order: the items were made in that order, so a
     # stable sort by due alone gives what sorting by (due, order(entry)) gives, without the keys.
-    items.sort(key=_due)
+    items.sort(key=_DUE)
     for item in items:
         if not pool:
             break
@@ -165,10 +169,6 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     acct.recent = one_row_per_payment(acct.recent[::-1])
     acct.since, acct.opening, acct.activity = since, opening, _activity(opening, window)
     return acct
-
-
-def _due(item: OpenItem) -> date:
-    return item.due
 
 
 def _activity(opening: Decimal, window: list[Entry]) -> list[Activity]:
