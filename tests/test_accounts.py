@@ -399,3 +399,40 @@ def test_open_items_are_oldest_due_first_ties_in_entry_order_whatever_the_rows_o
     rnd.shuffle(shuffled)
     assert [(a.items, a.buckets, a.unapplied, a.invoices) for a in accounts(shuffled, as_of, 120)] == \
         [(a.items, a.buckets, a.unapplied, a.invoices) for a in result]
+
+
+@st.composite
+def same_day_heavy(draw):
+    """Entries of a few days only (most share their day with others), in any order, of any type."""
+    entries = []
+    for n in range(draw(st.integers(0, 14))):
+        kind = draw(st.sampled_from(("invoice", "payment", "credit", "refund", "adjustment", "writeoff")))
+        when = date(2026, 11, 1) + timedelta(days=draw(st.integers(0, 3)))
+        entries.append(Entry(when, "C1", kind, draw(st.sampled_from(["", "A", "B", f"X-{n}"])),
+                             Decimal(draw(st.sampled_from(["1.00", "2.00", "-3.00", "2.5"]))),
+                             draw(st.sampled_from(["USD", "EUR"])), draw(st.sampled_from([None, when])),
+                             draw(st.sampled_from(["", "A"])), draw(st.sampled_from(["", "m"])),
+                             draw(st.sampled_from(["a.csv", "b.csv"])), n + 2,
+                             draw(st.sampled_from(["", "processing"]))))
+    return entries
+
+
+@settings(max_examples=400, deadline=None)
+@given(same_day_heavy())
+def test_in_order_is_sorting_by_order(entries):
+    """accounts.in_order (dates sorted in C, a day's entries by order) equals sorting by order."""
+    from portal.core.accounts import in_order, order
+    assert in_order(entries) == sorted(entries, key=order)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers())
+def test_one_currency_fast_path_gives_what_the_general_path_gives(ledger):
+    """accounts() skips grouping when every entry is of one currency, none failed and none is after
+    the as-of day: adding an entry after that day (ignored, but it takes the general path) changes nothing."""
+    entries, as_of = ledger
+    for cur in {e.currency for e in entries}:
+        mine = [e for e in entries if e.currency == cur and e.status != "failed" and e.date <= as_of]
+        later = entry("invoice", "9.00", (as_of + timedelta(days=1)).isoformat(), "LATER",
+                      due=(as_of + timedelta(days=30)).isoformat(), currency=cur)
+        assert accounts(mine, as_of, 120) == accounts([*mine, later], as_of, 120)

@@ -12,10 +12,11 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 
 from ..core import aging
-from ..core.accounts import BUCKETS, Account
+from ..core.accounts import BUCKET_KEYS, BUCKETS, Account
 from ..core.cells import csv_cell, safe_cell
 from ..core.money import fmt, plain
 from ..core.records import Customer, Entry, InputError
@@ -40,13 +41,17 @@ def customer_rows(customer: Customer, accounts: list[Account], entries: list[Ent
     currencies in the same order), a line each, up to where the contact columns go."""
     paid = aging.last_payments(entries, as_of)
     out = []
-    for a in sorted(accounts, key=lambda a: a.currency) or [Account(customer.currency)]:
+    for a in (sorted(accounts, key=_CURRENCY) if len(accounts) > 1 else accounts) or [Account(customer.currency)]:
         cur = a.currency
         last = paid.get(cur)
-        figures = [*(a.buckets.get(k, aging.ZERO) for k, _ in BUCKETS), a.unapplied, a.processing]
-        out.append(",".join((*(plain(x, cur) for x in figures), str(aging.oldest_days(a)),
-                             last.date.isoformat() if last else "", plain(last.amount, cur) if last else "")) + "\n")
+        buckets = a.buckets
+        figures = [*(buckets.get(k, aging.ZERO) for k in BUCKET_KEYS), a.unapplied, a.processing]
+        out.append(",".join([*[plain(x, cur) for x in figures], str(a.oldest_days),
+                             last.date.isoformat() if last else "", plain(last.amount, cur) if last else ""]) + "\n")
     return "".join(out)
+
+
+_CURRENCY = attrgetter("currency")
 
 
 def joined_rows(record: tuple, contact: str = "") -> str:

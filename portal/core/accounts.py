@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
-from operator import attrgetter
+from operator import attrgetter, methodcaller
+from typing import NamedTuple
 
 from .receipts import receipt_number
 from .records import ENTRY_TYPES, Entry
@@ -17,6 +18,7 @@ from .records import ENTRY_TYPES, Entry
 ZERO = Decimal(0)
 BUCKETS = (("current", "Not yet due"), ("1-30", "1–30 days"), ("31-60", "31–60 days"),
            ("61-90", "61–90 days"), ("90+", "Over 90 days"))
+BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
 DEBITS = ("invoice", "refund")  # plus positive adjustments
 
 
@@ -43,10 +45,10 @@ class OpenItem:
     days_overdue: int = 0
 
 
-@dataclass(frozen=True)
-class Activity:
+class Activity(NamedTuple):
     """One row of an account's activity: an entry, what it added to the balance (negative: took
-    off), and the balance after it."""
+    off), and the balance after it. (A NamedTuple: made for every row of every page, it is made
+    at a third of a frozen dataclass's cost.)"""
 
     entry: Entry
     change: Decimal
@@ -75,6 +77,12 @@ class Account:
     activity: list[Activity] = field(default_factory=list)
 
     @cached_property
+    def oldest_days(self) -> int:
+        """Days past due of the oldest unpaid item (0 when nothing is overdue): the items are
+        settled by the time it is read (_account makes them)."""
+        return max(map(_DAYS_OVERDUE, self.items), default=0)
+
+    @cached_property
     def overdue(self) -> Decimal:
         """What is past due (worked out once: a page reads it four times; buckets are settled by
         then, in _account)."""
@@ -92,17 +100,22 @@ def accounts(entries: list[Entry], as_of: date, recent_days: int = 120) -> list[
     """
     by_currency: dict[str, list[Entry]] = {}
     failed: dict[str, list[Entry]] = {}
-    for e in entries:
-        if e.date <= as_of:
-            (failed if e.status == "failed" else by_currency).setdefault(e.currency, []).append(e)
+    if entries and len(set(map(_CURRENCY, entries))) == 1 and max(map(_DATE, entries)) <= as_of and (
+            "failed" not in map(_STATUS, entries)):  # most statements: the loop below's result, tested in C
+        by_currency[entries[0].currency] = entries
+    else:
+        for e in entries:
+            if e.date <= as_of:
+                (failed if e.status == "failed" else by_currency).setdefault(e.currency, []).append(e)
     out = [_account(cur, es, as_of, recent_days) for cur, es in sorted(by_currency.items())]
     for a in out if failed else ():  # (none failed, as on most statements: none returned)
-        gone = sorted((e for e in failed.get(a.currency, ()) if a.since is None or e.date >= a.since), key=order)
+        gone = in_order([e for e in failed.get(a.currency, ()) if a.since is None or e.date >= a.since])
         a.returned = one_row_per_payment(gone[::-1])
     return out
 
 
 _DUE = attrgetter("due")  # an open item's due day, its sort key
+_DAYS_OVERDUE = attrgetter("days_overdue")
 
 
 def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int) -> Account:
@@ -114,9 +127,8 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     balance = ZERO
     since = as_of - timedelta(days=recent_days)
     window: list[Entry] = []  # the entries of the period (since), for the account's activity
-    for e in sorted(entries, key=order):
-        if e.date >= since:
-            window.append(e)
+    changes: list[Decimal] = []  # what each of those did to the balance (_change)
+    for e in in_order(entries):
         amount = e.amount
         if e.type in DEBITS or (e.type == "adjustment" and amount > 0):
             item = OpenItem(e, e.due_date or e.date, amount)
@@ -124,9 +136,15 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
             if e.type == "invoice":
                 by_ref[e.ref] = item
             balance += amount
+            if e.date >= since:
+                window.append(e)
+                changes.append(amount)
         else:
             amount = -amount if e.type == "adjustment" else amount
             balance -= amount
+            if e.date >= since:
+                window.append(e)
+                changes.append(-amount)
             if e.applies_to and e.type != "adjustment":
                 explicit.append(e)
             else:
@@ -152,7 +170,7 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
         used = min(pool, item.open)
         item.open -= used
         pool -= used
-    buckets = dict.fromkeys((k for k, _ in BUCKETS), ZERO)
+    buckets = dict.fromkeys(BUCKET_KEYS, ZERO)
     open_items = []
     for item in items:
         if item.entry.type == "invoice":
@@ -165,22 +183,28 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     acct.buckets = buckets
     acct.unapplied = pool
     acct.balance = balance
-    opening = balance - sum((_change(e) for e in window), ZERO)
+    opening = balance - sum(changes, ZERO)
     acct.recent = one_row_per_payment(acct.recent[::-1])
-    acct.since, acct.opening, acct.activity = since, opening, _activity(opening, window)
+    acct.since, acct.opening, acct.activity = since, opening, _activity(opening, window, changes)
     return acct
 
 
-def _activity(opening: Decimal, window: list[Entry]) -> list[Activity]:
-    """The period's rows (in ledger order) with a running balance from the balance brought forward."""
-    if any(e.type == "payment" and e.ref.startswith("pi_") for e in window):
-        window = sorted(one_row_per_payment(window), key=order)
+def _activity(opening: Decimal, window: list[Entry], changes: list[Decimal]) -> list[Activity]:
+    """The period's rows (in ledger order) with a running balance from the balance brought forward;
+    `changes`: what each entry of the window did to the balance (_change)."""
+    if _online(window):
+        window = in_order(one_row_per_payment(window))
+        changes = [_change(e) for e in window]
     rows, balance = [], opening
-    for e in window:
-        change = _change(e)
+    for e, change in zip(window, changes, strict=True):
         balance += change
         rows.append(Activity(e, change, balance))
     return rows
+
+
+def _online(entries: list[Entry]) -> bool:
+    """Whether any of the entries is of an online payment (its reference Stripe's `pi_…`)."""
+    return any(map(_ONLINE, map(_REF, entries)))
 
 
 def _change(e: Entry) -> Decimal:
@@ -194,6 +218,8 @@ def one_row_per_payment(recent: list[Entry]) -> list[Entry]:
     """An online payment as the customer made it: one row, its receipt number for a reference and
     every invoice it paid named, not a row per invoice under Stripe's id (the payment service
     records `pi_…/INV-1`, `pi_…/INV-2`, and `pi_…` for what paid the oldest first)."""
+    if not _online(recent):  # most statements: no online payment among them
+        return recent
     out: list[Entry] = []
     at: dict[tuple[str, date, str], int] = {}  # (payment, day, status) -> its row in out
     for e in recent:
@@ -211,6 +237,26 @@ def one_row_per_payment(recent: list[Entry]) -> list[Entry]:
         named = sorted({*first.applies_to.split(", "), e.applies_to} - {""})
         out[i] = first._replace(amount=first.amount + e.amount, applies_to=", ".join(named))
     return out
+
+
+def in_order(entries: list[Entry]) -> list[Entry]:
+    """`sorted(entries, key=order)`, at a fraction of the cost: sorted by date alone (keys made in C),
+    then only the entries of a day shared by several sorted by `order` (test_accounts keeps the two equal)."""
+    out = sorted(entries, key=_DATE)
+    i, n = 1, len(out)
+    while i < n:
+        if out[i].date != out[i - 1].date:
+            i += 1
+            continue
+        start, day = i - 1, out[i].date  # a day with several entries: they are sorted by order
+        while i < n and out[i].date == day:
+            i += 1
+        out[start:i] = sorted(out[start:i], key=order)
+    return out
+
+
+_DATE, _CURRENCY, _STATUS, _REF = attrgetter("date"), attrgetter("currency"), attrgetter("status"), attrgetter("ref")
+_ONLINE = methodcaller("startswith", "pi_")
 
 
 def order(e: Entry) -> tuple[date, int, str, Decimal, str, date, str, str, str]:

@@ -30,9 +30,10 @@ def months_back(as_of: date, day: date) -> int:
 def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[str, list[Decimal]]:
     """{currency: figures vector} for one customer."""
     sales: dict[str, list[Decimal]] = {}
+    months = as_of.year * 12 + as_of.month  # months_back, inlined: a page's every invoice
     for e in entries:
         if e.type == "invoice" and e.date <= as_of:
-            m = months_back(as_of, e.date)
+            m = months - e.date.year * 12 - e.date.month
             if m < SALES_MONTHS:
                 s = sales.setdefault(e.currency, [ZERO] * SALES_MONTHS)
                 s[m] += e.amount
@@ -54,7 +55,7 @@ def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[
 
 def encode(vectors: dict[str, list[Decimal]]) -> str:
     """Compact text for a page record: `USD:1200.00,1200.00,,…|EUR:…` (zeros left empty)."""
-    return "|".join(f"{cur}:" + ",".join(str(x) if x else "" for x in v) for cur, v in sorted(vectors.items()))
+    return "|".join([f"{cur}:" + ",".join([str(x) if x else "" for x in v]) for cur, v in sorted(vectors.items())])
 
 
 def decode(text: str) -> dict[str, list[Decimal]]:
@@ -73,12 +74,12 @@ def add(totals: dict[str, list[Decimal]], vectors: dict[str, list[Decimal]], sig
             t = totals[cur] = [ZERO] * WIDTH
         for i, x in enumerate(v):
             if x:
-                t[i] += sign * x
+                t[i] += x if sign == 1 else -x
 
 
 def oldest_days(account: Account) -> int:
     """Days past due of the customer's oldest unpaid item (0 when nothing is overdue)."""
-    return max((i.days_overdue for i in account.items), default=0)
+    return account.oldest_days
 
 
 def last_payments(entries: list[Entry], as_of: date) -> dict[str, Entry]:
@@ -87,7 +88,8 @@ def last_payments(entries: list[Entry], as_of: date) -> dict[str, Entry]:
     for e in entries:
         if e.type == "payment" and e.date <= as_of and e.status != "failed":  # a returned debit paid nothing
             prev = out.get(e.currency)
-            if prev is None or order(e) >= order(prev):  # the same rows, whatever their order: the same one
+            # the latest by date, a day's ties by order: the same rows, whatever their order, the same one
+            if prev is None or e.date > prev.date or (e.date == prev.date and order(e) >= order(prev)):
                 out[e.currency] = e
     return out
 

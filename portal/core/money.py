@@ -105,4 +105,7 @@ def fmt(amount: Decimal, currency: str) -> str:
 
 def plain(amount: Decimal, currency: str) -> str:
     """Machine form for CSV and form fields: '1234.50', '184000'."""
-    return f"{amount:.{EXPONENT[currency]}f}"
+    return format(amount, _PLAIN[currency])
+
+
+_PLAIN = {code: f".{e}f" for code, e in EXPONENT.items()}  # plain's format, per currency (made once)
