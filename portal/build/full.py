@@ -315,7 +315,8 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
     settings = job.ctx.settings
     journal_name = ledger.rel(settings.ledger_dir / online_payments.FILE, settings)
     online: set[str] = set()
-    slots: dict = {cid: ([], array("Q")) for cid in reader.customers}  # entries, IndexRows packed
+    # entries, IndexRows packed, the customer (so that reader.entry need not look them up again)
+    slots: dict = {cid: ([], array("Q"), c) for cid, c in reader.customers.items()}
     # None for an id of another worker's shard, once seen: its shard is worked out once, not per row.
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
@@ -367,7 +368,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
                     entry(fields, cols, name, start + 1, problems)  # no such customer: says so
                 continue
             h = rowhash(line if i == start + 1 else "".join(lines[start:i]))
-            e = entry(fields, cols, name, start + 1, problems)
+            e = entry(fields, cols, name, start + 1, problems, slot[2])
             if e is not None:
                 slot[0].append(e)
                 slot[1].extend((top | start, offsets[start], h))
@@ -378,7 +379,7 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
                           if slot is not None and slot[0] and slot[0][-1].path == name)
     for cid, slot in slots.items():
         if slot is not None and slot[0]:
-            by_customer[cid], index[cid] = slot
+            by_customer[cid], index[cid] = slot[0], slot[1]
     return online
 
 
