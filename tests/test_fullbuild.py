@@ -125,6 +125,26 @@ def test_invoice_clashes_across_workers_are_found_as_in_one_process(project):
         "content/ledger/b.csv:5: payment applies to unknown invoice NOPE (expected one of K1's invoice refs)"]
 
 
+def test_an_invoice_of_another_workers_customer_is_named_as_in_one_process(project):
+    """No number twice (each worker's invoice list gathered as it validates): applies_to naming
+    another shard's customer's invoice is still told from one that names none."""
+    assert shard("K1") != shard("K4")
+    project.write("customers.csv", CUSTOMERS.replace("K99,Bad Email,not-an-email", "K99,Fine,k99@x.example"))
+    project.write("a.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n" + "".join(
+        f"2026-10-01,K{i},invoice,I{i},100.00,,,,\n" for i in range(40)) + """\
+2026-10-03,K1,payment,P1,5.00,,,I4,
+2026-10-03,K4,credit,C1,5.00,,,I1,
+2026-10-03,K1,payment,P2,5.00,,,NOPE,
+""")
+    one, two = problems(project, 1), problems(project, 2)
+    assert one == two == [
+        "content/ledger/a.csv:42: payment of K1 applies to I4, which is customer K4's invoice "
+        "(expected one of K1's invoices)",
+        "content/ledger/a.csv:43: credit of K4 applies to I1, which is customer K1's invoice "
+        "(expected one of K4's invoices)",
+        "content/ledger/a.csv:44: payment applies to unknown invoice NOPE (expected one of K1's invoice refs)"]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_rows_quoted_or_not_read_the_same(project, workers):
     """Most rows have no quote and are split without the csv module; a row quoted all through, one

@@ -398,21 +398,37 @@ def _validate_shard(customers, by_customer, problems):
     unresolved: list = []
     first: dict[str, Entry] = {}  # each invoice number's earliest invoice in this shard
     refs: dict[str, tuple] = {}
+    # first's invoices as Invoices wants them, kept while each customer's are at hand (in the
+    # processor's cache: gathering them from `first` afterwards waits on memory for each), until a
+    # number is found twice (then they are gathered from `first` after all)
+    numbers: list[str] = []
+    owners: list[str] = []
+    paths: list[str] = []
+    lines = array("I")
+    kept = True
     for c in mine:
         own = checks.validate(c.id, by_customer.get(c.id, ()), problems, unresolved)
         refs[c.id] = tuple(own)
         if first.keys().isdisjoint(own):
             first.update(own)
+            if kept and own:
+                numbers += own
+                owners += [c.id] * len(own)
+                for e in own.values():
+                    paths.append(e.path)
+                    lines.append(e.line)
             continue
+        kept = False
         for ref, e in own.items():
             seen = first.setdefault(ref, e)
             if seen is not e:
                 problems.append(checks.duplicate_invoice(ref, (seen.path, seen.line), (e.path, e.line)))
                 first[ref] = min((seen, e), key=lambda x: (x.path, x.line))
-    es = first.values()
-    invoices = Invoices(list(first), list(map(attrgetter("customer_id"), es)), list(map(attrgetter("path"), es)),
-                        array("I", map(attrgetter("line"), es)))
-    return mine, unresolved, invoices, refs
+    if not kept:
+        es = first.values()
+        numbers, owners = list(first), list(map(attrgetter("customer_id"), es))
+        paths, lines = list(map(attrgetter("path"), es)), array("I", map(attrgetter("line"), es))
+    return mine, unresolved, Invoices(numbers, owners, paths, lines), refs
 
 
 class _Counter:

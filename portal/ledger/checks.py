@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 
 from ..core.records import Entry, Problem
 
+_STATUS = attrgetter("status")
 Unresolved = tuple[str, int, str, str, str]  # an applies_to not settled yet: (path, line, ref, customer_id, type)
 Where = tuple[str, int]  # (path, line)
 
@@ -31,7 +33,8 @@ def validate(customer_id: str, entries: list[Entry], problems: list[Problem],
     """
     invoices: dict[str, Entry] = {}
     seen: dict[tuple[str, str], Entry] = {}
-    entries = [e for e in entries if e.status != "failed"]  # a returned bank debit: listed, counts for nothing
+    if "failed" in map(_STATUS, entries):  # a returned bank debit: listed, counts for nothing
+        entries = [e for e in entries if e.status != "failed"]
     for e in entries:
         if e.type == "invoice":
             first = invoices.get(e.ref)
