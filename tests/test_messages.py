@@ -76,7 +76,7 @@ def test_the_statement_button_opens_a_form_listing_the_open_invoices(client, pro
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "Send us a message" in page
     assert re.findall(r'<option value="([^"]*)"', page) == ["", "INV-1", "INV-2", "INV-3"]
-    assert "INV-1 · $100.00 open" in page and 'name="kind" id="kind-question"' in page
+    assert "INV-1 &middot; $100.00 open" in page and 'name="kind" id="kind-question"' in page
     assert not logged(project)  # opening the form records nothing
 
 

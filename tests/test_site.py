@@ -85,7 +85,7 @@ def edit_template(ledger, old: str, new: str) -> None:
     ("Thank you, {{ customer.name|upper }}.", "Thank you, SECOND CUSTOMER."),
     ("{% set who = customer %}Thank you, {{ who.name }}.", "Thank you, Second Customer."),
     ("{% filter upper %}Thank you, {{ customer.name }}.{% endfilter %}", "THANK YOU, SECOND CUSTOMER."),
-    ("Thank you, {{ self.title()|replace('Statement for ', '') }}.", "Thank you, Second Customer · Acme"),
+    ("Thank you, {{ self.title()|replace('Statement for ', '') }}.", "Thank you, Second Customer &middot; Acme"),
     ("{% for customer in [company] %}Thank you, {{ customer.name }}.{% endfor %}", "Thank you, Acme Test Supply."),
     ("{% macro thanks() %}Thank you, {{ customer.name }}.{% endmacro %}{{ thanks()|upper }}",
      "THANK YOU, SECOND CUSTOMER."),
@@ -102,7 +102,7 @@ def test_a_block_printing_its_parent_block_keeps_the_frame(ledger):
     r = SiteRenderer(ledger.settings(), [])
     assert r.frame is not None
     ledger.build(full_build=True)
-    assert "<title>Acme Test Supply · Statement for Second Customer · Acme Test Supply</title>" in ledger.page_for("C2")
+    assert "<title>Acme Test Supply · Statement for Second Customer &middot; Acme Test Supply</title>" in ledger.page_for("C2")
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**12, max_value=10**12),
@@ -404,3 +404,18 @@ def test_esc_is_what_autoescape_prints_for_any_text():
         "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(2000)]
     for text in samples:
         assert esc(text) == str(escape(text)), text
+
+
+def test_a_statement_of_ascii_data_is_ascii_its_few_other_characters_as_references(project):
+    """A page with one character past ASCII is slower to compose and to encode (see render.PAGE_BUCKETS):
+    the shipped templates and the composed sections write the others as references."""
+    import html
+    project.write("customers.csv", "customer_id,name,email,currency,terms_days,link_version\n"
+                                   "C1,Dollar Customer,ap@one.example,USD,30,1\n")
+    project.write("e.csv", "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
+                           "2026-08-01,C1,invoice,I1,100.00,,,,late\n2026-11-20,C1,invoice,I2,5.00,,,,not yet due\n")
+    project.build(full_build=True)
+    page = project.page_for("C1")
+    assert page.isascii()
+    assert "&ndash;" in page and "&middot;" in page  # the aging head's ranges, the title's separator
+    assert "1–30 days" in html.unescape(page)
