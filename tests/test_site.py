@@ -102,7 +102,8 @@ def test_a_block_printing_its_parent_block_keeps_the_frame(ledger):
     r = SiteRenderer(ledger.settings(), [])
     assert r.frame is not None
     ledger.build(full_build=True)
-    assert "<title>Acme Test Supply · Statement for Second Customer &middot; Acme Test Supply</title>" in ledger.page_for("C2")
+    title = "<title>Acme Test Supply · Statement for Second Customer &middot; Acme Test Supply</title>"
+    assert title in ledger.page_for("C2")
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**12, max_value=10**12),
