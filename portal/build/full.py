@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import marshal
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -194,7 +195,8 @@ def _run(job: Job, progress) -> list[dict]:
                         raise RuntimeError(f"build worker {w} died (exit code {p.exitcode})") from None
                     if not ok:
                         raise value
-                    results[w] = value
+                    with phase(f"shard {w} result unpacked"):
+                        results[w] = _unpack(value)
                 if progress:
                     progress(counter.value, job.estimate)
         finally:
@@ -211,7 +213,7 @@ def _worker(w: int, conn) -> None:
     """A worker process: its shard's result, or the exception that stopped it, to the parent."""
     result: tuple[Literal[True], dict] | tuple[Literal[False], BaseException]
     try:
-        result = (True, _shard(w))
+        result = (True, _pack(_shard(w)))
     except BaseException as e:
         result = (False, e)
     try:
@@ -220,6 +222,26 @@ def _worker(w: int, conn) -> None:
     except Exception as e:  # an exception that does not pickle
         conn.send((False, RuntimeError(f"build worker {w}: {result[1]!r} ({e})")))
     conn.close()
+
+
+def _pack(out: dict) -> dict:
+    """A worker's result with its bulk (page records, row places, invoice numbers: builtin types,
+    ~45 MB at 50,000 customers) as one marshal blob: written 3x faster than pickle writes it
+    (measured: 0.04 s against 0.15 for the page records and row places)."""
+    inv = out.pop("invoices")
+    bulk = (out.pop("pages"), out.pop("lines"), out.pop("customer_lines"), inv.refs, inv.customers, inv.paths,
+            inv.lines.tobytes())
+    return {**out, "bulk": marshal.dumps(bulk)}
+
+
+def _unpack(out: dict) -> dict:
+    """The worker's result as _shard made it, from _pack's."""
+    pages, lines, customer_lines, refs, customers, paths, places = marshal.loads(out.pop("bulk"))
+    numbers = array("I")
+    numbers.frombytes(places)
+    return {**out, "pages": pages, "lines": lines, "customer_lines": customer_lines,
+            "invoices": Invoices(refs, customers, paths, numbers)}
+
 
 
 def _shard(w: int) -> dict:
