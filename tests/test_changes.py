@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from portal.build import linediff
 from portal.build import state as st
 from portal.build.changes import changed_inputs
+from portal.ledger.reading import file_sig
 
 CUSTOMERS = "customer_id,name,email,currency\nA1,Ann,a@x.example,USD\nB2,Bob,b@x.example,USD\n"
 HEADER = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n"
@@ -102,3 +104,22 @@ def test_an_incremental_build_that_compared_lines_leaves_the_new_copy_and_no_thr
     assert [p.name for p in copies.iterdir()] == [hashlib.sha256(new.encode()).hexdigest() + ".lines"]
     assert (copies / f"{hashlib.sha256(new.encode()).hexdigest()}.lines").read_bytes() == new.encode()
     assert not build_threads()
+
+
+def test_a_full_build_leaves_a_copy_of_each_entry_file_as_indexed(project):
+    built(project)
+    data = (project.ledger / "entries.csv").read_bytes()
+    copies = linediff.copies_dir(project.settings().state_dir)
+    assert [p.name for p in copies.iterdir()] == [hashlib.sha256(data).hexdigest() + ".lines"]
+    assert (copies / f"{hashlib.sha256(data).hexdigest()}.lines").read_bytes() == data
+
+
+def test_no_copy_of_a_file_changed_since_it_was_indexed(project, tmp_path):
+    path = project.ledger / "entries.csv"
+    project.write("entries.csv", HEADER + ROWS)
+    sig = file_sig(path, None)
+    project.write("entries.csv", HEADER + ROWS.replace("200.00", "250.00"))  # after its sig was taken
+    os.utime(path, ns=(sig[1] + 10**9, sig[1] + 10**9))  # a second later (not within the clock's step)
+    state = tmp_path / "state"
+    linediff.keep_copies(state, {"content/ledger/entries.csv": sig}, {"content/ledger/entries.csv": path}, {})
+    assert not linediff.copies_dir(state).exists() or list(linediff.copies_dir(state).iterdir()) == []

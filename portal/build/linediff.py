@@ -18,6 +18,8 @@ from __future__ import annotations
 import csv
 import mmap
 import os
+import re
+import shutil
 import threading
 from array import array
 from collections.abc import Container
@@ -79,19 +81,22 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
             wanted.add(target.name)
             continue
         data = read.get(name)
-        if data is None:
-            try:
-                if not ledger.sig_holds(sig, path.stat()):
-                    continue  # changed since it was indexed: no copy, the next build scans it
-                data = path.read_bytes()
-            except OSError:
+        if data is not None:
+            if len(data) != sig[0]:
                 continue
-            if not one_line_records(data):
-                continue  # the scan reads it next time
-        if len(data) != sig[0]:
+            write_atomic(target, data, durable=False)  # (it makes the folder)
+            wanted.add(target.name)
             continue
-        write_atomic(target, data, durable=False)  # (it makes the folder)
-        wanted.add(target.name)
+        try:
+            if not ledger.sig_holds(sig, path.stat()):
+                continue  # changed since it was indexed: no copy, the next build scans it
+            data = path.read_bytes()
+            if len(data) != sig[0] or not one_line_records(data):
+                continue  # (records over several lines: the scan reads it next time)
+            if _copy_unchanged(path, target, sig):
+                wanted.add(target.name)
+        except OSError:
+            continue
     if folder.is_dir():
         for old in folder.iterdir():
             if old.name not in wanted:
@@ -127,9 +132,25 @@ class CopyWriter:
             self.thread = None
 
 
+def _copy_unchanged(path: Path, target: Path, sig: tuple) -> bool:
+    """Copy a file to `target` (temp file, rename) if it is still as its sig says when copied: the
+    kernel copies it (shutil.copyfile; 0.02-0.05 s for 82 MB, writing the bytes read took 0.16-0.25)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(path, tmp)
+    if os.stat(tmp).st_size != sig[0] or not ledger.sig_holds(sig, path.stat()):
+        tmp.unlink()  # written to meanwhile: the next build scans it
+        return False
+    os.replace(tmp, target)
+    return True
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
 def one_line_records(data: bytes) -> bool:
     """Whether every record of a file is one line (no quoted line break) and no line ends at a lone CR."""
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+    if b"\r" in data and _LONE_CR.search(data):  # (one pass: counting CRs and CRLFs took two, 0.11 s at 82 MB)
         return False
     if b'"' not in data:
         return True
