@@ -160,27 +160,32 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         with phase("links.csv"):
             write_links(settings, body.pages, st.LINK_ROWS, ids)
 
+    def aging_csv():
+        with phase("aging.csv"):
+            report.write_csv(settings, as_of, body, found, ids=ids)
+
     def report_page_and_more():
         with phase("aging report"):
             report.write_html(settings, as_of, totals, body, found)
         if deltas is None:
             copies()
+            aging_csv()
         else:
             links()
 
     def state_and_more():
         st.save(settings.state_dir, head, body, deltas)
-        with phase("aging.csv"):
-            report.write_csv(settings, as_of, body, found, ids=ids)
         # A state saved as deltas takes ~0.03 s, and an incremental build's copies were written
-        # while it rendered (linediff.CopyWriter): then links.csv goes to the other half.
+        # while it rendered (linediff.CopyWriter): then aging.csv and the copies go to this half.
         if deltas is None:
             links()
         else:
+            aging_csv()
             copies()
 
-    # Two halves of a similar time (0.1-0.5 s each at 100,000 customers): the aging report's page
-    # beside the state and aging.csv, links.csv and the copies to whichever is shorter.
+    # Two halves of a similar time: after a full build at 100,000 customers, the aging report's
+    # page (0.13 s), the copies (0.12 s) and aging.csv (0.19 s) beside the state (0.3 s) and
+    # links.csv (0.04 s); after an incremental one, the page and links.csv beside the rest.
     with phase("save state and staff files"):
         _side_by_side(report_page_and_more, state_and_more)
     report_memory("build")
