@@ -41,7 +41,8 @@ def test_figures_hold_the_account_and_the_monthly_sales():
     as_of = date(2026, 11, 25)
     (acct,) = accounts(es, as_of)
     v = aging.figures([acct], es, as_of)["USD"]
-    assert v[aging.BALANCE] == D("430.00") and v[aging.OVERDUE] == D("230.00")
+    assert len(v) == aging.WIDTH and all(type(x) is D for x in v)
+    assert v[aging.BALANCE] == D("430.00") and v[aging.OVERDUE] == D("230.00") and v[aging.UNAPPLIED] == 0
     assert v[aging.BUCKET["61-90"]] == D("230.00") and v[aging.BUCKET["current"]] == D("200.00")
     assert v[aging.PROCESSING] == D("20.00") and v[aging.OWING] == 1 and v[aging.LATE] == 1
     assert v[aging.SALES] == D("200.00") and v[aging.SALES + 3] == D("300.00")

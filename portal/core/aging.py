@@ -35,22 +35,22 @@ def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[
         if e.type == "invoice" and e.date <= as_of:
             m = months - e.date.year * 12 - e.date.month
             if m < SALES_MONTHS:
-                s = sales.setdefault(e.currency, [ZERO] * SALES_MONTHS)
+                s = sales.get(e.currency)
+                if s is None:
+                    s = sales[e.currency] = [ZERO] * SALES_MONTHS
                 s[m] += e.amount
     out = {}
-    for a in accounts:
-        v = [ZERO] * WIDTH
-        v[BALANCE] = a.balance
-        v[OVERDUE] = overdue = a.overdue
-        v[UNAPPLIED] = a.unapplied
-        v[PROCESSING] = a.processing
-        v[OWING] = Decimal(1) if a.balance > 0 else ZERO
-        v[LATE] = Decimal(1) if overdue > 0 else ZERO
-        for key, amount in a.buckets.items():
-            v[BUCKET[key]] = amount
-        v[SALES:] = sales.get(a.currency, v[SALES:])
-        out[a.currency] = v
+    for a in accounts:  # the slots in their order (BALANCE, OVERDUE, …, BUCKET, SALES), made as one list
+        b, overdue = a.buckets, a.overdue
+        out[a.currency] = [a.balance, overdue, a.unapplied, a.processing, ONE if a.balance > 0 else ZERO,
+                           ONE if overdue > 0 else ZERO, *[b.get(k, ZERO) for k in _BUCKET_KEYS],
+                           *sales.get(a.currency, _NO_SALES)]
     return out
+
+
+ONE = Decimal(1)
+_BUCKET_KEYS = tuple(BUCKET)  # BUCKETS' keys, in their slots' order
+_NO_SALES = (ZERO,) * SALES_MONTHS
 
 
 def encode(vectors: dict[str, list[Decimal]]) -> str:
