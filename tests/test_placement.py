@@ -83,6 +83,24 @@ def test_a_writer_whose_pages_are_slow_moves_and_every_page_still_lands_in_s(tmp
     assert os.listdir(tmp_path) == ["s"]
 
 
+def test_a_writer_makes_empty_files_where_its_pages_go_moving_on_as_they_do(tmp_path, monkeypatch):
+    """The spares a full build leaves: made beside the writer's pages, renamed into their folder."""
+    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)  # every run slow
+    monkeypatch.setattr(placement, "CHECK", 3)
+    make_pages_folder(tmp_path)
+    (tmp_path / "spares").mkdir()
+    writer = PageWriter(tmp_path, True)
+    fd = os.open(tmp_path / "spares", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        writer.make_files([f"f-{k}" for k in range(20)], fd)
+        assert writer.moves == 3  # after every second run of three
+    finally:
+        os.close(fd)
+        writer.close()
+    assert sorted(os.listdir(tmp_path / "spares")) == sorted(f"f-{k}" for k in range(20))
+    assert os.listdir(tmp_path / "s") == [] and os.listdir(tmp_path / placement.SPREAD) == []
+
+
 class Clock:
     """thread_time for placement: each run of pages takes the next of `runs` CPU seconds."""
 

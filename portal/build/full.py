@@ -30,7 +30,7 @@ from ..ledger.settings import Settings
 from . import state as st
 from .context import Context
 from .page import Job, render_customer
-from .placement import PageWriter, finish, make_pages_folder, spread_folder
+from .placement import PageWriter, finish, make_pages_folder
 from .publish import write_file
 from .render import SiteRenderer
 from .rows import LinesFrom, bom, line_offsets, rowhash
@@ -318,14 +318,13 @@ def _shard(w: int) -> dict:
                 t = clock()
                 writer.write(batch)
                 writing += clock() - t
+                if job.spares and job.ctx.publisher is not None:
+                    with phase(f"shard {w} spares"):  # for the next incremental build (publish.py)
+                        job.ctx.publisher.make_spares(job.spares // shards + (job.spares % shards if w == 0 else 0),
+                                                      f"{job.tag}-{w}", writer.make_files)
         finally:
             if writer is not None:
                 writer.close()
-        if job.spares and job.ctx.publisher is not None:  # for the next incremental build (publish.py)
-            with phase(f"shard {w} spares"):
-                made_in = staging / spread_folder(staging, "spares") if job.spreads and staging is not None else None
-                job.ctx.publisher.make_spares(job.spares // shards + (job.spares % shards if w == 0 else 0),
-                                              f"{job.tag}-{w}", made_in)
     moved = f" (moved {writer.moves} times: the disk was slow)" if writer is not None and writer.moves else ""
     note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages{moved}")
     report_memory(f"shard {w}")

@@ -123,9 +123,25 @@ class PageWriter:
         if fd != self.pages_fd:
             for token, _ in run:
                 os.rename(token, token, src_dir_fd=fd, dst_dir_fd=self.pages_fd)
+        self._judge(start, len(run), size)
+
+    def make_files(self, names: list[str], into_fd: int) -> None:
+        """Empty files by these names in the folder open as into_fd, made where this writer's
+        pages go now (moving on as it does where that is slow) and renamed there (the spare files
+        a full build leaves: publish.make_spares)."""
+        for k in range(0, len(names), CHECK):
+            run = names[k:k + CHECK]
+            start = time.thread_time()
+            for name in run:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=self.fd))
+                os.rename(name, name, src_dir_fd=self.fd, dst_dir_fd=into_fd)
+            self._judge(start, len(run), 0)
+
+    def _judge(self, start: float, files: int, size: int) -> None:
+        """Move on after two slow runs in a row (a run of `files` made from `start`, CPU time)."""
         if not self.spreads or self.moves >= MOVES:
             return
-        if time.thread_time() - start <= PAGE_SLOW * len(run) + BYTE_SLOW * size:
+        if time.thread_time() - start <= PAGE_SLOW * files + BYTE_SLOW * size:
             self.slow_runs = 0
             return
         self.slow_runs += 1
