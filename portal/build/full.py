@@ -249,7 +249,6 @@ def _unpack(out: dict, bulk: bytes) -> dict:
             "invoices": Invoices(refs, customers, paths, numbers)}
 
 
-
 def _shard(w: int) -> dict:
     """A worker: parse, check and (unless only checking) render one shard of the customers."""
     job = _JOB
