@@ -436,3 +436,19 @@ def test_one_currency_fast_path_gives_what_the_general_path_gives(ledger):
         later = entry("invoice", "9.00", (as_of + timedelta(days=1)).isoformat(), "LATER",
                       due=(as_of + timedelta(days=30)).isoformat(), currency=cur)
         assert accounts(mine, as_of, 120) == accounts([*mine, later], as_of, 120)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers())
+def test_each_activity_row_changes_the_balance_as_its_entry_does(ledger):
+    """_account notes each change while it allocates (not by _change again): the two agree, and the
+    rows run from the balance brought forward to the balance."""
+    from portal.core.accounts import _change
+    entries, as_of = ledger
+    for acct in accounts(entries, as_of, 120):
+        assert [r.change for r in acct.activity] == [_change(r.entry) for r in acct.activity]
+        running = acct.opening
+        for r in acct.activity:
+            running += r.change
+            assert r.balance == running
+        assert running == acct.balance
