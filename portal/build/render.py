@@ -23,7 +23,7 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
-from ..core.accounts import BUCKETS, ZERO, Account
+from ..core.accounts import BUCKET_KEYS, BUCKETS, ZERO, Account
 from ..core.clock import shown
 from ..core.methods import clearing_in_words, methods_in_words
 from ..core.money import EXPONENT, SYMBOL, fmt, plain, quantize
@@ -49,7 +49,6 @@ RECENT_HEAD = ('<th scope="col">Date</th><th scope="col">Type</th><th scope="col
                '<th scope="col">Applied to</th><th scope="col" class="num">Amount</th>')
 ACTIVITY_HEAD = ('<th scope="col">Date</th><th scope="col">Entry</th><th scope="col" class="num">Charged</th>'
                  '<th scope="col" class="num">Paid or credited</th><th scope="col" class="num">Balance</th>')
-BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
 # The pay form's attributes for assets/pay.js, which prints amounts as money_formatter does: the text
 # before the digits ("$", "SEK ") and the number of decimals; and that prefix's length. Amounts reach
 # the script as integer minor units (data-minor on the choices and invoice boxes): the digits of the
@@ -176,7 +175,7 @@ def page_order(customer: Customer, accounts: list[Account]) -> list[Account]:
     """The accounts as a statement shows them: the customer's own currency first, the others after it
     (with none, an empty account in the customer's currency)."""
     if not accounts:
-        return [Account(customer.currency, buckets=dict.fromkeys((k for k, _ in BUCKETS), ZERO))]
+        return [Account(customer.currency, buckets=dict.fromkeys(BUCKET_KEYS, ZERO))]
     if len(accounts) > 1:
         return sorted(accounts, key=lambda a: (a.currency != customer.currency, a.currency))
     return accounts

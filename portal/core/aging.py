@@ -10,7 +10,7 @@ import calendar
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .accounts import BUCKETS, Account, order
+from .accounts import BUCKET_KEYS, BUCKETS, Account, order
 from .records import Entry
 
 ZERO = Decimal(0)
@@ -22,15 +22,10 @@ SALES = 6 + len(BUCKETS)  # then SALES_MONTHS monthly invoice totals, the as-of 
 WIDTH = SALES + SALES_MONTHS
 
 
-def months_back(as_of: date, day: date) -> int:
-    """0 for a day in the as-of month, 1 for the month before, …"""
-    return (as_of.year - day.year) * 12 + as_of.month - day.month
-
-
 def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[str, list[Decimal]]:
     """{currency: figures vector} for one customer."""
     sales: dict[str, list[Decimal]] = {}
-    months = as_of.year * 12 + as_of.month  # months_back, inlined: a page's every invoice
+    months = as_of.year * 12 + as_of.month  # an invoice's month, counted back: 0 for the as-of month
     for e in entries:
         if e.type == "invoice" and e.date <= as_of:
             m = months - e.date.year * 12 - e.date.month
@@ -43,13 +38,12 @@ def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[
     for a in accounts:  # the slots in their order (BALANCE, OVERDUE, …, BUCKET, SALES), made as one list
         b, overdue = a.buckets, a.overdue
         out[a.currency] = [a.balance, overdue, a.unapplied, a.processing, ONE if a.balance > 0 else ZERO,
-                           ONE if overdue > 0 else ZERO, *[b.get(k, ZERO) for k in _BUCKET_KEYS],
+                           ONE if overdue > 0 else ZERO, *[b.get(k, ZERO) for k in BUCKET_KEYS],
                            *sales.get(a.currency, _NO_SALES)]
     return out
 
 
 ONE = Decimal(1)
-_BUCKET_KEYS = tuple(BUCKET)  # BUCKETS' keys, in their slots' order
 _NO_SALES = (ZERO,) * SALES_MONTHS
 
 
