@@ -16,12 +16,11 @@ import secrets
 import time
 import zlib
 from array import array
-from operator import attrgetter
 from pathlib import Path
-from typing import Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from ..core import aging
-from ..core.records import Entry, InputError, Problem, Problems
+from ..core.records import Customer, Entry, InputError, Problem, Problems
 from ..core.timing import note, phase, report_memory
 from ..ledger import checks
 from ..ledger import online as online_payments
@@ -256,8 +255,6 @@ def _shard(w: int) -> dict:
     settings = job.ctx.settings
     shards = job.shards
     problems = Problems()
-    by_customer: dict[str, list[Entry]] = {}
-    index: dict[str, array] = {}  # customer -> their rows' IndexRows, packed as state.pack_rows packs them
     # The parsed ledger is ~10^6 long-lived objects with no reference cycles: left to the cyclic
     # GC, every full collection walks all of them (measured: rendering 2.6x slower). Collect
     # nothing while parsing, then freeze what was parsed out of the collector's sight.
@@ -272,18 +269,19 @@ def _shard(w: int) -> dict:
         reader = ledger.EntryReader(settings, customers)
         reader.limits = job.limits
         with phase(f"shard {w} parse"):
-            online = _parse_shard(w, job, reader, problems, by_customer, index)
+            slots, online = _parse_shard(w, job, reader, problems)
         with phase(f"shard {w} validate"):
             warnings = reader.warnings
             for cid in online:  # each online payment at its latest state
-                by_customer[cid] = online_payments.collapse(by_customer[cid], warnings)
-            mine, unresolved, invoices, refs = _validate_shard(customers, by_customer, problems)
+                slots[cid].entries[:] = online_payments.collapse(slots[cid].entries, warnings)
+            unresolved, invoices, refs = _validate_shard(slots, problems)
         gc.freeze()
     finally:
         gc.enable()
-    out = {"problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
-           "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}, "warnings": warnings,
-           "rounded": reader.rounded, "date_orders": reader.orders, "unknown_types": reader.unknown_types}
+    out: dict[str, Any] = {
+        "problems": problems, "unresolved": unresolved, "invoices": invoices, "pages": {}, "lines": {},
+        "customer_lines": {cid: where[cid] for cid in customers}, "totals": {}, "warnings": warnings,
+        "rounded": reader.rounded, "date_orders": reader.orders, "unknown_types": reader.unknown_types}
     if problems or customer_problems or unresolved or (job.staging is None and not job.figures_only):
         return out
     with phase(f"shard {w} render+write"):
@@ -296,11 +294,11 @@ def _shard(w: int) -> dict:
         writing = 0.0
         batch: list[tuple[str, str]] = []
         try:
-            for n, c in enumerate(mine, 1):
+            for n, (slot, own) in enumerate(zip(slots.values(), refs, strict=True), 1):
                 t = clock()
-                packed = index.get(c.id)
-                record, html = render_customer(job.ctx, renderer, c, by_customer.get(c.id, []), refs[c.id],
-                                               sum(packed[2::3]) & MASK if packed is not None else 0, totals=totals)
+                c, packed = slot.customer, slot.rows
+                record, html = render_customer(job.ctx, renderer, c, slot.entries, own, sum(packed[2::3]) & MASK,
+                                               totals=totals)
                 t2 = clock()
                 rendering += t2 - t
                 if html is not None:
@@ -310,7 +308,7 @@ def _shard(w: int) -> dict:
                         writer.write(batch)
                     writing += clock() - t2
                 pages[c.id] = record
-                lines[c.id] = packed.tobytes() if packed is not None else b""
+                lines[c.id] = packed.tobytes()
                 if n % 500 == 0 and _PROGRESS is not None:
                     _PROGRESS.add(500)
             if writer is not None:
@@ -325,13 +323,23 @@ def _shard(w: int) -> dict:
             if writer is not None:
                 writer.close()
     moved = f" (moved {writer.moves} times: the disk was slow)" if writer is not None and writer.moves else ""
-    note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(mine)} pages{moved}")
+    note(f"shard {w} of that, rendering: {rendering:.3f} s, writing: {writing:.3f} s for {len(slots)} pages{moved}")
     report_memory(f"shard {w}")
     return out
 
 
-def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
-    """Parse this worker's customers' rows into by_customer and index; returns those with online payments.
+class Slot(NamedTuple):
+    """One of a worker's customers and their rows as parsed: the entries in file order, and where
+    each row is (IndexRows packed as state.pack_rows packs them, in the same order)."""
+
+    customer: Customer
+    entries: list[Entry]
+    rows: array
+
+
+def _parse_shard(w, job, reader, problems) -> tuple[dict[str, Slot], set[str]]:
+    """Parse this worker's customers' rows: ({customer id: Slot}, in customers.csv's order, and the
+    ids of those with online payments).
 
     Every worker splits every row and parses only those of its shard: its customers'
     (reader.customers), and the rows naming a customer id of its shard that customers.csv does not
@@ -342,9 +350,11 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
     settings = job.ctx.settings
     journal_name = ledger.rel(settings.ledger_dir / online_payments.FILE, settings)
     online: set[str] = set()
-    # entries, IndexRows packed, the customer (so that reader.entry need not look them up again)
-    slots: dict = {cid: ([], array("Q"), c) for cid, c in reader.customers.items()}
-    # None for an id of another worker's shard, once seen: its shard is worked out once, not per row.
+    # This worker's customers only: an id of another worker's is not found and its shard worked
+    # out again each row (measured at a million rows: a table of both shards' ids, the others
+    # marked, waited on memory 0.2-0.27 s longer a worker than this table half its size and crc32).
+    # The slot's customer is handed to reader.entry, which need not look them up again.
+    slots = {cid: Slot(c, [], array("Q")) for cid, c in reader.customers.items()}
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
         lines, cols, probs = reader.open(path, name)
@@ -385,32 +395,23 @@ def _parse_shard(w, job, reader, problems, by_customer, index) -> set[str]:
                 continue  # blank line
             else:
                 cid = ""
-            slot = slots.get(cid, _UNSEEN)
+            slot = slots.get(cid)
             if slot is None:
-                continue
-            if slot is _UNSEEN:
-                if shard_of(cid, shards) != w:
-                    slots[cid] = None
-                else:
+                if shard_of(cid, shards) == w:
                     entry(fields, cols, name, start + 1, problems)  # no such customer: says so
                 continue
             h = rowhash(line if i == start + 1 else "".join(lines[start:i]))
-            e = entry(fields, cols, name, start + 1, problems, slot[2])
+            e = entry(fields, cols, name, start + 1, problems, slot[0])
             if e is not None:
-                slot[0].append(e)
-                slot[1].extend((top | start, offsets[start], h))
+                slot[1].append(e)
+                slot[2].extend((top | start, offsets[start], h))
         if reader.unchecked:
             problems += reader.unchecked_problems()
         if name == journal_name:
-            online.update(cid for cid, slot in slots.items()
-                          if slot is not None and slot[0] and slot[0][-1].path == name)
-    for cid, slot in slots.items():
-        if slot is not None and slot[0]:
-            by_customer[cid], index[cid] = slot[0], slot[1]
-    return online
+            online.update(cid for cid, slot in slots.items() if slot.entries and slot.entries[-1].path == name)
+    return slots, online
 
 
-_UNSEEN = object()
 MASK = st.ROW_HASH_MASK
 
 
@@ -419,42 +420,39 @@ def shard_of(customer_id: str, shards: int) -> int:
     return zlib.crc32(customer_id.encode()) % shards if shards > 1 else 0
 
 
-def _validate_shard(customers, by_customer, problems):
-    mine = list(customers.values())
+def _validate_shard(slots: dict[str, Slot], problems) -> tuple[list, Invoices, list[tuple]]:
+    """Each customer's checks (checks.validate) and an invoice number twice in this shard: (the
+    applies_to left to settle across shards, the shard's invoices, each slot's invoice numbers)."""
     unresolved: list = []
-    first: dict[str, Entry] = {}  # each invoice number's earliest invoice in this shard
-    refs: dict[str, tuple] = {}
-    # first's invoices as Invoices wants them, kept while each customer's are at hand (in the
-    # processor's cache: gathering them from `first` afterwards waits on memory for each), until a
-    # number is found twice (then they are gathered from `first` after all)
+    refs: list[tuple] = []  # each slot's invoice numbers, in the slots' order
+    # The shard's invoices as Invoices wants them, gathered while each customer's are at hand (in
+    # the processor's cache); a number found twice is looked for once at the end, in C (measured:
+    # a table of the numbers kept up to date customer by customer waited on memory at each).
     numbers: list[str] = []
     owners: list[str] = []
     paths: list[str] = []
     lines = array("I")
-    kept = True
-    for c in mine:
-        own = checks.validate(c.id, by_customer.get(c.id, ()), problems, unresolved)
-        refs[c.id] = tuple(own)
-        if first.keys().isdisjoint(own):
-            first.update(own)
-            if kept and own:
-                numbers += own
-                owners += [c.id] * len(own)
-                for e in own.values():
-                    paths.append(e.path)
-                    lines.append(e.line)
-            continue
-        kept = False
-        for ref, e in own.items():
-            seen = first.setdefault(ref, e)
-            if seen is not e:
-                problems.append(checks.duplicate_invoice(ref, (seen.path, seen.line), (e.path, e.line)))
-                first[ref] = min((seen, e), key=lambda x: (x.path, x.line))
-    if not kept:
-        es = first.values()
-        numbers, owners = list(first), list(map(attrgetter("customer_id"), es))
-        paths, lines = list(map(attrgetter("path"), es)), array("I", map(attrgetter("line"), es))
-    return mine, unresolved, Invoices(numbers, owners, paths, lines), refs
+    for c, entries, _ in slots.values():
+        own = checks.validate(c.id, entries, problems, unresolved)
+        refs.append(tuple(own))
+        if own:
+            numbers += own
+            owners += [c.id] * len(own)
+            for e in own.values():
+                paths.append(e.path)
+                lines.append(e.line)
+    if len(set(numbers)) == len(numbers):
+        return unresolved, Invoices(numbers, owners, paths, lines), refs
+    first: dict[str, int] = {}  # each invoice number's earliest place (by file and line) in the lists
+    for i, ref in enumerate(numbers):
+        j = first.setdefault(ref, i)
+        if j != i:
+            problems.append(checks.duplicate_invoice(ref, (paths[j], lines[j]), (paths[i], lines[i])))
+            if (paths[i], lines[i]) < (paths[j], lines[j]):
+                first[ref] = i
+    kept = first.values()
+    return unresolved, Invoices(list(first), [owners[i] for i in kept], [paths[i] for i in kept],
+                                array("I", [lines[i] for i in kept])), refs
 
 
 class _Counter:
