@@ -112,17 +112,6 @@ def test_money_formatter_prints_what_money_fmt_prints(amount, currency):
     assert money_formatter(currency)(amount) == fmt(amount, currency)
 
 
-@given(st.lists(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**6, max_value=10**6, places=3)
-                | st.sampled_from([Decimal("-0.00"), Decimal("0"), Decimal("1.0"), Decimal("1.00"), Decimal("1E+3"),
-                                   Decimal("1000.000"), Decimal("-1.005"), Decimal("-1.00500")]), max_size=60),
-       st.sampled_from(sorted(EXPONENT)))
-def test_one_money_formatter_kept_across_amounts_prints_each_as_money_fmt_does(amounts, currency):
-    """The texts a formatter keeps by amount: equal amounts of other exponents (1.0, 1.00, 1E+3 and
-    1000.000, -0.00 and 0) print alike, so the kept text is right for each."""
-    money = money_formatter(currency)
-    assert [money(a) for a in amounts * 2] == [fmt(a, currency) for a in amounts * 2]
-
-
 @given(st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**12),
        st.sampled_from(sorted(EXPONENT)))
 def test_the_digits_of_a_printed_amount_are_its_minor_units(amount, currency):
