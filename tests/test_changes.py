@@ -10,6 +10,7 @@ import pytest
 from portal.build import linediff
 from portal.build import state as st
 from portal.build.changes import changed_inputs
+from portal.core.records import InputError
 from portal.ledger.reading import file_sig
 
 CUSTOMERS = "customer_id,name,email,currency\nA1,Ann,a@x.example,USD\nB2,Bob,b@x.example,USD\n"
@@ -112,6 +113,26 @@ def test_a_full_build_leaves_a_copy_of_each_entry_file_as_indexed(project):
     copies = linediff.copies_dir(project.settings().state_dir)
     assert [p.name for p in copies.iterdir()] == [hashlib.sha256(data).hexdigest() + ".lines"]
     assert (copies / f"{hashlib.sha256(data).hexdigest()}.lines").read_bytes() == data
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_build_makes_its_copies_as_it_goes_and_removes_the_last_ones_only_once_saved(project, workers):
+    """The copies are made while the workers work; the last build's are removed with the state
+    saved, so a full build that fails keeps the state and copies that go together."""
+    project.write("customers.csv", CUSTOMERS)
+    project.write("entries.csv", HEADER + ROWS)
+    project.build(full_build=True, workers=workers)
+    copies = linediff.copies_dir(project.settings().state_dir)
+    first = hashlib.sha256((HEADER + ROWS).encode()).hexdigest() + ".lines"
+    bad = HEADER + ROWS + "2026-10-28,A1,invoice,I-99,ten,,2026-11-30,,\n"
+    project.write("entries.csv", bad)
+    with pytest.raises(InputError):
+        project.build(full_build=True, workers=workers)
+    assert first in {p.name for p in copies.iterdir()}  # the saved state's copy is still there
+    good = HEADER + ROWS.replace("200.00", "250.00")
+    project.write("entries.csv", good)
+    project.build(full_build=True, workers=workers)
+    assert [p.name for p in copies.iterdir()] == [hashlib.sha256(good.encode()).hexdigest() + ".lines"]
 
 
 def test_no_copy_of_a_file_changed_since_it_was_indexed(project, tmp_path):

@@ -16,6 +16,7 @@ import secrets
 import time
 import zlib
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
 
@@ -46,9 +47,10 @@ _JOB: Job | None = None
 _PROGRESS: _Counter | None = None
 
 
-def full(ctx: Context, progress=None, figures_only: bool = False):
+def full(ctx: Context, progress=None, figures_only: bool = False, meanwhile: Callable[[dict], object] | None = None):
     """Read, check and render everything; publish unless `ctx.publisher` is None (check only, or
     with `figures_only` the page records without pages, for a report as of another date).
+    `meanwhile(file signatures)` runs here while the workers work (or after one process's work).
 
     Returns (state body, file signatures, pages written, totals for the head). What is wrong with
     rows the payment service recorded is added to `ctx.warnings` (never a reason to refuse the build).
@@ -74,7 +76,7 @@ def full(ctx: Context, progress=None, figures_only: bool = False):
     problems = Problems()
     try:
         with phase("workers"):
-            results = _run(job, progress)
+            results = _run(job, progress, (lambda: meanwhile(sigs)) if meanwhile is not None else None)
         unknown_types: dict = {}
         for r in results:  # each worker's problems, capped, merged to what one process would keep
             problems += r["problems"]
@@ -156,13 +158,16 @@ def _across_shards(results: list[dict]) -> list[Problem]:
     return problems + checks.resolve(unresolved, {ref: where(ref, w) for ref, w in owner.items() if ref in named})
 
 
-def _run(job: Job, progress) -> list[dict]:
+def _run(job: Job, progress, meanwhile: Callable[[], object] | None = None) -> list[dict]:
     global _JOB, _PROGRESS
     _JOB = job
     try:
         if job.shards == 1:
             _PROGRESS = _Counter(callback=progress, total=job.estimate) if progress else None
-            return [_shard(0)]
+            done = [_shard(0)]
+            if meanwhile is not None:
+                meanwhile()
+            return done
         ctx = multiprocessing.get_context("fork")
         counter = ctx.Value("i", 0)
         _PROGRESS = _Counter(shared=counter)
@@ -178,6 +183,8 @@ def _run(job: Job, progress) -> list[dict]:
             workers[receive] = (w, p)
             processes.append(p)
         results: list = [None] * job.shards
+        if meanwhile is not None:  # in this process, idle until the results come
+            meanwhile()
         try:
             while workers:
                 # The cast: wait() returns some of the objects it was given, here all Connections (its

@@ -66,10 +66,13 @@ def copy_of(state_dir: Path, digest: str) -> Path:
     return copies_dir(state_dir) / f"{digest}.lines"
 
 
-def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path], read: dict[str, bytes]) -> None:
+def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path], read: dict[str, bytes],
+                prune: bool = True) -> None:
     """After a build: a copy of each entry file as indexed (its head sig's digest), from the bytes
     this build read (`read`: files read by comparing lines, one-line by construction) or read again
-    when size and time still match the sig and its records are one line each; others removed."""
+    when size and time still match the sig and its records are one line each; others removed
+    (unless not `prune`: a full build makes its copies while its workers work, and removes the last
+    build's only once its own state is saved)."""
     folder = copies_dir(state_dir)
     wanted = set()
     for name, path in names.items():
@@ -97,7 +100,7 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
                 wanted.add(target.name)
         except OSError:
             continue
-    if folder.is_dir():
+    if prune and folder.is_dir():
         for old in folder.iterdir():
             if old.name not in wanted:
                 old.unlink(missing_ok=True)
