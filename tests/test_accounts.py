@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from portal.core import aging
 from portal.core.accounts import BUCKETS, accounts, bucket_of
 from portal.core.money import from_minor, parse_amount
 from portal.core.records import Entry
@@ -399,6 +400,22 @@ def test_open_items_are_oldest_due_first_ties_in_entry_order_whatever_the_rows_o
     rnd.shuffle(shuffled)
     assert [(a.items, a.buckets, a.unapplied, a.invoices) for a in accounts(shuffled, as_of, 120)] == \
         [(a.items, a.buckets, a.unapplied, a.invoices) for a in result]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers(), st.integers(0, 3))
+def test_sales_and_the_last_payment_are_what_their_references_say(ledger, returned):
+    """accounts works out each account's monthly sales and last payment in its own loop:
+    aging.monthly_sales and aging.last_payments are the references (a returned bank debit paid
+    nothing and is no last payment)."""
+    entries, as_of = ledger
+    entries = entries + [e._replace(status="failed", ref=e.ref + "-R", line=e.line + 1000)
+                         for e in entries if e.type == "payment"][:returned]
+    sales, paid = aging.monthly_sales(entries, as_of), aging.last_payments(entries, as_of)
+    for a in accounts(entries, as_of, 120):
+        assert a.sales == sales.get(a.currency, [Decimal(0)] * aging.SALES_MONTHS)
+        assert a.last_payment == paid.get(a.currency)
+    assert {a.currency for a in accounts(entries, as_of, 120) if a.last_payment} == set(paid)
 
 
 @st.composite

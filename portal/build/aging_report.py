@@ -36,14 +36,13 @@ CONTACT_COLUMNS = ("last_contact_date", "last_contact", "promise_date", "promise
 NO_CONTACT = "," * len(CONTACT_COLUMNS)
 
 
-def customer_rows(customer: Customer, accounts: list[Account], entries: list[Entry], as_of: date) -> str:
+def customer_rows(customer: Customer, accounts: list[Account]) -> str:
     """The rest of a customer's CSV rows after their links.csv rows (staff.link_rows: the same
     currencies in the same order), a line each, up to where the contact columns go."""
-    paid = aging.last_payments(entries, as_of)
     out = []
     for a in (sorted(accounts, key=_CURRENCY) if len(accounts) > 1 else accounts) or [Account(customer.currency)]:
         cur = a.currency
-        last = paid.get(cur)
+        last = a.last_payment
         buckets = a.buckets
         figures = [*(buckets.get(k, aging.ZERO) for k in BUCKET_KEYS), a.unapplied, a.processing]
         out.append(",".join([*[plain(x, cur) for x in figures], str(a.oldest_days),

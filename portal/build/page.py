@@ -48,13 +48,13 @@ def render_customer(ctx: Context, renderer: SiteRenderer | None, c: Customer, en
     accts = acc.accounts(entries, ctx.as_of, ctx.settings.recent_days)
     html = None if renderer is None else renderer.statement_html(
         c, accts, ctx.as_of, ctx.signer.pay_token(c.id, c.link_version, ctx.as_of), page_digest, len(entries))
-    figures = aging.figures(accts, entries, ctx.as_of)
+    figures = aging.figures(accts)
     if totals is not None:
         aging.add(totals, figures)
     balances = {a.currency: (a.balance, a.overdue) for a in accts}
     url = statement_url(ctx.settings.base_url, token)
     return st.page(page_digest, token, figures, refs, cdigest, link_rows(c, url, balances),
-                   report.customer_rows(c, accts, entries, ctx.as_of),
+                   report.customer_rows(c, accts),
                    max(map(aging.oldest_days, accts), default=0), rows_digest), html
 
 

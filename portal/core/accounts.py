@@ -20,6 +20,7 @@ BUCKETS = (("current", "Not yet due"), ("1-30", "1–30 days"), ("31-60", "31–
            ("61-90", "61–90 days"), ("90+", "Over 90 days"))
 BUCKET_KEYS = tuple(k for k, _ in BUCKETS)
 DEBITS = ("invoice", "refund")  # plus positive adjustments
+SALES_MONTHS = 12  # months of invoiced sales an account adds up (countback DSO looks this far back)
 
 
 def bucket_of(days_overdue: int) -> str:
@@ -75,6 +76,10 @@ class Account:
     since: date | None = None
     opening: Decimal = ZERO
     activity: list[Activity] = field(default_factory=list)
+    # what was invoiced in each of the last SALES_MONTHS months, the as-of month first (an empty
+    # list for an account made by hand: no sales)
+    sales: list[Decimal] = field(default_factory=list)
+    last_payment: Entry | None = None  # the latest payment received (by date, a day's ties by order)
 
     @cached_property
     def oldest_days(self) -> int:
@@ -128,6 +133,11 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     since = as_of - timedelta(days=recent_days)
     window: list[Entry] = []  # the entries of the period (since), for the account's activity
     changes: list[Decimal] = []  # what each of those did to the balance (_change)
+    # Sales and the last payment, worked out in this loop over the entries already in order (the
+    # references: aging.monthly_sales and aging.last_payments; test_accounts keeps them equal).
+    sales = [ZERO] * SALES_MONTHS
+    months = as_of.year * 12 + as_of.month  # an invoice's month, counted back: 0 for the as-of month
+    last_payment = None
     for e in in_order(entries):
         amount = e.amount
         if e.type in DEBITS or (e.type == "adjustment" and amount > 0):
@@ -135,6 +145,10 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
             items.append(item)
             if e.type == "invoice":
                 by_ref[e.ref] = item
+                d = e.date
+                m = months - d.year * 12 - d.month
+                if m < SALES_MONTHS:
+                    sales[m] += amount
             balance += amount
             if e.date >= since:
                 window.append(e)
@@ -151,6 +165,8 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
                 pool += amount
             if e.status == "processing":
                 acct.processing += amount
+            if e.type == "payment":
+                last_payment = e
         if e.type != "invoice" and e.date >= since:
             acct.recent.append(e)
     for e in explicit:
@@ -186,6 +202,7 @@ def _account(currency: str, entries: list[Entry], as_of: date, recent_days: int)
     opening = balance - sum(changes, ZERO)
     acct.recent = one_row_per_payment(acct.recent[::-1])
     acct.since, acct.opening, acct.activity = since, opening, _activity(opening, window, changes)
+    acct.sales, acct.last_payment = sales, last_payment
     return acct
 
 

@@ -10,11 +10,10 @@ import calendar
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .accounts import BUCKET_KEYS, BUCKETS, Account, order
+from .accounts import BUCKET_KEYS, BUCKETS, SALES_MONTHS, Account, order
 from .records import Entry
 
 ZERO = Decimal(0)
-SALES_MONTHS = 12  # how far back countback DSO looks
 # Slots of a figures vector. OWING and LATE are 1 for one customer and a count in totals.
 BALANCE, OVERDUE, UNAPPLIED, PROCESSING, OWING, LATE = range(6)
 BUCKET = {key: 6 + i for i, (key, _) in enumerate(BUCKETS)}
@@ -22,8 +21,20 @@ SALES = 6 + len(BUCKETS)  # then SALES_MONTHS monthly invoice totals, the as-of 
 WIDTH = SALES + SALES_MONTHS
 
 
-def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[str, list[Decimal]]:
+def figures(accounts: list[Account]) -> dict[str, list[Decimal]]:
     """{currency: figures vector} for one customer."""
+    out = {}
+    for a in accounts:  # the slots in their order (BALANCE, OVERDUE, …, BUCKET, SALES), made as one list
+        b, overdue = a.buckets, a.overdue
+        out[a.currency] = [a.balance, overdue, a.unapplied, a.processing, ONE if a.balance > 0 else ZERO,
+                           ONE if overdue > 0 else ZERO, *[b.get(k, ZERO) for k in BUCKET_KEYS],
+                           *(a.sales or _NO_SALES)]
+    return out
+
+
+def monthly_sales(entries: list[Entry], as_of: date) -> dict[str, list[Decimal]]:
+    """{currency: what was invoiced in each of the last SALES_MONTHS months, the as-of month first}:
+    the reference for Account.sales (accounts works it out in its loop; test_accounts keeps them equal)."""
     sales: dict[str, list[Decimal]] = {}
     months = as_of.year * 12 + as_of.month  # an invoice's month, counted back: 0 for the as-of month
     for e in entries:
@@ -34,13 +45,7 @@ def figures(accounts: list[Account], entries: list[Entry], as_of: date) -> dict[
                 if s is None:
                     s = sales[e.currency] = [ZERO] * SALES_MONTHS
                 s[m] += e.amount
-    out = {}
-    for a in accounts:  # the slots in their order (BALANCE, OVERDUE, …, BUCKET, SALES), made as one list
-        b, overdue = a.buckets, a.overdue
-        out[a.currency] = [a.balance, overdue, a.unapplied, a.processing, ONE if a.balance > 0 else ZERO,
-                           ONE if overdue > 0 else ZERO, *[b.get(k, ZERO) for k in BUCKET_KEYS],
-                           *sales.get(a.currency, _NO_SALES)]
-    return out
+    return sales
 
 
 ONE = Decimal(1)
@@ -77,7 +82,8 @@ def oldest_days(account: Account) -> int:
 
 
 def last_payments(entries: list[Entry], as_of: date) -> dict[str, Entry]:
-    """{currency: the latest payment received on or before the as-of date}."""
+    """{currency: the latest payment received on or before the as-of date}: the reference for
+    Account.last_payment (test_accounts keeps the two equal)."""
     out: dict[str, Entry] = {}
     for e in entries:
         if e.type == "payment" and e.date <= as_of and e.status != "failed":  # a returned debit paid nothing
