@@ -122,3 +122,14 @@ def test_plain_and_quoted_lines_mixed_scan_as_the_csv_module_reads_them(monkeypa
     for workers in (1, 2):
         out = scanned(lines, workers, monkeypatch)
         assert out.rows == expected and [s[0] & 0xFFFFFFFF for s in out.strays] == strays == [10]
+
+
+def test_a_rows_hash_is_the_blake2b_64_of_its_text_without_its_line_break():
+    """rows.rowhash copies one empty hash object for each row: the digest is still BLAKE2b-64 of
+    the row (states saved before keep their meaning), whatever the line break."""
+    from hashlib import blake2b
+    for text in ["a,b,c", "2026-10-01,K1,invoice,I1,1.00,,,,\r\n", 'x,"multi\nline",y\n', "é,ü\n", "", "\n"]:
+        expected = int.from_bytes(blake2b(text.rstrip("\r\n").encode(), digest_size=8).digest(), "little")
+        assert rowhash(text) == expected
+        assert rowhash(text) == expected  # the empty object copied is left as it was
+    assert rowhash("a\n") == rowhash("a\r\n") == rowhash("a") != rowhash("b")

@@ -22,9 +22,16 @@ from . import state as st
 
 def rowhash(text: str) -> int:
     """A 64-bit hash of a record's text (its physical line, or lines, without the line break it
-    ends with): equal rows, equal hashes, however the file ended its lines. A row written with other
-    quoting hashes differently: its page is made again, the same page."""
-    return int.from_bytes(blake2b(text.rstrip("\r\n").encode(), digest_size=8).digest(), "little")
+    ends with): its BLAKE2b-64, little-endian. Equal rows, equal hashes, however the file ended its
+    lines. A row written with other quoting hashes differently: its page is made again, the same page."""
+    h = ROW_HASH.copy()
+    h.update(text.rstrip("\r\n").encode())
+    return int.from_bytes(h.digest(), "little")
+
+
+# An empty BLAKE2b-64, copied for each row: the same digest as blake2b(text, digest_size=8), ~200 ns
+# less a row than a new object with its parameters parsed (a million rows a full build or a scan).
+ROW_HASH = blake2b(digest_size=8)
 
 
 def record_text(lines: list[str], start: int, stop: int) -> str:
