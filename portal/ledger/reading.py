@@ -401,8 +401,8 @@ def customer_from(fields: list[str], cols: dict[str, int], width: int, settings:
         problems.append(Problem(name, line, f"paused {get('paused')!r} is not yes/no"))
     if len(problems) > before:
         return None
-    return Customer(cid, cname, email, currency, terms, get("contact"), get("phone"), get("address"),
-                    version, paused in ("1", "yes", "true", "y"), name, line)
+    return _record(Customer, (cid, cname, email, currency, terms, get("contact"), get("phone"), get("address"),
+                               version, paused in ("1", "yes", "true", "y"), name, line))
 
 
 def _whole(text: str, minimum: int, default: D) -> int | D | Literal[False]:
@@ -420,7 +420,7 @@ def _whole(text: str, minimum: int, default: D) -> int | D | Literal[False]:
 # it is already rounded, so Decimal(text) is what parse_amount would return. Anything else goes there.
 _PLAIN_AMOUNT = {cur: re.compile(r"[0-9]{1,15}" + (rf"\.[0-9]{{{e}}}" if e else "")).fullmatch
                  for cur, e in EXPONENT.items()}
-_entry = tuple.__new__  # Entry(...) without its Python-level __new__: ~1M rows a build
+_record = tuple.__new__  # Entry(...), Customer(...) without their Python-level __new__: ~1M rows a build
 
 
 class EntryReader:
@@ -522,11 +522,10 @@ class EntryReader:
                 return None
             fields = fields + [""] * (cols.width - n)
         fields.append("")  # what absent optional columns read
-        cid = fields[cols.customer_id].strip()
         raw_type = fields[cols.type].strip()
         etype = self.types.get(raw_type) or self.types.get(raw_type.lower())
         if customer is None:
-            customer = self.customers.get(cid)
+            customer = self.customers.get(fields[cols.customer_id].strip())
         text = fields[cols.date]
         when = self.date_cache.get(text) or self._date(text)
         currency = fields[cols.currency].strip().upper() or (customer.currency if customer else self.settings.currency)
@@ -545,7 +544,7 @@ class EntryReader:
         status = fields[cols.status].strip()
         due: date | Literal[False] | None = None  # False: unreadable
         if due_text:
-            due = self._date(due_text) or False
+            due = self.date_cache.get(due_text) or self._date(due_text) or False
         elif etype == "invoice" and when is not None and customer is not None and customer.terms_days is not None:
             terms = self.terms.get(customer.terms_days)
             if terms is None:
@@ -558,7 +557,7 @@ class EntryReader:
                 or (due is not None and etype == "invoice" and due < when)):
             return self._slow(fields, cols, name, line, problems, customer, etype)
         memo = fields[cols.memo].strip()
-        return _entry(Entry, (when, customer.id, etype, ref, amount, self.strings.setdefault(currency, currency),
+        return _record(Entry, (when, customer.id, etype, ref, amount, self.strings.setdefault(currency, currency),
                               due if etype == "invoice" else None, applies, self.strings.setdefault(memo, memo),
                               name, line, ""))
 
