@@ -189,3 +189,37 @@ def test_every_page_is_written_whole_across_write_batches(project, workers):
     assert all(p.read_text().rstrip().endswith("</html>") for p in pages)
     for c in (0, WRITE_BATCH - 1, WRITE_BATCH, n - 1):
         assert f"Customer {c}<" in project.page_for(f"K{c}") and f"${c + 1}.00" in project.page_for(f"K{c}")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_saved_while_a_full_build_runs_is_built_as_it_was_hashed(project, monkeypatch, workers):
+    """The workers parse the very bytes the build's signatures were made from (read once, before
+    they start): a ledger saved again mid-build does not get into pages recorded as the old one,
+    and the next build sees the change."""
+    import hashlib
+
+    from portal.build import publish
+    from portal.build import state as st
+    project.write("customers.csv", CUSTOMERS.replace("K99,Bad Email,not-an-email", "K99,Fine,k99@x.example"))
+    old = "date,customer_id,type,ref,amount,currency,due_date,applies_to,memo\n" + "".join(
+        f"2026-10-01,K{i},invoice,I{i},100.00,,,,\n" for i in range(40))
+    path = project.write("e.csv", old)
+    real = publish.Publisher.spares_wanted
+
+    def saved_meanwhile(self, estimate):  # called once the signatures are taken, before any worker
+        path.write_text(old.replace("I7,100.00", "I7,250.00"))
+        return real(self, estimate)
+
+    with monkeypatch.context() as m:
+        m.setattr(publish.Publisher, "spares_wanted", saved_meanwhile)
+        project.build(full_build=True, workers=workers)
+    settings = project.settings()
+    head = st.load_head(settings.state_dir)
+    assert head.files["content/ledger/e.csv"][2] == hashlib.sha256(old.encode()).hexdigest()
+    def k7() -> str:
+        (row,) = [r for r in (settings.staff_dir / "links.csv").read_text().splitlines() if r.startswith("K7,")]
+        return row.split(",")[-2]  # the balance
+
+    assert k7() == "100.00"  # as hashed: the old row
+    r = project.build()
+    assert r.mode == "incremental" and r.written == 1 and k7() == "250.00"

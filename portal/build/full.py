@@ -65,11 +65,13 @@ def full(ctx: Context, progress=None, figures_only: bool = False, meanwhile: Cal
     # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
     staging = publisher.begin() if publisher else None
     spreads = make_pages_folder(staging) if staging is not None else False
-    # The files as they are now, recorded before they are read: every worker reads exactly those
-    # bytes (the payment service may append to its file meanwhile; the next build reads the rest).
-    sigs = {ledger.rel(p, settings): st.file_sig(p, None) for p in [cpath, *files] if p.exists()}
-    estimate = cpath.read_bytes().count(b"\n") if cpath.exists() else 0
-    job = Job(ctx, shards, files, staging, estimate=estimate, figures_only=figures_only,
+    # The files as they are now, read once: their signatures are of exactly the bytes every worker
+    # parses (inherited through fork, each worker's copy dropped once it has its lines; the payment
+    # service may append to its file meanwhile: the next build reads the rest).
+    read: dict[Path, bytes] = {}
+    sigs = {ledger.rel(p, settings): st.file_sig(p, None, read) for p in [cpath, *files] if p.exists()}
+    estimate = read[cpath].count(b"\n") if cpath in read else 0
+    job = Job(ctx, shards, files, staging, estimate=estimate, figures_only=figures_only, data=read,
               limits={name: sig[0] for name, sig in sigs.items() if name.endswith(online_payments.FILE)},
               spares=publisher.spares_wanted(estimate) if staging is not None and publisher else 0,
               tag=secrets.token_hex(4), spreads=spreads)
@@ -182,6 +184,7 @@ def _run(job: Job, progress, meanwhile: Callable[[], object] | None = None) -> l
             send.close()
             workers[receive] = (w, p)
             processes.append(p)
+        job.data.clear()  # the workers have theirs
         results: list = [None] * job.shards
         if meanwhile is not None:  # in this process, idle until the results come
             meanwhile()
@@ -269,7 +272,8 @@ def _shard(w: int) -> dict:
     try:
         with phase(f"shard {w} customers"):
             customers, where, _, customer_problems = ledger.read_customers(
-                settings, keep=None if shards == 1 else (lambda cid: shard_of(cid, shards) == w), whole_file=w == 0)
+                settings, keep=None if shards == 1 else (lambda cid: shard_of(cid, shards) == w), whole_file=w == 0,
+                data=job.data.pop(ledger.customers_path(settings), None))
             # Each worker checks its own rows; a problem with the whole file (its header, its
             # encoding, a record that is not CSV) is worker 0's to report.
             problems += customer_problems
@@ -364,7 +368,7 @@ def _parse_shard(w, job, reader, problems) -> tuple[dict[str, Slot], set[str]]:
     slots = {cid: Slot(c, [], array("Q")) for cid, c in reader.customers.items()}
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
-        lines, cols, probs = reader.open(path, name)
+        lines, cols, probs = reader.open(path, name, job.data.pop(path, None))
         if probs:
             if w == 0:
                 problems += probs

@@ -30,6 +30,7 @@ class Job:
     spares: int = 0  # spare files for the next incremental build to stage pages in (publish.py), over the workers
     tag: str = ""  # this build's, in the spares' names
     spreads: bool = False  # page folders can be placed afresh on this disk (placement.py)
+    data: dict = field(default_factory=dict)  # file path -> its bytes as hashed for its signature (full.py)
 
 
 def render_customer(ctx: Context, renderer: SiteRenderer | None, c: Customer, entries: list[Entry], refs,

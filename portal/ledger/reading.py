@@ -101,11 +101,14 @@ def rel(path: Path, settings: Settings) -> str:
 _OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
-def read_lines(path: Path, name: str, limit: int | None = None) -> tuple[list[str], list[Problem]]:
+def read_lines(path: Path, name: str, limit: int | None = None, data: bytes | None = None
+               ) -> tuple[list[str], list[Problem]]:
     """The file's physical lines (ends kept), decoded as UTF-8 with or without BOM; only its first
-    `limit` bytes when given (a file appended to while a build reads it: the part it recorded)."""
-    data = path.read_bytes()
-    if limit is not None:
+    `limit` bytes when given (a file appended to while a build reads it: the part it recorded).
+    `data`: the file's bytes as already read (a full build's, as it hashed them), else read here."""
+    if data is None:
+        data = path.read_bytes()
+    if limit is not None and len(data) > limit:
         data = data[:limit]
     try:
         text = data.decode("utf-8-sig")
@@ -323,14 +326,15 @@ class Customers(dict[str, Customer]):
         self.rejected: dict[str, int] = {}
 
 
-def read_customers(settings: Settings, keep: Callable[[str], bool] | None = None, whole_file: bool = True
-                   ) -> tuple[Customers, dict[str, int], list[str], Problems]:
+def read_customers(settings: Settings, keep: Callable[[str], bool] | None = None, whole_file: bool = True,
+                   data: bytes | None = None) -> tuple[Customers, dict[str, int], list[str], Problems]:
     """customers.csv → (Customers, {id: line index}, lines, problems).
 
     With `keep` (a predicate on a row's customer_id cell), only the rows it accepts are read and
     checked: a build worker reads its own shard of the customers, and the other rows are another
     worker's to check. Problems of the file as a whole (missing, not UTF-8, its header, a record
     that is not CSV) are reported only `whole_file`: by one worker of a build, not by each.
+    `data`: the file's bytes as already read (read_lines).
     """
     path = customers_path(settings)
     name = rel(path, settings)
@@ -338,7 +342,8 @@ def read_customers(settings: Settings, keep: Callable[[str], bool] | None = None
     if not path.exists():
         problem = Problem(name, 0, "customers file not found (expected customer_id,name,email,...)")
         return customers, {}, [], Problems([problem] if whole_file else [])
-    lines, problems = read_lines(path, name)
+    lines, problems = read_lines(path, name, data=data)
+    del data  # (its lines are made: the bytes go now, not with this function)
     if problems:
         return customers, {}, lines, Problems(problems if whole_file else [])
     cols, width, problems = header(lines, name, CUSTOMER_COLUMNS, ("customer_id", "name"),
@@ -460,9 +465,10 @@ class EntryReader:
         self._date_readers: dict[tuple[str, ...], tuple[DateReader, dict[str, date]]] = {
             settings.date_formats: (self.dates, self.date_cache)}
 
-    def open(self, path: Path, name: str) -> tuple[list[str], Columns | None, list[Problem]]:
-        """Read a file's lines and header: (lines, cols, problems); cols is a Columns."""
-        lines, problems = read_lines(path, name, self.limits.get(name))
+    def open(self, path: Path, name: str, data: bytes | None = None) -> tuple[list[str], Columns | None, list[Problem]]:
+        """Read a file's lines and header: (lines, cols, problems); cols is a Columns. `data`: its
+        bytes as already read (read_lines)."""
+        lines, problems = read_lines(path, name, self.limits.get(name), data)
         if problems:
             return lines, None, problems
         if name == self.payments_file and lines and not lines[-1].endswith(("\n", "\r")):
