@@ -133,9 +133,25 @@ def test_a_writer_moves_at_most_MOVES_times(tmp_path, monkeypatch):
     monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)
     monkeypatch.setattr(placement, "CHECK", 1)
     monkeypatch.setattr(placement, "MOVES", 2)
+    monkeypatch.setattr(placement, "MOVE_EVERY", 10**9)
     make_pages_folder(tmp_path)
     writer = write_batches(tmp_path, spreads=True, batches=4)
     assert writer.moves == 2 and written(tmp_path) == dict(pages(20))
+
+
+def test_a_writer_that_used_its_moves_moves_again_as_it_makes_more_pages(tmp_path, monkeypatch):
+    """Where every place is slow: after its MOVES, one more move for every MOVE_EVERY pages made,
+    never stuck among freed inodes for the rest of a build."""
+    monkeypatch.setattr(placement, "PAGE_SLOW", -1.0)  # every run slow: a move after every second
+    monkeypatch.setattr(placement, "CHECK", 1)
+    monkeypatch.setattr(placement, "MOVES", 2)
+    monkeypatch.setattr(placement, "MOVE_EVERY", 4)
+    make_pages_folder(tmp_path)
+    writer = write_batches(tmp_path, spreads=True, batches=4)
+    # pages 2 and 4 move (the first two, then a third allowed at 4 pages), then 6 (3 allowed from
+    # page 4), 9 (4 from page 8), 13 (5 from 12), 17 (6 from 16): 6 moves, every page in s/
+    assert writer.moves == 6 and written(tmp_path) == dict(pages(20))
+    assert os.listdir(tmp_path / placement.SPREAD) == []
 
 
 def test_a_writer_does_not_move_where_folders_cannot_be_spread_or_the_disk_is_fast(tmp_path, monkeypatch):

@@ -35,7 +35,13 @@ PROBE_SLOW = 0.0003  # CPU seconds for a probe folder and file: above it, try an
 PAGE_SLOW, BYTE_SLOW = 0.00015, 5e-9
 CHECK = 32  # pages a writer times together
 TRIES = 6  # places tried for one folder
-MOVES = 32  # a writer moves at most this often
+# A writer moves at most MOVES times, and once more for every MOVE_EVERY files it has made since:
+# on a disk where a great many inodes were just freed (measured: after a test suite and a fresh
+# clone's venv were deleted), a writer that had used its 32 moves in its first 2,000 pages stayed
+# among freed inodes for the other 48,000 (25.6 s where its sibling took 3.3). A move costs at most
+# TRIES probes (~0.05-1 ms each): one every MOVE_EVERY files adds well under the slow pages' toll.
+MOVES = 32
+MOVE_EVERY = 128
 
 # ext4 inode flags (FS_IOC_GETFLAGS / FS_IOC_SETFLAGS): TOPDIR, new subfolders placed as top-level ones are.
 _FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
@@ -106,6 +112,7 @@ class PageWriter:
         self.fd = self.pages_fd  # where page folders are made: s/, or the folder moved to
         self.folder: str | None = None  # that folder, relative to staging
         self.moves = 0
+        self.made = 0  # pages and files made, for MOVE_EVERY
         self.slow_runs = 0  # slow runs in a row where the writer is
 
     def write(self, batch: list[tuple[str, str]]) -> None:
@@ -139,7 +146,8 @@ class PageWriter:
 
     def _judge(self, start: float, files: int, size: int) -> None:
         """Move on after two slow runs in a row (a run of `files` made from `start`, CPU time)."""
-        if not self.spreads or self.moves >= MOVES:
+        self.made += files
+        if not self.spreads or self.moves >= MOVES + self.made // MOVE_EVERY:
             return
         if time.thread_time() - start <= PAGE_SLOW * files + BYTE_SLOW * size:
             self.slow_runs = 0
