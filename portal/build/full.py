@@ -61,8 +61,9 @@ def full(ctx: Context, progress=None, figures_only: bool = False, meanwhile: Cal
     files = ledger.entry_files(settings)
     cpus = os.cpu_count() or 1
     shards = max(1, workers or cpus) if (size >= PARALLEL_FROM_BYTES or workers) else 1
-    # The parent reads no customers itself: each worker reads customers.csv and keeps only its
-    # shard, so nothing large is shared copy-on-write and then copied by refcount updates.
+    # The parent parses no customers itself: each worker parses customers.csv and keeps only its
+    # shard, so no objects are shared copy-on-write and then copied by refcount updates (the files'
+    # bytes, read here, are one object each, which the workers only read).
     staging = publisher.begin() if publisher else None
     spreads = make_pages_folder(staging) if staging is not None else False
     # The files as they are now, read once: their signatures are of exactly the bytes every worker
