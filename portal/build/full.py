@@ -47,10 +47,12 @@ _JOB: Job | None = None
 _PROGRESS: _Counter | None = None
 
 
-def full(ctx: Context, progress=None, figures_only: bool = False, meanwhile: Callable[[dict], object] | None = None):
+def full(ctx: Context, progress=None, figures_only: bool = False,
+         meanwhile: Callable[[dict, dict], object] | None = None):
     """Read, check and render everything; publish unless `ctx.publisher` is None (check only, or
     with `figures_only` the page records without pages, for a report as of another date).
-    `meanwhile(file signatures)` runs here while the workers work (or after one process's work).
+    `meanwhile(file signatures, the bytes they were made from by path)` runs here while the workers
+    work (or after one process's work, the bytes then given up).
 
     Returns (state body, file signatures, pages written, totals for the head). What is wrong with
     rows the payment service recorded is added to `ctx.warnings` (never a reason to refuse the build).
@@ -79,7 +81,7 @@ def full(ctx: Context, progress=None, figures_only: bool = False, meanwhile: Cal
     problems = Problems()
     try:
         with phase("workers"):
-            results = _run(job, progress, (lambda: meanwhile(sigs)) if meanwhile is not None else None)
+            results = _run(job, progress, (lambda: meanwhile(sigs, job.data)) if meanwhile is not None else None)
         unknown_types: dict = {}
         for r in results:  # each worker's problems, capped, merged to what one process would keep
             problems += r["problems"]
@@ -185,10 +187,10 @@ def _run(job: Job, progress, meanwhile: Callable[[], object] | None = None) -> l
             send.close()
             workers[receive] = (w, p)
             processes.append(p)
-        job.data.clear()  # the workers have theirs
         results: list = [None] * job.shards
         if meanwhile is not None:  # in this process, idle until the results come
             meanwhile()
+        job.data.clear()  # the workers have theirs
         try:
             while workers:
                 # The cast: wait() returns some of the objects it was given, here all Connections (its

@@ -67,12 +67,13 @@ def copy_of(state_dir: Path, digest: str) -> Path:
 
 
 def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path], read: dict[str, bytes],
-                prune: bool = True) -> None:
+                prune: bool = True, hashed: dict[Path, bytes] | None = None) -> None:
     """After a build: a copy of each entry file as indexed (its head sig's digest), from the bytes
     this build read (`read`: files read by comparing lines, one-line by construction) or read again
     when size and time still match the sig and its records are one line each; others removed
     (unless not `prune`: a full build makes its copies while its workers work, and removes the last
-    build's only once its own state is saved)."""
+    build's only once its own state is saved). `hashed`: files' bytes as the build read them for their
+    signatures, by path, looked at instead of reading the files again."""
     folder = copies_dir(state_dir)
     wanted = set()
     for name, path in names.items():
@@ -93,7 +94,7 @@ def keep_copies(state_dir: Path, files: dict[str, tuple], names: dict[str, Path]
         try:
             if not ledger.sig_holds(sig, path.stat()):
                 continue  # changed since it was indexed: no copy, the next build scans it
-            data = path.read_bytes()
+            data = (hashed or {}).get(path) or path.read_bytes()
             if len(data) != sig[0] or not one_line_records(data):
                 continue  # (records over several lines: the scan reads it next time)
             if _copy_unchanged(path, target, sig):
