@@ -112,6 +112,14 @@ def test_money_formatter_prints_what_money_fmt_prints(amount, currency):
     assert money_formatter(currency)(amount) == fmt(amount, currency)
 
 
+@given(st.integers(min_value=-10**10, max_value=10**10), st.sampled_from(sorted(EXPONENT)))
+def test_an_amount_with_its_currencys_decimals_prints_as_money_fmt_prints_it(minor, currency):
+    """The ledger's amounts and their sums, which money_formatter prints from str() (under a
+    million, not negative) and the others as money.fmt does."""
+    amount = Decimal(minor).scaleb(-EXPONENT[currency])
+    assert money_formatter(currency)(amount) == fmt(amount, currency)
+
+
 @given(st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**12),
        st.sampled_from(sorted(EXPONENT)))
 def test_the_digits_of_a_printed_amount_are_its_minor_units(amount, currency):
