@@ -62,7 +62,12 @@ def file_sig(path: Path, old: Sequence[Any] | None, keep: dict[Path, bytes] | No
     data = path.read_bytes()
     if keep is not None:
         keep[path] = data
-    return (len(data), st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    return sig_of(data, st.st_mtime_ns)
+
+
+def sig_of(data: bytes, mtime_ns: int) -> tuple[int, int, str]:
+    """The signature of a file's bytes as read, and its mtime as stat() gave it before the read."""
+    return (len(data), mtime_ns, hashlib.sha256(data).hexdigest())
 
 
 def imported_dir(settings: Settings) -> Path:
