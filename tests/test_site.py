@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.build.render import PAY_FORM, SiteRenderer, money_formatter
+from portal.build.render import PAY_FORM, SiteRenderer, compile_templates, money_formatter
 from portal.core.money import EXPONENT, fmt, from_minor, quantize, to_minor
+from portal.core.records import InputError
 
 # Every shape of account: several currencies, overdue and not, unapplied credit, a processing bank
 # payment, a refund, adjustments both ways, nothing open, and text that must be escaped.
@@ -104,6 +106,20 @@ def test_a_block_printing_its_parent_block_keeps_the_frame(ledger):
     ledger.build(full_build=True)
     title = "<title>Acme Test Supply · Statement for Second Customer &middot; Acme Test Supply</title>"
     assert title in ledger.page_for("C2")
+
+
+def test_templates_compiled_ahead_go_to_the_cache_and_a_broken_one_is_left_to_the_build(ledger):
+    settings = ledger.settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    compile_templates(settings)
+    cache = settings.state_dir / "templates"
+    assert len(list(cache.iterdir())) == 3  # statement.html, account.html, staff/aging.html
+    shutil.rmtree(cache)
+    edit_template(ledger, "{% block title %}", "{% block title %}{% if %}")
+    compile_templates(settings)  # says nothing: the build does (TemplateProblem, file:line)
+    assert len(list(cache.iterdir())) == 2
+    with pytest.raises(InputError, match=r"statement\.html"):
+        ledger.build(full_build=True)
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**12, max_value=10**12),

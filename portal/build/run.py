@@ -30,7 +30,7 @@ from .full import full
 from .incremental import TooManyChanged, incremental
 from .links import write_links
 from .publish import Publisher
-from .render import content_pages, input_files
+from .render import compile_templates, content_pages, input_files
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent  # the portal package: its code is part of every page's inputs
@@ -147,6 +147,8 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
         def early_copies(files: dict, hashed: dict) -> None:  # made while the workers work; pruned with the state
             with phase("copies of the entry files, while the workers work"):
                 linediff.keep_copies(settings.state_dir, files, names, ctx.read, prune=False, hashed=hashed)
+            with phase("templates compiled, while the workers work"):
+                compile_templates(settings)
         body, sigs, result.written, totals = full(ctx, progress, meanwhile=early_copies)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
                    customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.inputs_signature(settings))
