@@ -74,15 +74,16 @@ def full(ctx: Context, progress=None, figures_only: bool = False,
     # bytes are hashed here once they have started (this process is idle then; measured: 0.05 s of
     # SHA-256 a 1M-row ledger, off the build's serial start).
     read: dict[Path, bytes] = {}
-    mtimes: dict[Path, int] = {}
+    mtimes: dict[str, tuple[Path, int]] = {}  # rel name -> (path, mtime before the read, as file_sig takes it)
     for p in [cpath, *files]:
         if p.exists():
-            mtimes[p] = p.stat().st_mtime_ns  # before the read, as file_sig takes it
+            mtimes[ledger.rel(p, settings)] = p, p.stat().st_mtime_ns
             read[p] = p.read_bytes()
     sigs: dict[str, tuple[int, int, str]] = {}
 
     def sign() -> None:
-        sigs.update({ledger.rel(p, settings): ledger.sig_of(read[p], mtime) for p, mtime in mtimes.items()})
+        if not sigs:
+            sigs.update({name: ledger.sig_of(read[p], mtime) for name, (p, mtime) in mtimes.items()})
 
     def sign_then_meanwhile() -> None:
         sign()
@@ -91,18 +92,15 @@ def full(ctx: Context, progress=None, figures_only: bool = False,
 
     estimate = read[cpath].count(b"\n") if cpath in read else 0
     job = Job(ctx, shards, files, staging, estimate=estimate, figures_only=figures_only, data=read,
-              limits={ledger.rel(p, settings): len(data) for p, data in read.items()
-                      if ledger.rel(p, settings).endswith(online_payments.FILE)},
+              limits={name: len(read[p]) for name, (p, _) in mtimes.items() if name.endswith(online_payments.FILE)},
               spares=publisher.spares_wanted(estimate) if staging is not None and publisher else 0,
               tag=secrets.token_hex(4), spreads=spreads)
-    after: Callable[[], object] | None = sign_then_meanwhile
     if shards == 1:  # the one process drops the bytes as it parses them: hashed first
         sign()
-        after = (lambda: meanwhile(sigs, job.data)) if meanwhile is not None else None
     problems = Problems()
     try:
         with phase("workers"):
-            results = _run(job, progress, after)
+            results = _run(job, progress, sign_then_meanwhile)
         unknown_types: dict = {}
         for r in results:  # each worker's problems, capped, merged to what one process would keep
             problems += r["problems"]

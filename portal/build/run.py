@@ -144,12 +144,12 @@ def _build(settings, as_of, full_build, workers, progress) -> Result:
             copy_writer.join()  # no thread may run when the save forks
     names = {ledger.rel(p, settings): p for p in ledger.entry_files(settings)}
     if body is None:
-        def early_copies(files: dict, hashed: dict) -> None:  # made while the workers work; pruned with the state
+        def while_workers_work(files: dict, hashed: dict) -> None:  # the copies are pruned with the state
             with phase("copies of the entry files, while the workers work"):
                 linediff.keep_copies(settings.state_dir, files, names, ctx.read, prune=False, hashed=hashed)
             with phase("templates compiled, while the workers work"):
                 compile_templates(settings)
-        body, sigs, result.written, totals = full(ctx, progress, meanwhile=early_copies)
+        body, sigs, result.written, totals = full(ctx, progress, meanwhile=while_workers_work)
     head = st.Head(global_digest=gdigest, out=str(settings.out), files=sigs, totals=totals,
                    customers=len(body.pages), as_of=as_of.isoformat(), contacts=report.inputs_signature(settings))
 
