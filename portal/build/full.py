@@ -387,7 +387,9 @@ def _parse_shard(w, job, reader, problems) -> tuple[dict[str, Slot], set[str]]:
     # out again each row (measured at a million rows: a table of both shards' ids, the others
     # marked, waited on memory 0.2-0.27 s longer a worker than this table half its size and crc32).
     # The slot's customer is handed to reader.entry, which need not look them up again.
-    slots = {cid: Slot(c, [], array("Q")) for cid, c in reader.customers.items()}
+    customers = reader.customers
+    assert isinstance(customers, dict)  # _shard parsed them all (a CustomerIndex is an incremental build's)
+    slots = {cid: Slot(c, [], array("Q")) for cid, c in customers.items()}
     for fno, path in enumerate(job.files):
         name = ledger.rel(path, settings)
         lines, cols, probs = reader.open(path, name, job.data.pop(path, None))

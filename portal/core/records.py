@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
-from typing import NamedTuple, Self
+from typing import NamedTuple, Protocol, Self
 
 from .errors import PortalError
 
@@ -66,6 +66,18 @@ class Problem(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+
+
+class Found(Protocol):
+    """Where a check puts the problems it finds: a plain list, or Problems (which caps and counts).
+
+    Code that may be handed a Problems takes this, never `list[Problem]`: a compiled module (see
+    portal/native.py) calls a list's own append and len on a value typed as a list, past the
+    overrides that count and cap them, and the problems would go unsaid (tests/test_native.py)."""
+
+    def append(self, problem: Problem, /) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 CAP = 50  # problems kept of each file; the rest are counted by kind

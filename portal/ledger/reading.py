@@ -17,11 +17,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from ..core.errors import StaleState
 from ..core.money import EXPONENT, ExtraDecimals, MoneyError, is_currency, parse_amount
-from ..core.records import ENTRY_TYPES, Customer, Entry, InputError, Problem, Problems
+from ..core.records import ENTRY_TYPES, Customer, Entry, Found, InputError, Problem, Problems
 from . import dates
 from .settings import CUSTOMER_COLUMNS, LEDGER_COLUMNS, Settings
 
@@ -37,7 +37,6 @@ TYPE_ALIASES = {
     "write off": "writeoff", "adj": "adjustment",
 }
 STATUS_COLUMN = "status"  # only in the payment service's own file
-D = TypeVar("D")
 
 
 def entry_files(settings: Settings) -> list[Path]:
@@ -127,13 +126,14 @@ def read_lines(path: Path, name: str, limit: int | None = None, data: bytes | No
 
 
 def records(lines: list[str], first: int = 1, name: str = "",
-            problems: list[Problem] | None = None) -> Iterator[tuple[int, list[str]]]:
+            problems: Found | None = None) -> Iterator[tuple[int, list[str]]]:
     """Yield (line_index, fields) for each non-blank CSV record from lines[first:].
 
     A record that is not CSV (see `unreadable`, `quote_left_open`) is not yielded: its problem
     goes to `problems` (without a list, an InputError is raised once every good record is out).
     """
-    found = [] if problems is None else problems
+    own: list[Problem] = []  # raised once every good record is out, when no `problems` was given
+    found: Found = own if problems is None else problems
     base, stop = first, len(lines)
     while base < stop:
         reader = csv.reader(iter(lines[base:]) if base else iter(lines))
@@ -152,8 +152,8 @@ def records(lines: list[str], first: int = 1, name: str = "",
         except csv.Error as e:
             problem, base = unreadable(lines, base + prev, name, e)
             found.append(problem)
-    if problems is None and found:
-        raise InputError(found)
+    if own:
+        raise InputError(own)
 
 
 def scan(lines: list[str], index: int) -> tuple[int, tuple[int, int] | None]:
@@ -379,7 +379,7 @@ def read_customers(settings: Settings, keep: Callable[[str], bool] | None = None
 
 
 def customer_from(fields: list[str], cols: dict[str, int], width: int, settings: Settings, name: str, line: int,
-                  problems: list[Problem]) -> Customer | None:
+                  problems: Found) -> Customer | None:
     """One customers.csv record to a Customer, or None with problems appended."""
     def get(col: str) -> str:
         i = cols.get(col)
@@ -400,11 +400,14 @@ def customer_from(fields: list[str], cols: dict[str, int], width: int, settings:
     currency = get("currency").upper() or settings.currency
     if not is_currency(currency):
         problems.append(Problem(name, line, f"unknown currency {currency!r} (expected an ISO 4217 code such as USD)"))
-    terms = _whole(get("terms_days"), 0, None)
-    if terms is False:
+    terms = version = None
+    try:
+        terms = _whole(get("terms_days"), 0)
+    except NotWhole:
         problems.append(Problem(name, line, f"terms_days {get('terms_days')!r} is not a whole number of days"))
-    version = _whole(get("link_version"), 1, 1)
-    if version is False:
+    try:
+        version = _whole(get("link_version"), 1)
+    except NotWhole:
         problems.append(Problem(name, line, f"link_version {get('link_version')!r} is not a whole number ≥ 1"))
     paused = get("paused").lower()
     if paused not in ("", "0", "no", "false", "1", "yes", "true", "y"):
@@ -412,18 +415,27 @@ def customer_from(fields: list[str], cols: dict[str, int], width: int, settings:
     if len(problems) > before:
         return None
     return _record(Customer, (cid, cname, email, currency, terms, get("contact"), get("phone"), get("address"),
-                               version, paused in ("1", "yes", "true", "y"), name, line))
+                               1 if version is None else version, paused in ("1", "yes", "true", "y"), name, line))
 
 
-def _whole(text: str, minimum: int, default: D) -> int | D | Literal[False]:
-    """A whole number ≥ minimum from a cell; `default` when empty; False when it is not one."""
+def _whole(text: str, minimum: int) -> int | None:
+    """A whole number ≥ minimum from a cell, None when it is empty; NotWhole when it is not one.
+
+    (Not a `False` beside the int: compiled, portal/native.py, a union of int and bool is an int,
+    and False came back as 0.)"""
     if not text:
-        return default
+        return None
     try:
         value = int(text)
     except ValueError:
-        return False
-    return value if value >= minimum else False
+        raise NotWhole(text) from None
+    if value < minimum:
+        raise NotWhole(text)
+    return value
+
+
+class NotWhole(ValueError):
+    """A cell that should hold a whole number (of at least some minimum) and does not."""
 
 
 # An amount in its plainest form, digits and exactly the currency's decimals ('1234.50', JPY '184000'):
@@ -440,9 +452,9 @@ class EntryReader:
     entries together.
     """
 
-    def __init__(self, settings: Settings, customers: dict[str, Customer]) -> None:
+    def __init__(self, settings: Settings, customers: dict[str, Customer] | CustomerIndex) -> None:
         self.settings = settings
-        self.customers = customers
+        self.customers = customers  # all of them parsed (a build), or parsed as asked for (CustomerIndex)
         self.dates = DateReader(settings.date_formats)
         self.date_cache: dict[str, date] = {}
         self.strings: dict[str, str] = {}  # one copy of each repeated memo and currency
@@ -515,7 +527,7 @@ class EntryReader:
             raise StaleState(f"{name}: its header changed since the last build indexed it (run `portal build`)")
         return Columns(cols, width)
 
-    def entry(self, fields: list[str], cols: Columns, name: str, line: int, problems: list[Problem],
+    def entry(self, fields: list[str], cols: Columns, name: str, line: int, problems: Found,
               customer: Customer | None = None) -> Entry | None:
         """One record to an Entry, or None with its problems appended (all of them); for a row of
         the payment service's file, to `warnings` instead. `customer`: the customer the record's
@@ -611,7 +623,7 @@ class EntryReader:
                 self.date_cache[text] = d
         return d
 
-    def _slow(self, fields: list[str], cols: Columns, name: str, line: int, problems: list[Problem],
+    def _slow(self, fields: list[str], cols: Columns, name: str, line: int, problems: Found,
               customer: Customer | None, etype: str | None) -> Entry | None:
         """The careful path: says everything wrong with a record, or builds the unusual ones."""
         def get(col: str) -> str:
