@@ -23,10 +23,20 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]" -e tools/fakestripe  # the portal with the test tools, and the Stripe fake
+.venv/bin/python -m pip install -q -e ".[test]" -e tools/fakestripe  # the portal (compiled) with the test tools, and the Stripe fake
 # axe-core goes into the test environment too (.venv/axe): tests never look for tools on PATH.
 if [ "$(cat .venv/axe/version 2>/dev/null)" != "$AXE_CORE" ]; then
   /usr/bin/npm install -q --no-audit --no-fund --prefix .venv/axe "axe-core@$AXE_CORE" >/dev/null
   echo "$AXE_CORE" > .venv/axe/version
 fi
-exec .venv/bin/python -m pytest "$@"
+# The install compiled the build's hot modules (setup.py, portal/native.py): the suite runs against
+# them, then again against their source (PORTAL_NATIVE=0: what a machine without a C compiler
+# runs), browser tests once. A compile that failed here fails the tests: it is not skipped.
+status=$(.venv/bin/python -c "import portal.native as n; print(n.status())")
+if [ "$status" != "compiled" ]; then
+  echo "scripts/test.sh: the hot modules did not compile ($status): see pip's output above" >&2
+  exit 1
+fi
+PORTAL_EXPECT_COMPILED=1 .venv/bin/python -m pytest "$@"
+echo "--- again with the hot modules' source (PORTAL_NATIVE=0), browser tests left out"
+PORTAL_NATIVE=0 exec .venv/bin/python -m pytest -m "not browser" "$@"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "portal"
 # Lower layers first: a module may import from its own layer and those before it, never after.
-LAYERS = ("core", "ledger", "imports", "build", "pay", "staff", "web", "cli")
+# portal.native (which code runs: compiled or source) is loaded with the package, before any layer.
+LAYERS = ("native", "core", "ledger", "imports", "build", "pay", "staff", "web", "cli")
 
 
 def module_name(path: Path) -> str:

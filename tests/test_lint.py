@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 
 BIN = Path(sys.executable).parent  # scripts/test.sh installs both here (the `test` extra)
-CHECKED = ["portal", "tests", "bench", "scripts", "tools", "build.py", "serve.py"]
+CHECKED = ["portal", "tests", "bench", "scripts", "tools", "build.py", "serve.py", "setup.py"]
 
 
 def run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from .. import native
 from ..core import aging
 from ..core.signing import Signer, load_keys
-from ..core.timing import phase, report_memory
+from ..core.timing import note, phase, report_memory
 from ..ledger import online as online_payments
 from ..ledger import reading as ledger
 from ..ledger.settings import Settings
@@ -85,6 +86,7 @@ def _no_cycle_collection():
 
 def _build(settings, as_of, full_build, workers, progress) -> Result:
     started = time.perf_counter()
+    note(f"hot modules: {native.status()}")
     as_of = as_of or date.today()
     publisher = Publisher(settings.out)
     result = Result(rolled_forward=publisher.recover())
