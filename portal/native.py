@@ -30,6 +30,7 @@ MODULES = (
     "portal.core.cells",
     "portal.core.money",
     "portal.core.signing",
+    "portal.ledger.checks",
     "portal.ledger.reading",
     "portal.build.aging_report",
     "portal.build.full",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from operator import attrgetter
 
-from ..core.records import Entry, Problem
+from ..core.records import Entry, Found, Problem
 
 _STATUS = attrgetter("status")
 Unresolved = tuple[str, int, str, str, str]  # an applies_to not settled yet: (path, line, ref, customer_id, type)
@@ -23,7 +23,7 @@ def duplicate_invoice(ref: str, one: Where, other: Where, one_customer: bool = F
     return Problem(later[0], later[1], f"duplicate invoice ref {ref} (first at {first[0]}:{first[1]}{hint})")
 
 
-def validate(customer_id: str, entries: list[Entry], problems: list[Problem],
+def validate(customer_id: str, entries: list[Entry], problems: Found,
              unresolved: list[Unresolved]) -> dict[str, Entry]:
     """Checks that need all of one customer's entries; returns this customer's invoices by ref.
 
