@@ -19,8 +19,15 @@ def say(text: str) -> None:
     print(f"portal: {text}", file=sys.stderr)
 
 
+# The commands that build the package. pip also runs this file for its metadata (egg_info, dist_info),
+# where no extension module is wanted: mypyc's type check and C take ~15 s each time.
+BUILDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install", "bdist_egg"}
+
+
 def compiled():
     """mypyc's extension modules for native.MODULES, or [] where they cannot be made here."""
+    if not BUILDS & set(sys.argv[1:]):
+        return []
     if os.environ.get(native["ENV"]) == "0":
         say(f"{native['ENV']}=0: installing the hot modules as plain Python")
         return []
@@ -55,4 +62,5 @@ class BuildExt(build_ext):
         stamp.write_text(json.dumps(native["digests"](HERE / "portal"), indent=1) + "\n")
 
 
-setup(ext_modules=compiled(), cmdclass={"build_ext": BuildExt})
+if __name__ == "__main__":  # as pip's build backend runs it (tests import BuildExt alone)
+    setup(ext_modules=compiled(), cmdclass={"build_ext": BuildExt})

@@ -100,4 +100,3 @@ def install() -> None:
     """Put the guard first on the import path, once (the package's __init__ calls it)."""
     if not any(isinstance(f, _SourceFirst) for f in sys.meta_path):
         sys.meta_path.insert(0, _SourceFirst())
-

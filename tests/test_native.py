@@ -7,6 +7,7 @@ import ast
 import importlib.machinery
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -162,3 +163,41 @@ def test_the_compiled_build_writes_what_the_source_writes(tmp_path):
             built[mode] = tree(root / "site"), tree(root / "staff")
         assert built["compiled"][0] == built["source"][0] and len(built["source"][0]) > 50
         assert built["compiled"][1] == built["source"][1]
+
+
+def build_ext_of(tmp_path: Path, source: str):
+    """setup.py's BuildExt over one extension module made of `source`, building into tmp_path/lib
+    (where a stamp of an earlier compile is left)."""
+    from setuptools import Distribution, Extension
+
+    setup = runpy.run_path(str(REPO / "setup.py"), run_name="setup")  # its classes, without running setup()
+    (tmp_path / "probe.c").write_text(source)
+    dist = Distribution({"name": "probe", "ext_modules": [Extension("probe", [str(tmp_path / "probe.c")])]})
+    cmd = setup["BuildExt"](dist)
+    cmd.build_lib, cmd.build_temp = str(tmp_path / "lib"), str(tmp_path / "temp")
+    cmd.ensure_finalized()
+    stamp = tmp_path / "lib" / "portal" / native.STAMP
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text("{}")
+    return cmd, stamp
+
+
+def test_a_compile_that_fails_installs_plain_python_and_says_so(tmp_path, capfd):
+    cmd, stamp = build_ext_of(tmp_path, "this is not C\n")
+    cmd.run()
+    assert cmd.extensions == [] and not stamp.exists()  # no stamp: no compiled module would ever run
+    assert "portal: not compiled" in capfd.readouterr().err
+
+
+PROBE_C = """\
+#include <Python.h>
+static struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "probe"};
+PyMODINIT_FUNC PyInit_probe(void) { return PyModule_Create(&m); }
+"""
+
+
+def test_a_compile_that_works_stamps_the_sources_it_compiled(tmp_path):
+    cmd, stamp = build_ext_of(tmp_path, PROBE_C)
+    cmd.run()
+    assert (tmp_path / "lib" / f"probe{EXT}").exists()
+    assert json.loads(stamp.read_text()) == native.digests()
