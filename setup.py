@@ -19,6 +19,10 @@ def say(text: str) -> None:
     print(f"portal: {text}", file=sys.stderr)
 
 
+def not_compiled(error: BaseException) -> None:
+    say(f"not compiled ({type(error).__name__}: {error}); installing the hot modules as plain Python")
+
+
 # The commands that build the package. pip also runs this file for its metadata (egg_info, dist_info),
 # where no extension module is wanted: mypyc's type check and C take ~15 s each time.
 BUILDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install", "bdist_egg"}
@@ -40,7 +44,7 @@ def compiled():
         return mypycify(["--ignore-missing-imports", *paths], opt_level="3", debug_level="0",
                         group_name=native["GROUP"])
     except (Exception, SystemExit) as e:  # any failure to make the C (mypyc exits on a type error)
-        say(f"not compiled ({type(e).__name__}: {e}); installing the hot modules as plain Python")
+        not_compiled(e)
         return []
 
 
@@ -54,7 +58,7 @@ class BuildExt(build_ext):
         try:
             super().run()
         except Exception as e:  # compiler missing or failing: plain Python, said
-            say(f"not compiled ({type(e).__name__}: {e}); installing the hot modules as plain Python")
+            not_compiled(e)
             shutil.rmtree(Path(self.build_temp), ignore_errors=True)
             self.extensions = []
             return

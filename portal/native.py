@@ -84,14 +84,17 @@ class _SourceFirst(importlib.abc.MetaPathFinder):
 
     def __init__(self, package: Path = PACKAGE) -> None:
         self.package = package
-        self.source: bool | None = None  # decided at the first import of a compiled module
+        self.status: str | None = None  # status(), worked out at the first import of a compiled module
+
+    def decided(self) -> str:
+        if self.status is None:
+            self.status = status(self.package)
+        return self.status
 
     def find_spec(self, name, path=None, target=None):
         if name not in MODULES:
             return None
-        if self.source is None:
-            self.source = status(self.package) != "compiled"
-        if not self.source:
+        if self.decided() == "compiled":
             return None  # the usual finders: the extension module comes first
         return importlib.util.spec_from_file_location(name, source_path(name, self.package))
 
@@ -100,3 +103,11 @@ def install() -> None:
     """Put the guard first on the import path, once (the package's __init__ calls it)."""
     if not any(isinstance(f, _SourceFirst) for f in sys.meta_path):
         sys.meta_path.insert(0, _SourceFirst())
+
+
+def running() -> str:
+    """Which code this process runs: status() as the guard worked it out (once) for its imports."""
+    for finder in sys.meta_path:
+        if isinstance(finder, _SourceFirst):
+            return finder.decided()
+    return status()

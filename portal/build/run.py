@@ -86,7 +86,7 @@ def _no_cycle_collection():
 
 def _build(settings, as_of, full_build, workers, progress) -> Result:
     started = time.perf_counter()
-    note(f"hot modules: {native.status()}")
+    note(f"hot modules: {native.running()}")
     as_of = as_of or date.today()
     publisher = Publisher(settings.out)
     result = Result(rolled_forward=publisher.recover())
